@@ -1,0 +1,177 @@
+// Package backend defines the upstream server type that every part of the
+// proxy shares: the router's pools, the load-balancing strategies, the health
+// checker and the breakers all refer to the same *Backend.
+//
+// Backends are made in one place, New (the Factory pattern), which validates
+// and canonicalises the configured URL, so two spellings of one upstream are
+// one backend. A Backend carries only the live load figures that strategies
+// read on the hot path (in-flight requests, a latency EWMA); they are atomics
+// and never locked.
+package backend
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Errors returned by New. They are wrapped with the offending value.
+var (
+	ErrBadURL    = errors.New("invalid backend url")
+	ErrBadWeight = errors.New("invalid backend weight")
+)
+
+// Backend is one upstream server. It must not be copied after first use.
+type Backend struct {
+	// URL is the canonical upstream URL (scheme and host only are used to
+	// dial; a path prefix, if configured, is prepended to request paths).
+	URL *url.URL
+	// Name is the canonical string form of URL; it identifies the backend in
+	// logs, metrics labels and the status API.
+	Name string
+	// Weight is the configured weight; 0 means drained (no new requests).
+	Weight int
+
+	inflight atomic.Int64
+	// ewmaNanos holds the latency EWMA in nanoseconds as float64 bits;
+	// lastObs the unix-nano time of the last observation (for decay).
+	ewmaNanos atomic.Uint64
+	lastObs   atomic.Int64
+	// availableSince is the unix-nano time the backend last became
+	// available (for slow start); 0 means "since forever".
+	availableSince atomic.Int64
+}
+
+// New makes a Backend from a configured URL and weight. The URL must be
+// absolute http or https with a host; a missing port is filled from the
+// scheme. It is the only constructor of Backend.
+func New(rawURL string, weight int) (*Backend, error) {
+	u, err := Parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if weight < 0 {
+		return nil, fmt.Errorf("%w %d: must be 0 or more", ErrBadWeight, weight)
+	}
+	return &Backend{URL: u, Name: u.String(), Weight: weight}, nil
+}
+
+// Parse validates and canonicalises a backend URL without making a Backend.
+// Configuration validators use it so that they agree with New.
+func Parse(rawURL string) (*url.URL, error) {
+	s := strings.TrimSpace(rawURL)
+	if s == "" {
+		return nil, fmt.Errorf("%w %q: empty", ErrBadURL, rawURL)
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrBadURL, rawURL, err)
+	}
+	u.Scheme = strings.ToLower(u.Scheme)
+	if u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h2c" {
+		return nil, fmt.Errorf("%w %q: scheme must be http, https or h2c", ErrBadURL, rawURL)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return nil, fmt.Errorf("%w %q: missing host", ErrBadURL, rawURL)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("%w %q: user info, query and fragment are not allowed", ErrBadURL, rawURL)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	u.Host = net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}
+
+// Acquire records the start of a request to b. Every Acquire must be paired
+// with exactly one Release, when the response body is done or the upgraded
+// connection closes.
+func (b *Backend) Acquire() { b.inflight.Add(1) }
+
+// Release records the end of a request to b.
+func (b *Backend) Release() { b.inflight.Add(-1) }
+
+// InFlight reports the number of requests to b that have not finished.
+func (b *Backend) InFlight() int64 { return b.inflight.Load() }
+
+// ewmaDecay is the time constant of the latency EWMA: an observation's
+// weight falls to 1/e after this long without newer ones.
+const ewmaDecay = 10 * time.Second
+
+// ObserveLatency folds one response time into the backend's latency EWMA.
+// The EWMA is time-decayed, so a past slow streak fades even if the backend
+// receives little traffic. now is passed in so tests control time.
+func (b *Backend) ObserveLatency(d time.Duration, now time.Time) {
+	t := now.UnixNano()
+	for {
+		oldBits := b.ewmaNanos.Load()
+		last := b.lastObs.Load()
+		old := math.Float64frombits(oldBits)
+		var next float64
+		if last == 0 {
+			next = float64(d)
+		} else {
+			dt := float64(t - last)
+			if dt < 0 {
+				dt = 0
+			}
+			w := math.Exp(-dt / float64(ewmaDecay))
+			next = old*w + float64(d)*(1-w)
+			// Peak sensitivity: a slower observation counts at once, so a
+			// backend that turns slow is avoided quickly.
+			if float64(d) > next {
+				next = float64(d)
+			}
+		}
+		if b.ewmaNanos.CompareAndSwap(oldBits, math.Float64bits(next)) {
+			b.lastObs.Store(t)
+			return
+		}
+	}
+}
+
+// Latency reports the latency EWMA as of now, decayed towards zero for the
+// time since the last observation; 0 when nothing was observed.
+func (b *Backend) Latency(now time.Time) time.Duration {
+	last := b.lastObs.Load()
+	if last == 0 {
+		return 0
+	}
+	v := math.Float64frombits(b.ewmaNanos.Load())
+	if dt := float64(now.UnixNano() - last); dt > 0 {
+		v *= math.Exp(-dt / float64(ewmaDecay))
+	}
+	return time.Duration(v)
+}
+
+// MarkAvailable records that b became available at t (slow start measures
+// its ramp from here). A zero t means available since forever.
+func (b *Backend) MarkAvailable(t time.Time) {
+	if t.IsZero() {
+		b.availableSince.Store(0)
+		return
+	}
+	b.availableSince.Store(t.UnixNano())
+}
+
+// AvailableSince reports when b last became available; the zero time if it
+// has been available since the pool started.
+func (b *Backend) AvailableSince() time.Time {
+	n := b.availableSince.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}

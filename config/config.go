@@ -1,0 +1,130 @@
+// Package config is the one definition of smartproxy's configuration: the
+// JSON shape of the http.handlers.smartproxy handler, which the Caddyfile
+// directive and the yaml adapter produce, and the validation rules that all
+// three front ends share. Keeping both here (and not in the root package)
+// lets the yaml adapter validate a file and point at the offending line
+// without a second copy of the rules and without an import cycle.
+//
+// The keys are the seed YAML's keys. The top level of a Config is the
+// default route; each entry of Routes matches on host and path prefix and
+// may set any of the same sections. A route inherits, section by section,
+// every section it leaves unset: a route that sets rate_limit replaces the
+// top-level rate_limit whole, it does not merge field by field.
+package config
+
+import (
+	"github.com/caddyserver/caddy/v2"
+)
+
+// Config is the whole smartproxy handler configuration.
+type Config struct {
+	Section
+
+	// Routes are matched by host and longest path prefix before the top
+	// level, which serves as the default route. A request that matches no
+	// route goes to the top-level backends, or, when there are none, to the
+	// next handler in Caddy's chain. Default: none.
+	Routes []Route `json:"routes,omitempty"`
+}
+
+// Route is one entry of Config.Routes.
+type Route struct {
+	// Host the request must be for: an exact name (`api.example.com`), a
+	// wildcard of one label (`*.example.com`), or empty for any host. A
+	// port in the request's Host is ignored. Default: any host.
+	Host string `json:"host,omitempty"`
+
+	// Path prefix the request path must start with, segment-wise: `/v1`
+	// matches `/v1` and `/v1/users` but not `/v1x`. Longest prefix wins.
+	// Default: `/` (every path).
+	Path string `json:"path,omitempty"`
+
+	Section
+}
+
+// Section holds the keys that the top level and every route share.
+type Section struct {
+	// Timeout bounds how long the proxy waits for a backend to answer: from
+	// dialing until the response headers arrive. Streaming a response body
+	// (downloads, server-sent events, WebSockets) is not cut by it. A
+	// request that exceeds it gets 504 Gateway Timeout. Default: 30s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Backends are the upstream servers. Default: none (inherited from the
+	// top level for a route).
+	Backends []Backend `json:"backends,omitempty"`
+
+	// LoadBalancer chooses the strategy that spreads requests over the
+	// available backends. Default: round robin.
+	LoadBalancer *LoadBalancer `json:"load_balancer,omitempty"`
+
+	// HealthCheck configures active (and passive) health checking.
+	// Default: off; every backend is considered healthy.
+	HealthCheck *HealthCheck `json:"health_check,omitempty"`
+
+	// CircuitBreaker configures a breaker per backend. Default: off.
+	CircuitBreaker *CircuitBreaker `json:"circuit_breaker,omitempty"`
+
+	// RateLimit configures token-bucket rate limiting. Default: off.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+
+	// Cache configures the in-memory HTTP response cache. Default: off.
+	Cache *Cache `json:"cache,omitempty"`
+
+	// Retries configures retrying failed requests on another backend.
+	// Default: a request that failed before anything was sent (dial
+	// error, refused connection) is retried once on another backend.
+	Retries *Retries `json:"retries,omitempty"`
+}
+
+// Backend is one upstream server.
+type Backend struct {
+	// URL of the upstream: `http://host:port`, `https://host:port` or
+	// `h2c://host:port`, optionally with a path that is prepended to every
+	// request path. A missing port defaults to the scheme's (80, 443).
+	URL string `json:"url"`
+
+	// Weight of the backend for weight-aware strategies; 0 drains it (it
+	// gets no new requests). Default: 1.
+	Weight *int `json:"weight,omitempty"`
+}
+
+// WeightOrDefault returns the backend's weight, 1 when unset.
+func (b Backend) WeightOrDefault() int {
+	if b.Weight == nil {
+		return 1
+	}
+	return *b.Weight
+}
+
+// LoadBalancer selects and tunes the load-balancing strategy.
+type LoadBalancer struct {
+	// Algorithm is the strategy's name: `round_robin`,
+	// `weighted_round_robin`, `least_connections`, `random`, `p2c`,
+	// `ip_hash`, `header_hash`, `uri_hash` or `least_latency`.
+	// Default: `round_robin`.
+	Algorithm string `json:"algorithm,omitempty"`
+
+	// HashHeader names the request header whose value `header_hash`
+	// hashes. Required with `header_hash`, not allowed otherwise.
+	HashHeader string `json:"hash_header,omitempty"`
+
+	// SlowStart ramps a backend that becomes available from a small share
+	// up to its full share over this long, instead of a sudden herd.
+	// Default: 0 (off).
+	SlowStart caddy.Duration `json:"slow_start,omitempty"`
+
+	// PanicThreshold is a fraction in [0, 1]: when fewer than this fraction
+	// of the backends are available, requests are balanced over all of
+	// them rather than overloading the few. Default: 0 (off).
+	PanicThreshold float64 `json:"panic_threshold,omitempty"`
+}
+
+// AlgorithmOrDefault returns the configured algorithm, round_robin when
+// unset.
+func (lb *LoadBalancer) AlgorithmOrDefault() string {
+	if lb == nil || lb.Algorithm == "" {
+		return "round_robin"
+	}
+	return lb.Algorithm
+}

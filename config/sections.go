@@ -1,0 +1,191 @@
+package config
+
+import "github.com/caddyserver/caddy/v2"
+
+// HealthCheck configures the active health checker and passive checks.
+type HealthCheck struct {
+	// Interval between two checks of one backend. Default: 30s.
+	Interval caddy.Duration `json:"interval,omitempty"`
+
+	// Timeout of one check; must be shorter than Interval. Default: 10s, or
+	// half the interval when that is shorter.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Path requested on each backend. Default: `/health`.
+	Path string `json:"path,omitempty"`
+
+	// Method of the check request. Default: `GET`.
+	Method string `json:"method,omitempty"`
+
+	// ExpectStatus is the status a healthy backend answers: a code
+	// (`200`), a class (`2xx`) or a range (`200-399`). Default: `2xx`.
+	ExpectStatus string `json:"expect_status,omitempty"`
+
+	// ExpectBody is a regular expression the response body (its first
+	// 64 KiB) must match. Default: none.
+	ExpectBody string `json:"expect_body,omitempty"`
+
+	// HealthyThreshold is the number of consecutive passed checks that
+	// make an unhealthy backend healthy ("rise"). Default: 2.
+	HealthyThreshold int `json:"healthy_threshold,omitempty"`
+
+	// UnhealthyThreshold is the number of consecutive failed checks that
+	// make a healthy backend unhealthy ("fall"). Default: 3.
+	UnhealthyThreshold int `json:"unhealthy_threshold,omitempty"`
+
+	// Jitter spreads checks by up to this fraction of Interval, so checks
+	// of many backends do not synchronise. Default: 0.1.
+	Jitter float64 `json:"jitter,omitempty"`
+
+	// InitialState of a backend not seen before: `healthy` (so a fresh
+	// start does not refuse traffic before the first check) or
+	// `unhealthy`. Default: `healthy`.
+	InitialState string `json:"initial_state,omitempty"`
+
+	// Headers are added to every check request (e.g. a `Host`).
+	Headers map[string]string `json:"headers,omitempty"`
+
+	// PassiveFailures is the number of consecutive failed real requests
+	// (transport errors, or statuses in UnhealthyStatuses) that mark a
+	// backend unhealthy. Default: 0 (passive checks off).
+	PassiveFailures int `json:"passive_failures,omitempty"`
+
+	// UnhealthyStatuses are response statuses that count as passive
+	// failures. Default: none (only transport errors count).
+	UnhealthyStatuses []int `json:"unhealthy_statuses,omitempty"`
+
+	// PassiveCooldown is how long a passively failed backend stays out when
+	// no active check would bring it back. Default: 30s.
+	PassiveCooldown caddy.Duration `json:"passive_cooldown,omitempty"`
+}
+
+// CircuitBreaker configures the per-backend circuit breakers.
+type CircuitBreaker struct {
+	// FailureThreshold is the number of consecutive failures that trip
+	// (open) a backend's breaker. Default: 5.
+	FailureThreshold int `json:"failure_threshold,omitempty"`
+
+	// ErrorRatio trips the breaker when the fraction of failed requests
+	// over Window exceeds it, once MinRequests were seen. Default: 0 (off).
+	ErrorRatio float64 `json:"error_ratio,omitempty"`
+
+	// Window is the rolling window of ErrorRatio and LatencyThreshold.
+	// Default: 10s.
+	Window caddy.Duration `json:"window,omitempty"`
+
+	// MinRequests is the least number of requests in Window before
+	// ErrorRatio or LatencyThreshold may trip. Default: 20.
+	MinRequests int `json:"min_requests,omitempty"`
+
+	// LatencyThreshold trips the breaker when the LatencyQuantile of
+	// response times over Window exceeds it. Default: 0 (off).
+	LatencyThreshold caddy.Duration `json:"latency_threshold,omitempty"`
+
+	// LatencyQuantile is the quantile LatencyThreshold applies to.
+	// Default: 0.9.
+	LatencyQuantile float64 `json:"latency_quantile,omitempty"`
+
+	// BaseBackoff is how long a breaker stays open after its first trip;
+	// each consecutive trip doubles it. Default: 1s.
+	BaseBackoff caddy.Duration `json:"base_backoff,omitempty"`
+
+	// MaxBackoff caps the open time. Default: 60s.
+	MaxBackoff caddy.Duration `json:"max_backoff,omitempty"`
+
+	// Jitter randomises each open time by up to this fraction.
+	// Default: 0.1.
+	Jitter float64 `json:"jitter,omitempty"`
+
+	// HalfOpenRequests is the number of probe requests a half-open breaker
+	// admits at a time. Default: 1.
+	HalfOpenRequests int `json:"half_open_requests,omitempty"`
+
+	// SuccessThreshold is the number of consecutive successful probes that
+	// close a half-open breaker. Default: 1.
+	SuccessThreshold int `json:"success_threshold,omitempty"`
+}
+
+// RateLimit configures token-bucket rate limiting.
+type RateLimit struct {
+	// RequestsPerSecond is the rate at which tokens refill; fractions are
+	// allowed (0.5 = one request every two seconds). Required.
+	RequestsPerSecond float64 `json:"requests_per_second,omitempty"`
+
+	// Burst is the bucket size: how many requests may arrive at once.
+	// Required; at least 1.
+	Burst int `json:"burst,omitempty"`
+
+	// Key is a Caddy placeholder expression naming the bucket of a
+	// request, e.g. `{http.request.remote.host}` or
+	// `{http.request.remote.host}-{http.request.header.X-Api-Key}`.
+	// Default: the client IP that Caddy resolved (which honours the
+	// server's `trusted_proxies`; a raw X-Forwarded-For is not trusted).
+	Key string `json:"key,omitempty"`
+
+	// Global limits the route as a whole with one bucket; Key is ignored.
+	// Default: false.
+	Global bool `json:"global,omitempty"`
+
+	// MaxKeys bounds the number of buckets kept in memory. Default: 100000.
+	MaxKeys int `json:"max_keys,omitempty"`
+
+	// Headers, when false, turns off the RateLimit-Policy and RateLimit
+	// response headers. Default: true.
+	Headers *bool `json:"headers,omitempty"`
+}
+
+// Cache configures the HTTP response cache.
+type Cache struct {
+	// MaxSize is the most responses kept. Default: 1000.
+	MaxSize int `json:"max_size,omitempty"`
+
+	// MaxBytes bounds the memory held by stored responses. Default: 64 MiB.
+	MaxBytes int64 `json:"max_bytes,omitempty"`
+
+	// MaxEntryBytes is the largest response stored; larger ones stream
+	// through uncached. Default: 1 MiB.
+	MaxEntryBytes int64 `json:"max_entry_bytes,omitempty"`
+
+	// TTL is the freshness lifetime given to a cacheable response that
+	// carries no explicit freshness (no max-age, s-maxage or Expires).
+	// 0 turns this heuristic off. Default: 0.
+	TTL caddy.Duration `json:"ttl,omitempty"`
+
+	// MaxTTL caps every freshness lifetime. Default: 0 (no cap).
+	MaxTTL caddy.Duration `json:"max_ttl,omitempty"`
+
+	// StaleIfError is how long past expiry a stored response may be served
+	// when no backend can answer. Default: 0 (off).
+	StaleIfError caddy.Duration `json:"stale_if_error,omitempty"`
+
+	// CoalesceTimeout bounds how long concurrent misses for one key wait
+	// for the one request sent to the backend. Default: 10s.
+	CoalesceTimeout caddy.Duration `json:"coalesce_timeout,omitempty"`
+
+	// AllowSetCookie stores responses that carry Set-Cookie.
+	// Default: false.
+	AllowSetCookie bool `json:"allow_set_cookie,omitempty"`
+
+	// IgnoreQuery leaves the query string out of the cache key.
+	// Default: false.
+	IgnoreQuery bool `json:"ignore_query,omitempty"`
+}
+
+// Retries configures retrying failed requests on other backends.
+type Retries struct {
+	// Count is the most retries of one request. Default: 1.
+	Count *int `json:"count,omitempty"`
+
+	// Backoff is the wait before the first retry; it doubles on each
+	// further retry, with jitter. Default: 0 (retry at once).
+	Backoff caddy.Duration `json:"backoff,omitempty"`
+
+	// Budget caps retries at this fraction of the requests in flight, so a
+	// fleet-wide outage does not multiply the load. Default: 0.2.
+	Budget float64 `json:"budget,omitempty"`
+
+	// MaxBodyBytes is the largest request body that is buffered so it can
+	// be replayed on a retry; larger bodies are not retried once sent.
+	// Default: 64 KiB.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+}

@@ -1,0 +1,244 @@
+// Package smartproxy is a reverse proxy for Caddy v2: the HTTP handler
+// module http.handlers.smartproxy, with its own router (host and longest
+// path prefix), pluggable load-balancing strategies, health checks, circuit
+// breakers, rate limiting and a response cache.
+//
+// Importing this package registers the handler, its `smartproxy` Caddyfile
+// directive and the `yaml` config adapter.
+package smartproxy
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/caddy-smartproxy/smartproxy/backend"
+	"github.com/caddy-smartproxy/smartproxy/balancer"
+	"github.com/caddy-smartproxy/smartproxy/config"
+	"github.com/caddy-smartproxy/smartproxy/router"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of the handler's settings.
+const (
+	defaultTimeout = 30 * time.Second
+	defaultRetries = 1
+)
+
+// Handler is a reverse proxy with its own router and backend pools.
+//
+// Its JSON keys are those of the seed's YAML file: the top level is the
+// default route (`backends`, `load_balancer`, `timeout`, ...), and `routes`
+// match on host and path prefix, inheriting each section they leave unset.
+// See the config package for every field and its default.
+type Handler struct {
+	config.Config
+
+	logger     *zap.Logger
+	router     *router.Router[*route]
+	def        *route // the top-level route; nil when there are no top-level backends
+	routes     []*route
+	transports transports
+	tunnels    *tunnels
+}
+
+// route is what a request is matched to: a pool of backends and the
+// settings of its section.
+type route struct {
+	name      string
+	pool      *pool
+	transport http.RoundTripper
+	retries   int
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.smartproxy",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision validates the configuration and builds the router, the pools
+// and the transports.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.transports.ctx = ctx
+	h.tunnels = new(tunnels)
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	if len(h.Backends) > 0 {
+		rt, err := h.buildRoute("default", h.Section)
+		if err != nil {
+			return err
+		}
+		h.def = rt
+	}
+	if len(h.Routes) > 0 {
+		entries := make([]router.Route[*route], len(h.Routes))
+		for i, r := range h.Routes {
+			name := r.Host + r.Path
+			if r.Host == "" {
+				name = "*" + r.Path
+			}
+			rt, err := h.buildRoute(name, h.Config.Route(i))
+			if err != nil {
+				return fmt.Errorf("routes[%d]: %w", i, err)
+			}
+			entries[i] = router.Route[*route]{Host: r.Host, Path: r.Path, Value: rt}
+		}
+		rtr, err := router.New(entries)
+		if err != nil {
+			return fmt.Errorf("building router: %w", err)
+		}
+		h.router = rtr
+	}
+	return nil
+}
+
+// buildRoute makes the pool, strategy and transport of one route.
+func (h *Handler) buildRoute(name string, s config.Section) (*route, error) {
+	backends := make([]*backend.Backend, len(s.Backends))
+	h2c := false
+	for i, bc := range s.Backends {
+		b, err := backend.New(bc.URL, bc.WeightOrDefault())
+		if err != nil {
+			return nil, fmt.Errorf("backends[%d]: %w", i, err)
+		}
+		if b.URL.Scheme == "h2c" {
+			h2c = true
+		} else if h2c {
+			return nil, fmt.Errorf("backends[%d]: %q: h2c and other schemes cannot be mixed in one route", i, bc.URL)
+		}
+		backends[i] = b
+	}
+	bal, err := balancer.New(balancer.Config{
+		Algorithm: s.LoadBalancer.AlgorithmOrDefault(),
+		HashKey:   hashKeyFunc(s.LoadBalancer),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load_balancer: %w", err)
+	}
+	timeout := time.Duration(s.Timeout)
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+	tr, err := h.transports.get(timeout, h2c)
+	if err != nil {
+		return nil, err
+	}
+	retries := defaultRetries
+	if s.Retries != nil && s.Retries.Count != nil {
+		retries = *s.Retries.Count
+	}
+	rt := &route{
+		name:      name,
+		pool:      newPool(backends, bal, nil),
+		transport: tr,
+		retries:   retries,
+	}
+	h.routes = append(h.routes, rt)
+	return rt, nil
+}
+
+// hashKeyFunc returns what the hashing strategies hash: the client IP that
+// Caddy resolved (honouring trusted_proxies), a header, or the URI.
+func hashKeyFunc(lb *config.LoadBalancer) func(*http.Request) string {
+	switch lb.AlgorithmOrDefault() {
+	case "ip_hash":
+		return func(r *http.Request) string {
+			ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+			return ip
+		}
+	case "header_hash":
+		name := http.CanonicalHeaderKey(lb.HashHeader)
+		return func(r *http.Request) string {
+			if v := r.Header[name]; len(v) > 0 {
+				return v[0]
+			}
+			return ""
+		}
+	case "uri_hash":
+		return func(r *http.Request) string { return r.RequestURI }
+	}
+	return nil
+}
+
+// errNotImplemented refuses configuration sections whose feature has not
+// landed yet, so that a setting is never silently ignored.
+var errNotImplemented = errors.New("not implemented yet in this version of smartproxy")
+
+// Validate checks the configuration; it never modifies the handler.
+func (h *Handler) Validate() error {
+	if err := h.Config.Validate(); err != nil {
+		return err
+	}
+	check := func(p string, s config.Section) error {
+		switch {
+		case s.HealthCheck != nil:
+			return fmt.Errorf("%shealth_check: %w", p, errNotImplemented)
+		case s.CircuitBreaker != nil:
+			return fmt.Errorf("%scircuit_breaker: %w", p, errNotImplemented)
+		case s.RateLimit != nil:
+			return fmt.Errorf("%srate_limit: %w", p, errNotImplemented)
+		case s.Cache != nil:
+			return fmt.Errorf("%scache: %w", p, errNotImplemented)
+		case s.LoadBalancer != nil && (s.LoadBalancer.SlowStart != 0 || s.LoadBalancer.PanicThreshold != 0):
+			return fmt.Errorf("%sload_balancer: slow_start and panic_threshold: %w", p, errNotImplemented)
+		case s.Retries != nil && (s.Retries.Backoff != 0 || s.Retries.Budget != 0 || s.Retries.MaxBodyBytes != 0):
+			return fmt.Errorf("%sretries: backoff, budget and max_body_bytes: %w", p, errNotImplemented)
+		}
+		return nil
+	}
+	if err := check("", h.Section); err != nil {
+		return err
+	}
+	for i, r := range h.Routes {
+		if err := check("routes["+strconv.Itoa(i)+"].", r.Section); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ServeHTTP routes the request and proxies it; a request no route matches
+// goes to the next handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	rt := h.def
+	if h.router != nil {
+		if x, ok := h.router.Lookup(r.Host, r.URL.Path); ok {
+			rt = x
+		}
+	}
+	if rt == nil {
+		return next.ServeHTTP(w, r)
+	}
+	return h.proxy(w, r, rt)
+}
+
+// Cleanup closes live upgraded connections and idle backend connections.
+func (h *Handler) Cleanup() error {
+	if h.tunnels != nil {
+		h.tunnels.closeAll()
+	}
+	h.transports.cleanup()
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)
