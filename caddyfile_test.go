@@ -1,0 +1,121 @@
+package smartproxy
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	cases := []struct {
+		name, input string
+		want        string // the handler's JSON
+	}{
+		{"inline upstreams", `smartproxy localhost:3001 http://localhost:3002`,
+			`{"backends":[{"url":"http://localhost:3001"},{"url":"http://localhost:3002"}]}`},
+		{"seed shape", `smartproxy {
+			to http://localhost:3001 http://localhost:3002
+			weight http://localhost:3002 2
+			lb_policy weighted_round_robin
+			timeout 30s
+			retries 2
+		}`, `{"timeout":30000000000,"backends":[{"url":"http://localhost:3001"},{"url":"http://localhost:3002","weight":2}],` +
+			`"load_balancer":{"algorithm":"weighted_round_robin"},"retries":{"count":2}}`},
+		{"header hash", `smartproxy {
+			to a:1
+			lb_policy header_hash X-User
+		}`, `{"backends":[{"url":"http://a:1"}],"load_balancer":{"algorithm":"header_hash","hash_header":"X-User"}}`},
+		{"sections", `smartproxy {
+			to a:1
+			health_check /healthz {
+				interval 10s
+				timeout 2s
+				unhealthy_statuses 500 503
+				headers Host example.com
+			}
+			rate_limit 100 burst 10 {
+				key {http.request.header.X-Api-Key}
+			}
+			cache {
+				max_size 1000
+				ttl 300s
+				allow_set_cookie
+			}
+			circuit_breaker {
+				failure_threshold 3
+			}
+		}`, `{"backends":[{"url":"http://a:1"}],` +
+			`"health_check":{"interval":10000000000,"timeout":2000000000,"path":"/healthz","headers":{"Host":"example.com"},"unhealthy_statuses":[500,503]},` +
+			`"circuit_breaker":{"failure_threshold":3},` +
+			`"rate_limit":{"requests_per_second":100,"burst":10,"key":"{http.request.header.X-Api-Key}"},` +
+			`"cache":{"max_size":1000,"ttl":300000000000,"allow_set_cookie":true}}`},
+		{"routes", `smartproxy {
+			to a:1
+			route api.example.com/v1 {
+				to b:2
+				lb_policy least_connections
+			}
+			route /static {
+				to c:3
+			}
+		}`, `{"backends":[{"url":"http://a:1"}],"routes":[` +
+			`{"host":"api.example.com","path":"/v1","backends":[{"url":"http://b:2"}],"load_balancer":{"algorithm":"least_connections"}},` +
+			`{"path":"/static","backends":[{"url":"http://c:3"}]}]}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var h Handler
+			if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.Marshal(h.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	cases := []struct{ name, input, want string }{
+		{"unknown", "smartproxy {\n to a:1\n upstreams b:2\n}", `unrecognized subdirective "upstreams"`},
+		{"to without args", "smartproxy {\n to\n}", "wrong argument count"},
+		{"weight not a number", "smartproxy {\n to a:1\n weight a:1 heavy\n}", `"heavy" is not a whole number`},
+		{"weight unknown upstream", "smartproxy {\n to a:1\n weight b:1 2\n}", "not listed by `to`"},
+		{"lb_policy args", "smartproxy {\n lb_policy\n}", "wrong argument count"},
+		{"nested route", "smartproxy {\n route /a {\n route /b {\n }\n }\n}", "cannot be nested"},
+		{"bad rate", "smartproxy {\n rate_limit fast\n}", `"fast" is not a rate`},
+		{"bad burst word", "smartproxy {\n rate_limit 10 bursts 5\n}", "rate_limit <rps> burst <n>"},
+		{"block bad int", "smartproxy {\n circuit_breaker {\n failure_threshold many\n }\n}", `"many" is not a whole number`},
+		{"block bad duration", "smartproxy {\n cache {\n ttl forever\n }\n}", `bad duration "forever"`},
+		{"block bad bool", "smartproxy {\n rate_limit 1 burst 1 {\n global maybe\n }\n}", `"maybe": want on or off`},
+		{"block unknown", "smartproxy {\n health_check {\n intervl 1s\n }\n}", `health_check: unrecognized subdirective "intervl"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzUnmarshalCaddyfile(f *testing.F) {
+	f.Add("smartproxy {\n to a:1 b:2\n weight b:2 3\n lb_policy p2c\n route x/y {\n to c:3\n }\n}")
+	f.Add("smartproxy {\n rate_limit 1.5 burst 2 {\n key {a}\n }\n cache {\n ttl 1s\n }\n}")
+	f.Fuzz(func(t *testing.T, input string) {
+		tokens, err := caddyfile.Tokenize([]byte(input), "Caddyfile")
+		if err != nil || len(tokens) == 0 {
+			return
+		}
+		var h Handler
+		_ = h.UnmarshalCaddyfile(caddyfile.NewDispenser(tokens))
+	})
+}
