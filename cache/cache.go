@@ -1,0 +1,95 @@
+package cache
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// FetchFunc forwards r to a backend and writes the backend's response to w.
+// It returns an error only when no response could be obtained at all, in
+// which case it wrote nothing to w; an error after it began writing means
+// the response was cut short.
+type FetchFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Cache is an RFC 9111 shared HTTP cache used as middleware around a
+// FetchFunc. It is safe for concurrent use, starts no goroutine and needs
+// no Close, so one instance can outlive config reloads (kept in a usage
+// pool keyed by its Settings). Must not be copied.
+type Cache struct {
+	s       Settings
+	store   *store
+	flights flights
+	stats   counters
+
+	csOnlyIfCached []string
+	csCoalesced    []string
+}
+
+// New returns a Cache for s, with zero fields set to their defaults, or an
+// error wrapping ErrInvalidSettings naming the bad field.
+func New(s Settings) (*Cache, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	s = s.withDefaults()
+	c := &Cache{s: s}
+	c.store = newStore(s.MaxSize, s.MaxBytes, &c.stats)
+	c.flights.m = make(map[string]*flight)
+	c.csOnlyIfCached = []string{s.Name + "; detail=only-if-cached"}
+	c.csCoalesced = []string{s.Name + "; fwd=uri-miss; collapsed"}
+	return c, nil
+}
+
+// Settings returns the settings in force, defaults applied.
+func (c *Cache) Settings() Settings {
+	return c.s
+}
+
+// appendKey builds the primary key of r. The default key is built by a
+// direct call so that the caller's stack buffer does not escape; a custom
+// KeyFunc, called through a func value, gets a heap buffer.
+func (c *Cache) appendKey(stack []byte, r *http.Request) []byte {
+	if c.s.KeyFunc != nil {
+		return c.s.KeyFunc(make([]byte, 0, keyBufSize), r)
+	}
+	if c.s.IgnoreQuery {
+		return keyWithoutQuery(stack, r)
+	}
+	return DefaultKey(stack, r)
+}
+
+// ageValues holds prebuilt Age header values for the first ageTableSize
+// seconds, so a hit does not format or allocate one. Never modified.
+const ageTableSize = 4096
+
+var ageValues = func() [][]string {
+	t := make([][]string, ageTableSize)
+	for i := range t {
+		t[i] = []string{strconv.Itoa(i)}
+	}
+	return t
+}()
+
+func ageHeader(age time.Duration) []string {
+	s := int64(age / time.Second)
+	if s >= 0 && s < ageTableSize {
+		return ageValues[s]
+	}
+	return []string{strconv.FormatInt(max(s, 0), 10)}
+}
+
+// cacheStatus builds a Cache-Status member for a forwarded response.
+func (c *Cache) cacheStatus(fwd string, fwdStatus int, stored bool, detail string) string {
+	s := c.s.Name + "; fwd=" + fwd
+	if fwdStatus != 0 {
+		s += "; fwd-status=" + strconv.Itoa(fwdStatus)
+	}
+	if stored {
+		s += "; stored"
+	}
+	if detail != "" {
+		s += "; detail=" + detail
+	}
+	return s
+}

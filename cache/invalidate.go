@@ -1,0 +1,129 @@
+package cache
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// serveUnsafe passes an unsafe request (POST, PUT, DELETE, PATCH, ...) to
+// fetch and, when the answer is 2xx or 3xx, invalidates the stored
+// responses for its target URI and for a same-origin Location or
+// Content-Location (RFC 9111 §4.4). Invalidation happens as the status is
+// written, before the body, so no later request can be served the old
+// response once the client has seen the new status.
+func (c *Cache) serveUnsafe(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (Status, error) {
+	iw := &invalidator{w: w, c: c, r: r}
+	err := fetch(iw, r)
+	if err == nil && !iw.decided {
+		iw.decide(http.StatusOK)
+	}
+	return StatusBypass, err
+}
+
+// invalidator is the ResponseWriter of an unsafe request: a pass-through
+// that watches the status code.
+type invalidator struct {
+	w       http.ResponseWriter
+	c       *Cache
+	r       *http.Request
+	decided bool
+}
+
+func (iw *invalidator) Header() http.Header { return iw.w.Header() }
+
+func (iw *invalidator) WriteHeader(code int) {
+	if code >= 200 {
+		iw.decide(code)
+	}
+	iw.w.WriteHeader(code)
+}
+
+func (iw *invalidator) Write(p []byte) (int, error) {
+	if !iw.decided {
+		iw.decide(http.StatusOK)
+	}
+	return iw.w.Write(p)
+}
+
+// Flush keeps streaming responses to unsafe requests working.
+func (iw *invalidator) Flush() {
+	if !iw.decided {
+		iw.decide(http.StatusOK)
+	}
+	if f, ok := iw.w.(http.Flusher); ok {
+		f.Flush()
+		return
+	}
+	_ = http.NewResponseController(iw.w).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the client's writer.
+func (iw *invalidator) Unwrap() http.ResponseWriter { return iw.w }
+
+func (iw *invalidator) decide(code int) {
+	if iw.decided {
+		return
+	}
+	iw.decided = true
+	if code < 200 || code >= 400 {
+		return
+	}
+	c, r := iw.c, iw.r
+	n := c.invalidateURL(r, r.URL)
+	h := iw.w.Header()
+	for _, name := range [...]string{"Location", "Content-Location"} {
+		v := h.Get(name)
+		if v == "" {
+			continue
+		}
+		if u, err := r.URL.Parse(v); err == nil && sameOrigin(r, u) {
+			n += c.invalidateURL(r, u)
+		}
+	}
+	c.stats.invalidations.Add(uint64(n))
+}
+
+// invalidateURL removes every variant stored for a GET of u on r's host.
+func (c *Cache) invalidateURL(r *http.Request, u *url.URL) int {
+	target := &url.URL{Scheme: u.Scheme, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	if target.Scheme == "" {
+		target.Scheme = r.URL.Scheme
+	}
+	g := &http.Request{Method: http.MethodGet, URL: target, Host: r.Host, TLS: r.TLS, Header: http.Header{}}
+	if g.Host == "" {
+		g.Host = r.URL.Host
+	}
+	var kb [keyBufSize]byte
+	return c.store.removeKey(string(c.appendKey(kb[:0], g)))
+}
+
+func requestScheme(r *http.Request) string {
+	switch {
+	case r.URL.Scheme != "":
+		return strings.ToLower(r.URL.Scheme)
+	case r.TLS != nil:
+		return "https"
+	}
+	return "http"
+}
+
+// sameOrigin reports whether u (resolved against r's URL) has r's scheme
+// and host; RFC 9111 §4.4 forbids invalidating other origins, which a
+// backend could otherwise use to purge another site's responses.
+func sameOrigin(r *http.Request, u *url.URL) bool {
+	if u.Host == "" {
+		return true
+	}
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	return strings.EqualFold(u.Host, host) && strings.EqualFold(u.Scheme, requestScheme(r))
+}
+
+// Interface guards
+var (
+	_ http.ResponseWriter = (*invalidator)(nil)
+	_ http.Flusher        = (*invalidator)(nil)
+)

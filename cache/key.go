@@ -1,0 +1,137 @@
+package cache
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// keyBufSize is the stack buffer a key is built in; longer keys spill to
+// the heap (one allocation).
+const keyBufSize = 256
+
+// DefaultKey appends the default primary cache key of r to dst:
+//
+//	GET <scheme>://<host><path>[?<query>]
+//
+// for example "GET https://example.com/a/b?x=1". The method is always GET
+// because HEAD requests are answered from the stored GET response. The
+// scheme is r.URL.Scheme when set, else https when r.TLS is set, else http;
+// the host is r.Host (or r.URL.Host), lower-cased; the path is escaped as
+// the client sent it. This is the format Purge and PurgePrefix take.
+func DefaultKey(dst []byte, r *http.Request) []byte {
+	dst = appendKeyBase(dst, r)
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		dst = append(dst, '?')
+		dst = append(dst, r.URL.RawQuery...)
+	}
+	return dst
+}
+
+// keyWithoutQuery is DefaultKey without the query string.
+func keyWithoutQuery(dst []byte, r *http.Request) []byte {
+	return appendKeyBase(dst, r)
+}
+
+func appendKeyBase(dst []byte, r *http.Request) []byte {
+	dst = append(dst, "GET "...)
+	switch {
+	case r.URL.Scheme != "":
+		dst = appendLower(dst, r.URL.Scheme)
+	case r.TLS != nil:
+		dst = append(dst, "https"...)
+	default:
+		dst = append(dst, "http"...)
+	}
+	dst = append(dst, "://"...)
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	dst = appendLower(dst, host)
+	path := r.URL.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return append(dst, path...)
+}
+
+func appendLower(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// varyNames returns the canonical, sorted, de-duplicated header names the
+// Vary field lines of h list (nil when none). "*" is returned as is.
+func varyNames(h http.Header) []string {
+	var names []string
+	for _, v := range h["Vary"] {
+		for rest := v; rest != ""; {
+			var name string
+			name, _, rest = nextDirective(rest)
+			if name == "" {
+				continue
+			}
+			names = append(names, http.CanonicalHeaderKey(name))
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+func varyStar(h http.Header) bool {
+	for _, v := range h["Vary"] {
+		if strings.Contains(v, "*") {
+			return true
+		}
+	}
+	return false
+}
+
+// appendSecondaryKey appends the secondary key of r for the header names
+// (RFC 9111 §4.1): for each name, "name:" then the request's field lines
+// joined by commas, lower-cased, with whitespace around list separators
+// dropped, then '\n'. So "gzip, br" and "GZIP,br" select the same variant,
+// while "gzip" and no Accept-Encoding at all select different ones.
+func appendSecondaryKey(dst []byte, r *http.Request, names []string) []byte {
+	for _, name := range names {
+		dst = append(dst, name...)
+		dst = append(dst, ':')
+		for i, v := range r.Header[name] {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendNormalisedList(dst, v)
+		}
+		dst = append(dst, '\n')
+	}
+	return dst
+}
+
+func appendNormalisedList(dst []byte, v string) []byte {
+	v = trimOWS(v)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == ',':
+			for len(dst) > 0 && (dst[len(dst)-1] == ' ' || dst[len(dst)-1] == '\t') {
+				dst = dst[:len(dst)-1]
+			}
+			dst = append(dst, ',')
+			for i+1 < len(v) && (v[i+1] == ' ' || v[i+1] == '\t') {
+				i++
+			}
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}

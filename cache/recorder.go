@@ -1,0 +1,272 @@
+package cache
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// recorder modes.
+const (
+	modeHeader      = iota // nothing decided yet: headers accumulate in rec.h
+	modePass               // streaming to the client (and maybe teeing)
+	modeNotModified        // a 304 to our revalidation: swallowed, refresh later
+	modeFailed             // a 5xx with a usable stale entry: swallowed, serve stale
+)
+
+// recorder is the ResponseWriter a forwarded cacheable request's fetch
+// writes to. It decides at WriteHeader whether to pass the response to the
+// client or swallow it (a 304 answering the cache's own revalidation, or a
+// 5xx replaced by a stale response), and while passing it tees the body
+// into a buffer capped at MaxEntryBytes. Past the cap the buffer is dropped
+// and the rest only streams, so a large response is never held whole.
+type recorder struct {
+	c     *Cache
+	w     http.ResponseWriter
+	r     *http.Request // the client's request: Vary and Authorization come from it
+	key   string
+	stale *entry
+	fwd   string // Cache-Status fwd value
+
+	storeAllowed bool
+	revalidating bool
+
+	h           http.Header // backend header until the decision
+	mode        int
+	code        int
+	requestTime time.Time
+	respTime    time.Time
+
+	// storage candidate, valid while buffering
+	header      http.Header
+	upstreamAge time.Duration
+	vary        []string
+	buf         []byte
+	buffering   bool
+	expectLen   int64 // Content-Length, or -1
+	peak        int   // largest len(buf) ever held, for tests
+
+	stored *entry
+}
+
+// Header returns the backend's header map until the response is decided,
+// then the client's, so trailers set after the body reach the client.
+func (rec *recorder) Header() http.Header {
+	if rec.mode == modePass {
+		return rec.w.Header()
+	}
+	if rec.h == nil {
+		rec.h = make(http.Header)
+	}
+	return rec.h
+}
+
+// WriteHeader decides what happens to the response (see recorder).
+func (rec *recorder) WriteHeader(code int) {
+	if rec.mode != modeHeader {
+		return
+	}
+	c := rec.c
+	h := rec.Header()
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		wh := rec.w.Header()
+		for k, v := range h {
+			wh[k] = v
+		}
+		rec.w.WriteHeader(code)
+		return
+	}
+	rec.code = code
+	rec.respTime = c.s.Now()
+	if rec.revalidating && code == http.StatusNotModified {
+		rec.mode = modeNotModified
+		return
+	}
+	if rec.stale != nil && isServerError(code) && c.staleUsable(rec.stale, rec.respTime) {
+		rec.mode = modeFailed
+		return
+	}
+	reason := ""
+	if rec.storeAllowed {
+		reason = rec.consider(code, h)
+	}
+	wh := rec.w.Header()
+	for k, v := range h {
+		wh[k] = v
+	}
+	up := h["Cache-Status"]
+	wh["Cache-Status"] = append(up[:len(up):len(up)], c.cacheStatus(rec.fwd, 0, rec.storeAllowed && reason == "", reason))
+	rec.mode = modePass
+	rec.w.WriteHeader(code)
+}
+
+// consider decides whether the response may be stored and, if so, takes
+// the header snapshot and starts teeing. It returns the reason it may not.
+func (rec *recorder) consider(code int, h http.Header) string {
+	c := rec.c
+	d := parseResponseDirectives(h)
+	date := parseDate(h, "Date")
+	if date.IsZero() {
+		date = rec.respTime
+	}
+	if reason := c.storable(rec.r, code, h, d, c.freshnessLifetime(code, h, d, date)); reason != "" {
+		return reason
+	}
+	rec.expectLen = -1
+	if v := h["Content-Length"]; len(v) == 1 {
+		if n, err := strconv.ParseInt(v[0], 10, 64); err == nil && n >= 0 {
+			rec.expectLen = n
+		}
+	}
+	if rec.expectLen > c.s.MaxEntryBytes {
+		return "too-large"
+	}
+	rec.header = storedHeader(h)
+	rec.upstreamAge = parseAge(h)
+	rec.vary = varyNames(h)
+	rec.buffering = true
+	if rec.expectLen > 0 {
+		rec.buf = make([]byte, 0, rec.expectLen)
+	}
+	return ""
+}
+
+// Write streams p to the client (or drops it when the response is
+// swallowed) and tees it while the buffer is under the cap.
+func (rec *recorder) Write(p []byte) (int, error) {
+	if rec.mode == modeHeader {
+		rec.WriteHeader(http.StatusOK)
+	}
+	if rec.mode != modePass {
+		return len(p), nil
+	}
+	n, err := rec.w.Write(p)
+	if rec.buffering {
+		rec.tee(p[:n])
+	}
+	return n, err
+}
+
+func (rec *recorder) tee(p []byte) {
+	limit := int(rec.c.s.MaxEntryBytes)
+	if len(rec.buf)+len(p) > limit {
+		rec.buf, rec.buffering = nil, false // too large: stream only
+		return
+	}
+	if need := len(rec.buf) + len(p); need > cap(rec.buf) {
+		grown := make([]byte, len(rec.buf), min(max(2*cap(rec.buf), need, 512), limit))
+		copy(grown, rec.buf)
+		rec.buf = grown
+	}
+	rec.buf = append(rec.buf, p...)
+	rec.peak = max(rec.peak, len(rec.buf))
+}
+
+// Flush sends what was written so far to the client (http.Flusher), so
+// streaming responses such as server-sent events keep working.
+func (rec *recorder) Flush() {
+	if rec.mode == modeHeader {
+		rec.WriteHeader(http.StatusOK)
+	}
+	if rec.mode != modePass {
+		return
+	}
+	if f, ok := rec.w.(http.Flusher); ok {
+		f.Flush()
+		return
+	}
+	_ = http.NewResponseController(rec.w).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the client's writer (for
+// deadlines, hijacking and full-duplex).
+func (rec *recorder) Unwrap() http.ResponseWriter {
+	return rec.w
+}
+
+// finish completes a forward once fetch returned err: it refreshes and
+// serves on a 304, serves stale on failure when allowed, and stores a
+// complete teed response.
+func (rec *recorder) finish(err error, status Status) (Status, error) {
+	c := rec.c
+	switch rec.mode {
+	case modeHeader:
+		if err != nil {
+			if rec.stale != nil && c.staleUsable(rec.stale, c.s.Now()) {
+				return rec.serveStale(0)
+			}
+			return StatusNone, err
+		}
+		rec.WriteHeader(http.StatusOK) // fetch wrote nothing: an empty 200
+	case modeNotModified:
+		e := c.refreshed(rec.stale, rec.h, rec.requestTime, rec.respTime)
+		c.stats.revalidated.Add(1)
+		if !parseResponseDirectives(rec.h).noStore {
+			c.store.add(e)
+			c.stats.stores.Add(1)
+			rec.stored = e
+		}
+		cs := []string{c.cacheStatus("stale", http.StatusNotModified, rec.stored != nil, "")}
+		c.writeEntry(rec.w, rec.r, e, e.currentAge(c.s.Now()), cs)
+		return StatusRevalidated, nil
+	case modeFailed:
+		return rec.serveStale(rec.code)
+	}
+	if err != nil || !rec.buffering {
+		return status, err
+	}
+	if rec.expectLen >= 0 && int64(len(rec.buf)) != rec.expectLen {
+		return status, nil // cut short
+	}
+	for k := range rec.w.Header() {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return status, nil
+		}
+	}
+	var secondary string
+	if len(rec.vary) > 0 {
+		secondary = string(appendSecondaryKey(nil, rec.r, rec.vary))
+	}
+	e := c.newEntry(rec.key, secondary, rec.vary, rec.code, rec.header, rec.buf,
+		rec.upstreamAge, rec.requestTime, rec.respTime)
+	c.store.add(e)
+	c.stats.stores.Add(1)
+	rec.stored = e
+	return status, nil
+}
+
+// serveStale answers with the stale entry after a failed fetch; fwdStatus
+// is the backend's 5xx, or 0 when there was no response at all.
+func (rec *recorder) serveStale(fwdStatus int) (Status, error) {
+	c := rec.c
+	c.stats.stale.Add(1)
+	cs := []string{c.cacheStatus("stale", fwdStatus, false, "stale-if-error")}
+	c.writeEntry(rec.w, rec.r, rec.stale, rec.stale.currentAge(c.s.Now()), cs)
+	return StatusStale, nil
+}
+
+// staleUsable reports whether e may be served in place of a failed fetch
+// at now: within StaleIfError past its freshness, and not marked
+// must-revalidate, proxy-revalidate, s-maxage or no-cache.
+func (c *Cache) staleUsable(e *entry, now time.Time) bool {
+	if c.s.StaleIfError <= 0 || e.noStale || e.noCache {
+		return false
+	}
+	return e.currentAge(now)-e.lifetime <= c.s.StaleIfError
+}
+
+func isServerError(code int) bool {
+	switch code {
+	case http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// Interface guards
+var (
+	_ http.ResponseWriter = (*recorder)(nil)
+	_ http.Flusher        = (*recorder)(nil)
+)

@@ -1,0 +1,164 @@
+package cache
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Serve answers r from the cache or through fetch, and reports how.
+//
+// GET and HEAD requests are looked up (HEAD shares the GET entry); a fresh
+// stored response that the request's Cache-Control accepts is written from
+// memory with Age and Cache-Status headers, and fetch is not called.
+// Otherwise the request is forwarded — conditionally when a stale stored
+// response has a validator — while concurrent misses for the same key wait
+// for one fetch (see CoalesceTimeout). The forwarded response streams to w
+// and is teed into a buffer of at most MaxEntryBytes for storage.
+// Unsafe methods pass through and, on a 2xx/3xx answer, invalidate what is
+// stored for their target URI and same-origin Location/Content-Location.
+//
+// The error is fetch's, returned when there was no response to give (and
+// no stale one to fall back on) — then nothing was written to w — or when
+// the response was cut short. A client that gives up while waiting for a
+// coalesced fetch gets its context's error.
+func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (Status, error) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodOptions, http.MethodTrace, http.MethodConnect:
+		return StatusBypass, fetch(w, r)
+	default:
+		return c.serveUnsafe(w, r, fetch)
+	}
+	h := r.Header
+	// Ranges and preconditions other than If-None-Match/If-Modified-Since
+	// are left to the origin.
+	if len(h["Range"]) > 0 || len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0 || len(h["If-Range"]) > 0 {
+		return StatusBypass, fetch(w, r)
+	}
+	var kb [keyBufSize]byte
+	key := c.appendKey(kb[:0], r)
+	rq := parseRequestDirectives(h)
+	now := c.s.Now()
+	e, known := c.store.get(key, r)
+	if e != nil {
+		age := e.currentAge(now)
+		if acceptable(e, age, rq) {
+			c.stats.hits.Add(1)
+			c.writeEntry(w, r, e, age, e.hitStatus)
+			return StatusHit, nil
+		}
+	}
+	if rq.onlyIfCached {
+		w.Header()["Cache-Status"] = c.csOnlyIfCached
+		w.WriteHeader(http.StatusGatewayTimeout)
+		return StatusOnlyIfCached, nil
+	}
+	return c.forward(w, r, fetch, key, e, known, rq, now)
+}
+
+// acceptable reports whether stored response e, of current age age, may
+// answer a request with directives rq without contacting the origin
+// (RFC 9111 §4.2 and §5.2.1).
+func acceptable(e *entry, age time.Duration, rq requestDirectives) bool {
+	if e.noCache || rq.noCache {
+		return false
+	}
+	if rq.maxAge != absent && age > time.Duration(rq.maxAge)*time.Second {
+		return false
+	}
+	remaining := e.lifetime - age
+	if rq.minFresh != absent && remaining < time.Duration(rq.minFresh)*time.Second {
+		return false
+	}
+	if remaining > 0 {
+		return true
+	}
+	return !e.noStale && rq.maxStale != absent && -remaining <= time.Duration(rq.maxStale)*time.Second
+}
+
+// refusedByRequest reports whether e was fresh but the request's
+// directives refused it (for Cache-Status fwd=request).
+func refusedByRequest(e *entry, age time.Duration, rq requestDirectives) bool {
+	return !e.noCache && e.lifetime > age && (rq.noCache || rq.maxAge != absent || rq.minFresh != absent)
+}
+
+// writeEntry writes stored response e to w: the stored header block
+// (assigned, not copied), Age and cacheStatus, then the body unless r is a
+// HEAD. A request whose If-None-Match / If-Modified-Since matches gets 304.
+func (c *Cache) writeEntry(w http.ResponseWriter, r *http.Request, e *entry, age time.Duration, cacheStatus []string) {
+	wh := w.Header()
+	if notModified(r, e) {
+		for _, f := range e.notModified {
+			wh[f.name] = f.values
+		}
+		wh["Age"] = ageHeader(age)
+		wh["Cache-Status"] = cacheStatus
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	for _, f := range e.fields {
+		wh[f.name] = f.values
+	}
+	wh["Age"] = ageHeader(age)
+	wh["Cache-Status"] = cacheStatus
+	w.WriteHeader(e.status)
+	if r.Method != http.MethodHead && len(e.body) > 0 {
+		_, _ = w.Write(e.body) // a client that went away is not the cache's error
+	}
+}
+
+// notModified evaluates the request's If-None-Match, or else its
+// If-Modified-Since, against e (RFC 9110 §13.2.2).
+func notModified(r *http.Request, e *entry) bool {
+	if e.status != http.StatusOK {
+		return false
+	}
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		return e.etag != "" && etagListMatches(inm, e.etag)
+	}
+	if ims := r.Header["If-Modified-Since"]; len(ims) > 0 && !e.lastModified.IsZero() {
+		t, err := http.ParseTime(ims[0])
+		return err == nil && !e.lastModified.After(t)
+	}
+	return false
+}
+
+// etagListMatches reports whether any entity-tag of the If-None-Match
+// lines (or "*") weakly matches etag.
+func etagListMatches(lines []string, etag string) bool {
+	etag = strings.TrimPrefix(etag, "W/")
+	for _, l := range lines {
+		for rest := trimOWS(l); rest != ""; {
+			var tag string
+			tag, rest = nextETag(rest)
+			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nextETag splits the first entity-tag off a comma-separated list; commas
+// inside the quoted opaque tag do not split.
+func nextETag(s string) (tag, rest string) {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == ',') {
+		s = s[1:]
+	}
+	i := 0
+	if strings.HasPrefix(s, "W/") {
+		i = 2
+	}
+	if i < len(s) && s[i] == '"' {
+		if j := strings.IndexByte(s[i+1:], '"'); j >= 0 {
+			end := i + 1 + j + 1
+			return s[:end], s[end:]
+		}
+		return s, ""
+	}
+	if j := strings.IndexByte(s, ','); j >= 0 {
+		return trimOWS(s[:j]), s[j+1:]
+	}
+	return trimOWS(s), ""
+}

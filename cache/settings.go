@@ -1,0 +1,177 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// ErrInvalidSettings is wrapped by every error Validate and New return, so a
+// caller can tell bad configuration from other failures with errors.Is.
+var ErrInvalidSettings = errors.New("invalid cache settings")
+
+// Defaults applied to zero Settings fields.
+const (
+	// DefaultMaxSize matches the seed configuration's cache.max_size.
+	DefaultMaxSize = 1000
+	// DefaultMaxBytes bounds memory so that a default cache cannot grow past
+	// what a small proxy host can spare.
+	DefaultMaxBytes int64 = 64 << 20
+	// DefaultMaxEntryBytes keeps one response from taking more than a
+	// sixty-fourth of the default memory budget; larger bodies stream through.
+	DefaultMaxEntryBytes int64 = 1 << 20
+	// DefaultCoalesceTimeout bounds how long a request waits for another
+	// request's in-flight fetch of the same key before fetching on its own.
+	DefaultCoalesceTimeout = 10 * time.Second
+	// DefaultName is the cache identifier written in Cache-Status fields.
+	DefaultName = "smartproxy"
+)
+
+// defaultCacheableStatuses are the status codes RFC 9110 §15.1 defines as
+// heuristically cacheable, less 206 (range requests are not cached).
+var defaultCacheableStatuses = []int{200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501}
+
+// Settings configures a Cache. The zero value is usable: every zero field
+// gets the default its comment states.
+type Settings struct {
+	// MaxSize is the maximum number of stored responses (each Vary variant
+	// counts as one). Default: 1000.
+	MaxSize int
+
+	// MaxBytes is the maximum memory, in bytes, taken by stored bodies,
+	// headers and keys together; the least recently used responses are
+	// evicted past it. Default: 64 MiB.
+	MaxBytes int64
+
+	// MaxEntryBytes is the largest body that is stored. A larger response
+	// is streamed to the client unchanged and not stored; the cache never
+	// holds more than this many body bytes of it. Must not exceed MaxBytes.
+	// Default: 1 MiB.
+	MaxEntryBytes int64
+
+	// TTL is the heuristic freshness lifetime given to a response that has
+	// no explicit freshness (no max-age, s-maxage or Expires) and whose
+	// status is in CacheableStatuses (or that says public). Zero turns the
+	// heuristic off: only explicitly fresh responses (or ones carrying a
+	// validator and no-cache/max-age=0, which are kept for revalidation)
+	// are stored. It is the seed configuration's cache.ttl. Default: 0.
+	TTL time.Duration
+
+	// MaxTTL caps every freshness lifetime, explicit or heuristic, so an
+	// origin cannot pin a response for longer than the operator allows.
+	// Zero means no cap. Default: 0.
+	MaxTTL time.Duration
+
+	// StaleIfError is how long past its freshness a stored response may
+	// still be served when fetch fails (returns an error) or answers 500,
+	// 502, 503 or 504, unless the response said must-revalidate,
+	// proxy-revalidate or s-maxage. Zero turns the fallback off.
+	// Default: 0.
+	StaleIfError time.Duration
+
+	// CoalesceTimeout bounds how long a request waits for a concurrent
+	// request's fetch of the same key (it also stops waiting when its own
+	// context ends). Default: 10s.
+	CoalesceTimeout time.Duration
+
+	// AllowSetCookie lets responses carrying Set-Cookie be stored (and the
+	// cookie replayed to every client). Default: false, because a shared
+	// cache that replays one user's cookie to another is a classic leak.
+	AllowSetCookie bool
+
+	// IgnoreQuery drops the query string from the default cache key, so
+	// /a?x=1 and /a?x=2 share one entry. Ignored when KeyFunc is set.
+	// Default: false.
+	IgnoreQuery bool
+
+	// KeyFunc appends the primary cache key of r to dst and returns the
+	// extended slice. It is called for GET and HEAD requests and, to
+	// invalidate, for synthetic GET requests built from an unsafe request's
+	// target, Location and Content-Location. It must be deterministic. A
+	// custom KeyFunc costs one small allocation per request (called through
+	// a func value, its buffer cannot live on the stack); the default key
+	// costs none. Default: DefaultKey (honouring IgnoreQuery).
+	KeyFunc func(dst []byte, r *http.Request) []byte
+
+	// CacheableStatuses are the status codes that receive the heuristic
+	// TTL. A response with explicit freshness may be stored whatever its
+	// final status (except 206 and 304). Default: 200, 203, 204, 300, 301,
+	// 308, 404, 405, 410, 414, 501.
+	CacheableStatuses []int
+
+	// Name identifies this cache in Cache-Status fields (RFC 9211).
+	// Default: "smartproxy".
+	Name string
+
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// Validate reports the first bad field, naming it and its value. It does
+// not change s.
+func (s *Settings) Validate() error {
+	switch {
+	case s.MaxSize < 0:
+		return fmt.Errorf("%w: max_size %d is negative", ErrInvalidSettings, s.MaxSize)
+	case s.MaxBytes < 0:
+		return fmt.Errorf("%w: max_bytes %d is negative", ErrInvalidSettings, s.MaxBytes)
+	case s.MaxEntryBytes < 0:
+		return fmt.Errorf("%w: max_entry_bytes %d is negative", ErrInvalidSettings, s.MaxEntryBytes)
+	case s.TTL < 0:
+		return fmt.Errorf("%w: ttl %s is negative", ErrInvalidSettings, s.TTL)
+	case s.MaxTTL < 0:
+		return fmt.Errorf("%w: max_ttl %s is negative", ErrInvalidSettings, s.MaxTTL)
+	case s.StaleIfError < 0:
+		return fmt.Errorf("%w: stale_if_error %s is negative", ErrInvalidSettings, s.StaleIfError)
+	case s.CoalesceTimeout < 0:
+		return fmt.Errorf("%w: coalesce_timeout %s is negative", ErrInvalidSettings, s.CoalesceTimeout)
+	}
+	maxBytes, entryBytes := s.MaxBytes, s.MaxEntryBytes
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	if entryBytes == 0 {
+		entryBytes = min(DefaultMaxEntryBytes, maxBytes)
+	}
+	if entryBytes > maxBytes {
+		return fmt.Errorf("%w: max_entry_bytes %d exceeds max_bytes %d", ErrInvalidSettings, entryBytes, maxBytes)
+	}
+	for _, code := range s.CacheableStatuses {
+		if code < 200 || code > 599 || code == http.StatusPartialContent || code == http.StatusNotModified {
+			return fmt.Errorf("%w: cacheable_statuses: %d is not a storable final status", ErrInvalidSettings, code)
+		}
+	}
+	for _, c := range s.Name {
+		if c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '=' {
+			return fmt.Errorf("%w: name %q is not a token", ErrInvalidSettings, s.Name)
+		}
+	}
+	return nil
+}
+
+// withDefaults returns a copy of s with every zero field set to its default.
+func (s Settings) withDefaults() Settings {
+	if s.MaxSize == 0 {
+		s.MaxSize = DefaultMaxSize
+	}
+	if s.MaxBytes == 0 {
+		s.MaxBytes = DefaultMaxBytes
+	}
+	if s.MaxEntryBytes == 0 {
+		s.MaxEntryBytes = min(DefaultMaxEntryBytes, s.MaxBytes)
+	}
+	if s.CoalesceTimeout == 0 {
+		s.CoalesceTimeout = DefaultCoalesceTimeout
+	}
+	if s.CacheableStatuses == nil {
+		s.CacheableStatuses = defaultCacheableStatuses
+	}
+	if s.Name == "" {
+		s.Name = DefaultName
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	return s
+}
