@@ -20,6 +20,7 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
 	"github.com/caddy-smartproxy/smartproxy/balancer"
+	"github.com/caddy-smartproxy/smartproxy/cache"
 	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddy-smartproxy/smartproxy/router"
 )
@@ -49,6 +50,15 @@ type Handler struct {
 	routes     []*route
 	transports transports
 	tunnels    *tunnels
+	// pooled lists the keys this config holds in the package's usage
+	// pools, released in Cleanup.
+	pooled []pooledKey
+}
+
+// pooledKey is one reference this handler holds in a caddy.UsagePool.
+type pooledKey struct {
+	pool *caddy.UsagePool
+	key  string
 }
 
 // route is what a request is matched to: a pool of backends and the
@@ -58,6 +68,9 @@ type route struct {
 	pool      *pool
 	transport http.RoundTripper
 	retries   int
+	limiter   *routeLimiter   // nil: no rate limit
+	cache     *cache.Cache    // nil: no response cache
+	fetch     cache.FetchFunc // proxies a cache miss to this route's backends
 }
 
 // CaddyModule returns the Caddy module information.
@@ -147,6 +160,23 @@ func (h *Handler) buildRoute(name string, s config.Section) (*route, error) {
 		transport: tr,
 		retries:   retries,
 	}
+	if s.RateLimit != nil {
+		l, key, err := newRouteLimiter(name, s.RateLimit)
+		if err != nil {
+			return nil, err
+		}
+		h.pooled = append(h.pooled, pooledKey{limiters, key})
+		rt.limiter = l
+	}
+	if s.Cache != nil {
+		c, key, err := newRouteCache(name, s.Cache)
+		if err != nil {
+			return nil, err
+		}
+		h.pooled = append(h.pooled, pooledKey{caches, key})
+		rt.cache = c
+		rt.fetch = func(w http.ResponseWriter, r *http.Request) error { return h.proxy(w, r, rt) }
+	}
 	h.routes = append(h.routes, rt)
 	return rt, nil
 }
@@ -189,10 +219,6 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("%shealth_check: %w", p, errNotImplemented)
 		case s.CircuitBreaker != nil:
 			return fmt.Errorf("%scircuit_breaker: %w", p, errNotImplemented)
-		case s.RateLimit != nil:
-			return fmt.Errorf("%srate_limit: %w", p, errNotImplemented)
-		case s.Cache != nil:
-			return fmt.Errorf("%scache: %w", p, errNotImplemented)
 		case s.LoadBalancer != nil && (s.LoadBalancer.SlowStart != 0 || s.LoadBalancer.PanicThreshold != 0):
 			return fmt.Errorf("%sload_balancer: slow_start and panic_threshold: %w", p, errNotImplemented)
 		case s.Retries != nil && (s.Retries.Backoff != 0 || s.Retries.Budget != 0 || s.Retries.MaxBodyBytes != 0):
@@ -223,11 +249,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rt == nil {
 		return next.ServeHTTP(w, r)
 	}
+	if rt.limiter != nil {
+		if err := rt.limiter.allow(w, r); err != nil {
+			return err
+		}
+	}
+	if rt.cache != nil {
+		return h.serveCached(w, r, rt)
+	}
 	return h.proxy(w, r, rt)
 }
 
-// Cleanup closes live upgraded connections and idle backend connections.
+// Cleanup closes live upgraded connections and idle backend connections,
+// and releases this config's hold on shared state (limiters, caches).
 func (h *Handler) Cleanup() error {
+	for _, pk := range h.pooled {
+		_, _ = pk.pool.Delete(pk.key)
+	}
 	if h.tunnels != nil {
 		h.tunnels.closeAll()
 	}

@@ -337,6 +337,9 @@ func (b *CircuitBreaker) validate(p string) error {
 		return errAt(p+".max_backoff", "%v: must not be less than base_backoff %v",
 			time.Duration(b.MaxBackoff), time.Duration(b.BaseBackoff))
 	}
+	if err := b.Settings().Validate(); err != nil {
+		return &Error{Path: p, Err: err}
+	}
 	return nil
 }
 
@@ -358,6 +361,9 @@ func (r *RateLimit) validate(p string) error {
 	}
 	if err := validatePlaceholders(r.Key); err != nil {
 		return &Error{Path: p + ".key", Err: err}
+	}
+	if err := r.Settings().Validate(); err != nil {
+		return &Error{Path: p, Err: err}
 	}
 	return nil
 }
@@ -404,13 +410,20 @@ func (c *Cache) validate(p string) error {
 	if c.MaxBytes > 0 && c.MaxEntryBytes > c.MaxBytes {
 		return errAt(p+".max_entry_bytes", "%d: larger than max_bytes %d", c.MaxEntryBytes, c.MaxBytes)
 	}
-	return firstErr(
+	if err := firstErr(
 		nonNegInt(p, "max_size", c.MaxSize),
 		nonNegDur(p, "ttl", time.Duration(c.TTL)),
 		nonNegDur(p, "max_ttl", time.Duration(c.MaxTTL)),
 		nonNegDur(p, "stale_if_error", time.Duration(c.StaleIfError)),
 		nonNegDur(p, "coalesce_timeout", time.Duration(c.CoalesceTimeout)),
-	)
+	); err != nil {
+		return err
+	}
+	s := c.Settings()
+	if err := s.Validate(); err != nil {
+		return &Error{Path: p, Err: err}
+	}
+	return nil
 }
 
 func (r *Retries) validate(p string) error {

@@ -1,0 +1,56 @@
+package smartproxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-smartproxy/smartproxy/cache"
+	"github.com/caddy-smartproxy/smartproxy/config"
+)
+
+// caches keeps response caches across config reloads: a route whose cache
+// settings are unchanged keeps what it stored. The admin API's purge
+// endpoint reaches every live cache through this pool.
+var caches = caddy.NewUsagePool()
+
+type pooledCache struct {
+	*cache.Cache
+	route string
+}
+
+func (pooledCache) Destruct() error { return nil }
+
+// newRouteCache gets the route's cache from the pool (or makes it) and
+// returns the pool key to release in Cleanup.
+func newRouteCache(routeName string, cc *config.Cache) (*cache.Cache, string, error) {
+	cj, err := json.Marshal(cc)
+	if err != nil {
+		return nil, "", err
+	}
+	poolKey := "cache|" + routeName + "|" + string(cj)
+	v, _, err := caches.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
+		c, err := cache.New(cc.Settings())
+		if err != nil {
+			return nil, err
+		}
+		return pooledCache{Cache: c, route: routeName}, nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("cache: %w", err)
+	}
+	return v.(pooledCache).Cache, poolKey, nil
+}
+
+// serveCached answers r through the route's cache; misses go to the
+// backends through the route's fetch function, built once at Provision.
+// Protocol upgrades are never cached.
+func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, rt *route) error {
+	if upgradeType(r.Header) != "" {
+		return h.proxy(w, r, rt)
+	}
+	_, err := rt.cache.Serve(w, r, rt.fetch)
+	return err
+}
