@@ -15,6 +15,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -88,9 +89,11 @@ func Parse(rawURL string) (*url.URL, error) {
 		if u.Scheme == "https" {
 			port = "443"
 		}
+	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return nil, fmt.Errorf("%w %q: port %q must be 1-65535", ErrBadURL, rawURL, port)
 	}
 	u.Host = net.JoinHostPort(strings.ToLower(u.Hostname()), port)
-	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil
 }

@@ -34,38 +34,47 @@ func (lc *leastConnections) Build(available []*backend.Backend) Picker {
 	return &lcPicker{ramp: &lc.ramp, live: bs, start: newAliasTable(bs)}
 }
 
-// Pick implements Picker. A ramping winner stands with probability equal
-// to its slow-start fraction, else the scan is redone from a new random
-// start: that is what ramps it at low load, where every backend ties.
+// Pick implements Picker.
 func (p *lcPicker) Pick(*http.Request) *backend.Backend {
 	c := clock{now: p.ramp.now}
 	for try := 1; ; try++ {
-		b := p.scan(&c)
-		if try == rampTries || p.ramp.accept(b, &c) {
+		if b, ok := p.ramp.settle(p.live, p.scan(&c), &c, try); ok {
 			return b
 		}
 	}
 }
 
-// scan returns the least loaded backend, the first found from a random
-// start. Comparisons are cross-multiplied (a.in x b.weight against b.in x
-// a.weight), so no division is needed; weights are scaled by the slow-start
-// fraction, which holds a ramping backend to a proportionally smaller load.
-func (p *lcPicker) scan(c *clock) *backend.Backend {
+// scan returns the two least loaded backends, the first found from a
+// random start winning ties. Weights are scaled by the slow-start fraction,
+// which holds a ramping backend to a proportionally smaller load.
+func (p *lcPicker) scan(c *clock) top2 {
 	n := len(p.live)
-	best := -1
-	var bestIn, bestW float64
+	t := newTop2()
 	i := p.start.pick()
 	for range n {
 		b := p.live[i]
-		in := float64(b.InFlight())
-		w := float64(b.Weight) * p.ramp.fraction(b, c)
-		if best < 0 || in*bestW < bestIn*w {
-			best, bestIn, bestW = i, in, w
-		}
+		t.offer(i, float64(b.InFlight())/(float64(b.Weight)*p.ramp.fraction(b, c)))
 		if i++; i == n {
 			i = 0
 		}
 	}
-	return p.live[best]
+	return t
+}
+
+// top2 keeps the two lowest scores offered; the earlier offer wins a tie.
+type top2 struct {
+	best, second   int // indices; -1 when not yet offered
+	bestS, secondS float64
+}
+
+func newTop2() top2 { return top2{best: -1, second: -1} }
+
+func (t *top2) offer(i int, score float64) {
+	switch {
+	case t.best < 0 || score < t.bestS:
+		t.second, t.secondS = t.best, t.bestS
+		t.best, t.bestS = i, score
+	case t.second < 0 || score < t.secondS:
+		t.second, t.secondS = i, score
+	}
 }

@@ -40,50 +40,62 @@ func (ll *leastLatency) Build(available []*backend.Backend) Picker {
 	return &llPicker{ramp: &ll.ramp, live: bs, start: newAliasTable(bs)}
 }
 
-// Pick implements Picker. Weights are scaled by the slow-start fraction, and
-// a ramping winner stands with probability equal to it, else the scan is
-// redone from a new random start (as in least_connections).
+// Pick implements Picker. Weights are scaled by the slow-start fraction in
+// the score, and ramp.settle applies the fraction at low load.
 func (p *llPicker) Pick(*http.Request) *backend.Backend {
 	now := p.ramp.now()
 	c := clock{now: p.ramp.now, nanos: now.UnixNano(), read: true}
 	for try := 1; ; try++ {
-		b := p.scan(now, &c)
-		if try == rampTries || p.ramp.accept(b, &c) {
+		if b, ok := p.ramp.settle(p.live, p.scan(now, &c), &c, try); ok {
 			return b
 		}
 	}
 }
 
-// scan returns the backend with the lowest expected wait, the first found
-// from a random start.
-func (p *llPicker) scan(now time.Time, c *clock) *backend.Backend {
+// scan returns the two backends with the lowest expected wait, the first
+// found from a random start winning ties. Measured and unmeasured backends
+// are ranked apart in one pass, then merged once the fastest measured
+// latency, which the unmeasured ones are credited with, is known.
+func (p *llPicker) scan(now time.Time, c *clock) top2 {
 	n := len(p.live)
-	measured, unmeasured := -1, -1
-	var measuredScore, unmeasuredLoad, fastest float64
+	measured, unmeasured := newTop2(), newTop2()
+	fastest := 0.0
 	i := p.start.pick()
 	for range n {
 		b := p.live[i]
 		load := 1 + float64(b.InFlight())/(float64(b.Weight)*p.ramp.fraction(b, c))
 		if lat := float64(b.Latency(now)); lat > 0 {
-			if measured < 0 || lat < fastest {
+			if fastest == 0 || lat < fastest {
 				fastest = lat
 			}
-			if score := lat * load; measured < 0 || score < measuredScore {
-				measured, measuredScore = i, score
-			}
-		} else if unmeasured < 0 || load < unmeasuredLoad {
-			unmeasured, unmeasuredLoad = i, load
+			measured.offer(i, lat*load)
+		} else {
+			unmeasured.offer(i, load)
 		}
 		if i++; i == n {
 			i = 0
 		}
 	}
-	switch {
-	case unmeasured < 0:
-		return p.live[measured]
-	case measured < 0 || fastest*unmeasuredLoad <= measuredScore:
-		return p.live[unmeasured]
-	default:
-		return p.live[measured]
+	if unmeasured.best < 0 {
+		return measured
 	}
+	if measured.best < 0 {
+		return unmeasured
+	}
+	// Unmeasured backends are offered first, so they win ties.
+	t := newTop2()
+	for _, u := range [...]struct {
+		i int
+		s float64
+	}{
+		{unmeasured.best, fastest * unmeasured.bestS},
+		{unmeasured.second, fastest * unmeasured.secondS},
+		{measured.best, measured.bestS},
+		{measured.second, measured.secondS},
+	} {
+		if u.i >= 0 {
+			t.offer(u.i, u.s)
+		}
+	}
+	return t
 }

@@ -12,17 +12,18 @@ import (
 // linearly from rampFloor to 1 over the window. Strategies apply it without
 // allocating, in two ways:
 //
-//   - every strategy but the hash ones accepts a pick of a ramping backend
-//     with probability equal to the fraction and otherwise picks again, at
+//   - the rotating and random strategies accept a pick of a ramping backend
+//     with probability equal to the fraction and otherwise pick again, at
 //     most rampTries times in all (the last pick stands, so a pool whose
-//     backends are all ramping still serves). For the rotating and random
-//     strategies this makes the ramping backend's share, relative to any
-//     other's, fraction x its weight ratio (a little more near the floor,
-//     where the try limit binds).
-//   - the load-scanning strategies (least_connections, least_latency) also
+//     backends are all ramping still serves). The ramping backend's share,
+//     relative to any other's, is then fraction x their weight ratio (a
+//     little more near the floor, where the try limit binds).
+//   - the load-scanning strategies (least_connections, least_latency)
 //     multiply its weight by the fraction in their load score, so under load
-//     it is held to a proportionally smaller number of requests in flight;
-//     the acceptance above is what ramps it at low load, where all tie.
+//     it is held to a proportionally smaller number of requests in flight,
+//     and at low load accept it as above (see settle).
+//
+// The hash strategies do not ramp: a key must stay on its backend.
 const (
 	rampFloor = 0.1
 	rampTries = 8
@@ -77,4 +78,22 @@ func (r *ramp) accept(b *backend.Backend, c *clock) bool {
 	}
 	f := r.fraction(b, c)
 	return f >= 1 || rand.Float64() < f
+}
+
+// settle applies slow start to a scan's result on the try'th scan of a pick:
+// the winner stands if it is not ramping or passes its acceptance draw (or
+// nothing else can be had); a rejected winner that was strictly best gives
+// way to the runner-up, while a rejected winner among ties asks for a new
+// scan (ok false), whose random start may choose another of them. So under
+// load the ramp works through the score, and at low load, where all tie,
+// shares follow fraction x weight as in the random strategies.
+func (r *ramp) settle(bs []*backend.Backend, t top2, c *clock, try int) (*backend.Backend, bool) {
+	b := bs[t.best]
+	if try == rampTries || t.second < 0 || r.accept(b, c) {
+		return b, true
+	}
+	if t.secondS != t.bestS {
+		return bs[t.second], true
+	}
+	return nil, false
 }

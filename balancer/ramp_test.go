@@ -107,3 +107,32 @@ func TestSlowStartReadsClockOnlyWhenNeeded(t *testing.T) {
 		})
 	}
 }
+
+// A ramping backend that is strictly the best choice (idle while the others
+// are busy, or the fastest) still gets only its fraction of the picks at low
+// load: the rest go to the runner-up.
+func TestSlowStartRampsAStrictWinner(t *testing.T) {
+	for _, alg := range []string{LeastConnections, LeastLatency} {
+		t.Run(alg, func(t *testing.T) {
+			clk := newFakeClock(epoch)
+			bs := makeBackends(t, 1, 1, 1)
+			bs[0].ObserveLatency(20*time.Millisecond, clk.Now())
+			bs[1].ObserveLatency(30*time.Millisecond, clk.Now())
+			bs[2].ObserveLatency(10*time.Millisecond, clk.Now())
+			if alg == LeastConnections {
+				bs[0].Acquire()
+				bs[1].Acquire()
+			}
+			bs[2].MarkAvailable(clk.Now())
+			clk.Advance(50 * time.Second) // fraction 0.55
+			p := mustNew(t, Config{Algorithm: alg, SlowStart: 100 * time.Second, Now: clk.Now}).Build(bs)
+			counts := countPicks(t, p, bs, nil, 100_000)
+			if share := float64(counts[2]) / 100_000; math.Abs(share-0.55) > 0.01 {
+				t.Errorf("ramping winner's share = %.4f, want 0.55 ± 0.01 (%v)", share, counts)
+			}
+			if alg == LeastLatency && counts[1] != 0 {
+				t.Errorf("the slowest backend got %d picks; the runner-up should take them (%v)", counts[1], counts)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
+	"github.com/caddy-smartproxy/smartproxy/balancer"
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -30,13 +31,6 @@ func (e *Error) Unwrap() []error { return []error{ErrInvalid, e.Err} }
 
 func errAt(path string, format string, args ...any) *Error {
 	return &Error{Path: path, Err: fmt.Errorf(format, args...)}
-}
-
-// Algorithms lists the load-balancing algorithm names the balancer factory
-// knows. The root package checks at init that it matches balancer.Names.
-var Algorithms = []string{
-	"ip_hash", "header_hash", "least_connections", "least_latency",
-	"p2c", "random", "round_robin", "uri_hash", "weighted_round_robin",
 }
 
 // Validate checks the whole configuration and returns the first problem
@@ -179,8 +173,8 @@ func (lb *LoadBalancer) validate(p string) error {
 		return nil
 	}
 	a := lb.AlgorithmOrDefault()
-	if !slices.Contains(Algorithms, a) {
-		return errAt(p+".algorithm", "unknown algorithm %q (known: %s)", a, strings.Join(Algorithms, ", "))
+	if names := balancer.Names(); !slices.Contains(names, a) {
+		return errAt(p+".algorithm", "unknown algorithm %q (known: %s)", a, strings.Join(names, ", "))
 	}
 	if a == "header_hash" && lb.HashHeader == "" {
 		return errAt(p+".hash_header", "required by algorithm header_hash")

@@ -59,10 +59,10 @@ func canonicalPath(p string) (string, error) {
 	}
 	for i := 0; i < len(c); i++ {
 		switch b := c[i]; {
-		case b <= ' ' || b == 0x7f:
-			return invalid("contains a space or control character")
+		case b < ' ' || b == 0x7f:
+			return invalid("contains a control character")
 		case b == '?' || b == '#':
-			return invalid("contains a query or fragment")
+			return invalid("a query or fragment is not part of the path")
 		}
 	}
 	return c, nil

@@ -20,6 +20,7 @@ func TestCanonicalPath(t *testing.T) {
 		{"/v1/users", "/v1/users", false},
 		{"/a%20b", "/a%20b", false},
 		{"/.well-known", "/.well-known", false},
+		{"/my docs/", "/my docs", false},
 		{"v1", "", true},
 		{"//", "", true},
 		{"/v1//", "", true},

@@ -28,14 +28,16 @@
 //
 // # Paths
 //
-// A route's Path is a prefix matched on whole segments against the raw
-// request path (the caller passes r.URL.Path), case-sensitively: "/v1"
-// matches "/v1" and "/v1/users" but not "/v1x". A trailing slash changes
-// nothing, so "/v1/" matches exactly what "/v1" matches (the bare "/v1" too),
-// and the two on one host are duplicates. "" and "/" match every path. A
-// route path must start with "/" and must not hold an empty, "." or ".."
-// segment, a space, a control character, "?" or "#": no request path that
-// a client sends could match such a route, so it is a config mistake.
+// A route's Path is a prefix matched on whole segments, byte for byte and
+// case-sensitively, against the request path as the caller passes it
+// (r.URL.Path, which net/http has already percent-decoded; the router decodes
+// and cleans nothing, so write route paths decoded): "/v1" matches "/v1" and
+// "/v1/users" but not "/v1x". A trailing slash changes nothing, so "/v1/"
+// matches exactly what "/v1" matches (the bare "/v1" too), and the two on one
+// host are duplicates. "" and "/" match every path. A route path must start
+// with "/" and must not hold an empty, "." or ".." segment, a control
+// character, "?" or "#": such a route would match only unclean paths, or
+// mistakes a query for part of the path, so it is taken as a config error.
 //
 // # Precedence
 //

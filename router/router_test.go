@@ -187,11 +187,13 @@ func TestLookup(t *testing.T) {
 			},
 		},
 		{
-			name:   "raw path bytes: percent-encoding is not decoded",
-			routes: []string{"", "/a%2Fb"},
+			name:   "path bytes compared as given: nothing is decoded",
+			routes: []string{"", "/a%2Fb", "", "/my docs"},
 			qs: []query{
 				{"h", "/a%2Fb/c", " /a%2Fb"},
 				{"h", "/a/b", ""},
+				{"h", "/my docs/x", " /my docs"},
+				{"h", "/my%20docs/x", ""},
 			},
 		},
 	}
@@ -280,7 +282,8 @@ func TestNewErrors(t *testing.T) {
 		{"path with empty segment", []string{"a.com", "/v1//x"}, ErrInvalidPath, []string{`"/v1//x"`}},
 		{"path with dot segment", []string{"", "/a/../b"}, ErrInvalidPath, []string{"dot segment"}},
 		{"path with query", []string{"", "/a?b=1"}, ErrInvalidPath, []string{`"/a?b=1"`}},
-		{"path with space", []string{"", "/a b"}, ErrInvalidPath, []string{`"/a b"`}},
+		{"path with control character", []string{"", "/a\x00b"}, ErrInvalidPath, []string{`"/a\x00b"`}},
+		{"path with fragment", []string{"", "/a#top"}, ErrInvalidPath, []string{"query or fragment"}},
 		{"second route invalid", []string{"ok.com", "/", "", "x"}, ErrInvalidPath, []string{"route 1"}},
 	}
 	for _, tc := range tests {

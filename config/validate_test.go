@@ -1,0 +1,122 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name     string
+		json     string
+		wantPath string // "" = valid
+		wantText string
+	}{
+		{"seed", `{"timeout":"30s","backends":[{"url":"http://localhost:3001","weight":1},{"url":"http://localhost:3002","weight":2}],
+			"load_balancer":{"algorithm":"round_robin"},"health_check":{"interval":"30s","timeout":"10s","path":"/health"},
+			"rate_limit":{"requests_per_second":100,"burst":10},"cache":{"max_size":1000,"ttl":"300s"}}`, "", ""},
+		{"no backends, routes only", `{"routes":[{"path":"/a","backends":[{"url":"http://a"}]}]}`, "", ""},
+		{"empty", `{}`, "", ""},
+		{"negative timeout", `{"timeout":"-1s"}`, "timeout", "-1s"},
+		{"bad scheme", `{"backends":[{"url":"ftp://a"}]}`, "backends[0].url", "ftp://a"},
+		{"no host", `{"backends":[{"url":"http:///x"}]}`, "backends[0].url", "missing host"},
+		{"query in url", `{"backends":[{"url":"http://a/?x=1"}]}`, "backends[0].url", "query"},
+		{"negative weight", `{"backends":[{"url":"http://a","weight":-1}]}`, "backends[0].weight", "-1"},
+		{"all zero", `{"backends":[{"url":"http://a","weight":0},{"url":"http://b","weight":0}]}`, "backends", "every weight is 0"},
+		{"zero weight drains one", `{"backends":[{"url":"http://a","weight":0},{"url":"http://b"}]}`, "", ""},
+		{"duplicate", `{"backends":[{"url":"http://A:80"},{"url":"http://a"}]}`, "backends[1].url", "duplicate of backends[0]"},
+		{"unknown algorithm", `{"load_balancer":{"algorithm":"fastest"}}`, "load_balancer.algorithm", `"fastest"`},
+		{"header_hash needs header", `{"load_balancer":{"algorithm":"header_hash"}}`, "load_balancer.hash_header", "required"},
+		{"hash_header wrong algorithm", `{"load_balancer":{"hash_header":"X"}}`, "load_balancer.hash_header", "round_robin"},
+		{"panic threshold", `{"load_balancer":{"panic_threshold":1.5}}`, "load_balancer.panic_threshold", "1.5"},
+		{"hc timeout >= interval", `{"health_check":{"interval":"5s","timeout":"5s"}}`, "health_check.timeout", "shorter than interval"},
+		{"hc bad status", `{"health_check":{"expect_status":"2xy"}}`, "health_check.expect_status", `"2xy"`},
+		{"hc bad regex", `{"health_check":{"expect_body":"("}}`, "health_check.expect_body", `"("`},
+		{"hc negative rise", `{"health_check":{"healthy_threshold":-1}}`, "health_check.healthy_threshold", "-1"},
+		{"hc bad state", `{"health_check":{"initial_state":"maybe"}}`, "health_check.initial_state", "maybe"},
+		{"hc bad unhealthy status", `{"health_check":{"unhealthy_statuses":[500,99]}}`, "health_check.unhealthy_statuses[1]", "99"},
+		{"hc bad path", `{"health_check":{"path":"health"}}`, "health_check.path", "health"},
+		{"cb negative", `{"circuit_breaker":{"failure_threshold":-3}}`, "circuit_breaker.failure_threshold", "-3"},
+		{"cb ratio", `{"circuit_breaker":{"error_ratio":2}}`, "circuit_breaker.error_ratio", "2"},
+		{"cb backoff order", `{"circuit_breaker":{"base_backoff":"10s","max_backoff":"1s"}}`, "circuit_breaker.max_backoff", "base_backoff"},
+		{"rl zero rate", `{"rate_limit":{"burst":1}}`, "rate_limit.requests_per_second", "0"},
+		{"rl negative rate", `{"rate_limit":{"requests_per_second":-5,"burst":1}}`, "rate_limit.requests_per_second", "-5"},
+		{"rl zero burst", `{"rate_limit":{"requests_per_second":1}}`, "rate_limit.burst", "0"},
+		{"rl bad key", `{"rate_limit":{"requests_per_second":1,"burst":1,"key":"{http.request.header.X"}}`, "rate_limit.key", "unclosed"},
+		{"rl empty placeholder", `{"rate_limit":{"requests_per_second":1,"burst":1,"key":"a{}b"}}`, "rate_limit.key", "empty placeholder"},
+		{"rl global with key", `{"rate_limit":{"requests_per_second":1,"burst":1,"global":true,"key":"{a}"}}`, "rate_limit.key", "global"},
+		{"rl fractional", `{"rate_limit":{"requests_per_second":0.5,"burst":1}}`, "", ""},
+		{"cache negative size", `{"cache":{"max_size":-1}}`, "cache.max_size", "-1"},
+		{"cache negative ttl", `{"cache":{"ttl":"-5s"}}`, "cache.ttl", "-5s"},
+		{"cache entry over total", `{"cache":{"max_bytes":10,"max_entry_bytes":20}}`, "cache.max_entry_bytes", "20"},
+		{"retries negative", `{"retries":{"count":-1}}`, "retries.count", "-1"},
+		{"route host", `{"routes":[{"host":"a/b","backends":[{"url":"http://a"}]}]}`, "routes[0].host", "a/b"},
+		{"route wildcard", `{"routes":[{"host":"a.*.com","backends":[{"url":"http://a"}]}]}`, "routes[0].host", "wildcard"},
+		{"route path", `{"routes":[{"path":"v1","backends":[{"url":"http://a"}]}]}`, "routes[0].path", `"v1"`},
+		{"route duplicate", `{"routes":[{"path":"/v1","backends":[{"url":"http://a"}]},{"path":"/v1/","backends":[{"url":"http://b"}]}]}`,
+			"routes[1]", "routes[0]"},
+		{"route no backends", `{"routes":[{"path":"/v1"}]}`, "routes[0].backends", "none"},
+		{"route inherits backends", `{"backends":[{"url":"http://a"}],"routes":[{"path":"/v1"}]}`, "", ""},
+		{"route section error", `{"routes":[{"path":"/v1","backends":[{"url":"http://a"}],"rate_limit":{"requests_per_second":1}}]}`,
+			"routes[0].rate_limit.burst", "0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Config
+			if err := json.Unmarshal([]byte(tc.json), &c); err != nil {
+				t.Fatal(err)
+			}
+			err := c.Validate()
+			if tc.wantPath == "" {
+				if err != nil {
+					t.Fatalf("valid config refused: %v", err)
+				}
+				return
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("got %v, want a *config.Error", err)
+			}
+			if ce.Path != tc.wantPath || !strings.Contains(err.Error(), tc.wantText) {
+				t.Fatalf("got path %q, error %q; want path %q mentioning %q", ce.Path, err, tc.wantPath, tc.wantText)
+			}
+		})
+	}
+}
+
+func TestRouteInheritsSections(t *testing.T) {
+	var c Config
+	if err := json.Unmarshal([]byte(`{"timeout":"5s","backends":[{"url":"http://a"}],
+		"rate_limit":{"requests_per_second":1,"burst":2},"cache":{"max_size":3},
+		"routes":[{"path":"/x","rate_limit":{"requests_per_second":9,"burst":9}},{"path":"/y","timeout":"1s","backends":[{"url":"http://b"}]}]}`), &c); err != nil {
+		t.Fatal(err)
+	}
+	x := c.Route(0)
+	if x.RateLimit.Burst != 9 || x.Cache.MaxSize != 3 || x.Timeout != c.Timeout || x.Backends[0].URL != "http://a" {
+		t.Fatalf("route 0 effective section %+v", x)
+	}
+	y := c.Route(1)
+	if y.RateLimit.Burst != 2 || y.Timeout == c.Timeout || y.Backends[0].URL != "http://b" {
+		t.Fatalf("route 1 effective section %+v", y)
+	}
+}
+
+func TestParseStatusRange(t *testing.T) {
+	cases := []struct {
+		in     string
+		lo, hi int
+		ok     bool
+	}{
+		{"200", 200, 200, true}, {"2xx", 200, 299, true}, {"5XX", 500, 599, true},
+		{"200-399", 200, 399, true}, {"399-200", 0, 0, false}, {"20", 0, 0, false},
+		{"600", 0, 0, false}, {"6xx", 0, 0, false}, {"", 0, 0, false}, {"abc", 0, 0, false},
+	}
+	for _, tc := range cases {
+		lo, hi, err := ParseStatusRange(tc.in)
+		if (err == nil) != tc.ok || lo != tc.lo || hi != tc.hi {
+			t.Errorf("%q: got %d-%d %v", tc.in, lo, hi, err)
+		}
+	}
+}
