@@ -135,9 +135,15 @@ func (h *Handler) buildRoute(name string, s config.Section) (*route, error) {
 		}
 		backends[i] = b
 	}
+	var slowStart time.Duration
+	var panicThreshold float64
+	if lb := s.LoadBalancer; lb != nil {
+		slowStart, panicThreshold = time.Duration(lb.SlowStart), lb.PanicThreshold
+	}
 	bal, err := balancer.New(balancer.Config{
 		Algorithm: s.LoadBalancer.AlgorithmOrDefault(),
 		HashKey:   hashKeyFunc(s.LoadBalancer),
+		SlowStart: slowStart,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load_balancer: %w", err)
@@ -156,7 +162,7 @@ func (h *Handler) buildRoute(name string, s config.Section) (*route, error) {
 	}
 	rt := &route{
 		name:      name,
-		pool:      newPool(backends, bal, nil),
+		pool:      newPool(backends, bal, nil, panicThreshold),
 		transport: tr,
 		retries:   retries,
 	}
@@ -219,8 +225,6 @@ func (h *Handler) Validate() error {
 			return fmt.Errorf("%shealth_check: %w", p, errNotImplemented)
 		case s.CircuitBreaker != nil:
 			return fmt.Errorf("%scircuit_breaker: %w", p, errNotImplemented)
-		case s.LoadBalancer != nil && (s.LoadBalancer.SlowStart != 0 || s.LoadBalancer.PanicThreshold != 0):
-			return fmt.Errorf("%sload_balancer: slow_start and panic_threshold: %w", p, errNotImplemented)
 		case s.Retries != nil && (s.Retries.Backoff != 0 || s.Retries.Budget != 0 || s.Retries.MaxBodyBytes != 0):
 			return fmt.Errorf("%sretries: backoff, budget and max_body_bytes: %w", p, errNotImplemented)
 		}

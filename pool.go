@@ -18,6 +18,10 @@ type pool struct {
 	// isAvailable reports whether a backend may take new requests (health,
 	// breaker); nil means every backend is available.
 	isAvailable func(*backend.Backend) bool
+	// panicThreshold: when fewer than this fraction of the backends are
+	// available, balance over all of them (Envoy's panic mode) rather than
+	// overload the few. 0 = off.
+	panicThreshold float64
 
 	mu   sync.Mutex // serialises rebuilds, never taken by a pick
 	snap atomic.Pointer[snapshot]
@@ -28,10 +32,11 @@ type pool struct {
 type snapshot struct {
 	available []*backend.Backend
 	picker    balancer.Picker // nil when available is empty
+	panicking bool            // available is every backend, by panic mode
 }
 
-func newPool(all []*backend.Backend, bal balancer.Balancer, isAvailable func(*backend.Backend) bool) *pool {
-	p := &pool{all: all, bal: bal, isAvailable: isAvailable}
+func newPool(all []*backend.Backend, bal balancer.Balancer, isAvailable func(*backend.Backend) bool, panicThreshold float64) *pool {
+	p := &pool{all: all, bal: bal, isAvailable: isAvailable, panicThreshold: panicThreshold}
 	p.rebuild()
 	return p
 }
@@ -47,8 +52,13 @@ func (p *pool) rebuild() {
 		}
 	}
 	s := &snapshot{available: avail}
-	if len(avail) > 0 {
-		s.picker = p.bal.Build(avail)
+	if p.panicThreshold > 0 && len(avail) < len(p.all) &&
+		float64(len(avail)) < p.panicThreshold*float64(len(p.all)) {
+		s.available = append(avail[:0], p.all...)
+		s.panicking = true
+	}
+	if len(s.available) > 0 {
+		s.picker = p.bal.Build(s.available)
 	}
 	p.snap.Store(s)
 }

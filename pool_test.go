@@ -30,7 +30,7 @@ func testBackends(t *testing.T, n int) []*backend.Backend {
 func TestPoolPickSkipsTriedBackends(t *testing.T) {
 	bs := testBackends(t, 3)
 	bal, _ := balancer.New(balancer.Config{})
-	p := newPool(bs, bal, nil)
+	p := newPool(bs, bal, nil, 0)
 	r := httptest.NewRequest("GET", "/", nil)
 	var tried []*backend.Backend
 	for range 3 {
@@ -49,7 +49,7 @@ func TestPoolRebuildFollowsAvailability(t *testing.T) {
 	bs := testBackends(t, 2)
 	down := map[*backend.Backend]bool{bs[0]: true}
 	bal, _ := balancer.New(balancer.Config{})
-	p := newPool(bs, bal, func(b *backend.Backend) bool { return !down[b] })
+	p := newPool(bs, bal, func(b *backend.Backend) bool { return !down[b] }, 0)
 	r := httptest.NewRequest("GET", "/", nil)
 	for range 4 {
 		if b := p.pick(r, nil); b != bs[1] {
@@ -66,7 +66,7 @@ func TestPoolRebuildFollowsAvailability(t *testing.T) {
 func TestNoAvailableBackendIs503(t *testing.T) {
 	bs := testBackends(t, 2)
 	bal, _ := balancer.New(balancer.Config{})
-	rt := &route{name: "default", pool: newPool(bs, bal, func(*backend.Backend) bool { return false })}
+	rt := &route{name: "default", pool: newPool(bs, bal, func(*backend.Backend) bool { return false }, 0)}
 	h := &Handler{logger: zap.NewNop(), def: rt}
 	w := httptest.NewRecorder()
 	err := h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil), nil)
@@ -97,5 +97,31 @@ func TestStatusError(t *testing.T) {
 		if err := statusError(tc.r, tc.err); !errors.As(err, &he) || he.StatusCode != tc.want {
 			t.Errorf("%s: got %v, want status %d", tc.name, err, tc.want)
 		}
+	}
+}
+
+func TestPoolPanicThreshold(t *testing.T) {
+	bs := testBackends(t, 4)
+	up := map[*backend.Backend]bool{bs[0]: true, bs[1]: true}
+	bal, _ := balancer.New(balancer.Config{})
+	p := newPool(bs, bal, func(b *backend.Backend) bool { return up[b] }, 0.5)
+	// 2 of 4 available is not below half: only those two are used.
+	if s := p.snap.Load(); s.panicking || len(s.available) != 2 {
+		t.Fatalf("2/4 available with threshold 0.5: panicking %v, %d available", s.panicking, len(s.available))
+	}
+	delete(up, bs[1])
+	p.rebuild()
+	// 1 of 4 is below half: balance over all four.
+	s := p.snap.Load()
+	if !s.panicking || len(s.available) != 4 {
+		t.Fatalf("1/4 available with threshold 0.5: panicking %v, %d available", s.panicking, len(s.available))
+	}
+	seen := map[*backend.Backend]bool{}
+	r := httptest.NewRequest("GET", "/", nil)
+	for range 8 {
+		seen[p.pick(r, nil)] = true
+	}
+	if len(seen) != 4 {
+		t.Fatalf("panic mode picked %d distinct backends, want all 4", len(seen))
 	}
 }
