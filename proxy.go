@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
@@ -65,10 +66,15 @@ func (h *Handler) forward(w http.ResponseWriter, r, out *http.Request, rt *route
 	setTarget(out, r, b)
 	b.Acquire()
 	defer b.Release()
+	begin := time.Now()
 	resp, err := rt.transport.RoundTrip(out)
 	if err != nil {
 		return fmt.Errorf("backend %s: %w", b.Name, err)
 	}
+	// Time to response headers is the backend's latency as strategies
+	// (least_latency) and the status API see it.
+	now := time.Now()
+	b.ObserveLatency(now.Sub(begin), now)
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return h.tunnel(w, out, resp)
