@@ -405,6 +405,5 @@ func setField(f reflect.Value, args []string) error {
 	return nil
 }
 
-
 // Interface guards
 var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -8,13 +8,12 @@
 package smartproxy
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
@@ -45,6 +44,7 @@ type Handler struct {
 	config.Config
 
 	logger     *zap.Logger
+	events     *caddyevents.App
 	router     *router.Router[*route]
 	def        *route // the top-level route; nil when there are no top-level backends
 	routes     []*route
@@ -67,10 +67,11 @@ type route struct {
 	name      string
 	pool      *pool
 	transport http.RoundTripper
-	retries   int
+	retry     *retryPolicy
 	limiter   *routeLimiter   // nil: no rate limit
 	cache     *cache.Cache    // nil: no response cache
 	fetch     cache.FetchFunc // proxies a cache miss to this route's backends
+	faults    faultTolerance  // health checker and breaker subscriptions
 }
 
 // CaddyModule returns the Caddy module information.
@@ -90,8 +91,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.Validate(); err != nil {
 		return err
 	}
+	eventsApp, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("getting events app: %v", err)
+	}
+	h.events = eventsApp.(*caddyevents.App)
 	if len(h.Backends) > 0 {
-		rt, err := h.buildRoute("default", h.Section)
+		rt, err := h.buildRoute(ctx, "default", h.Section)
 		if err != nil {
 			return err
 		}
@@ -104,7 +110,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			if r.Host == "" {
 				name = "*" + r.Path
 			}
-			rt, err := h.buildRoute(name, h.Config.Route(i))
+			rt, err := h.buildRoute(ctx, name, h.Config.Route(i))
 			if err != nil {
 				return fmt.Errorf("routes[%d]: %w", i, err)
 			}
@@ -120,8 +126,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 }
 
 // buildRoute makes the pool, strategy and transport of one route.
-func (h *Handler) buildRoute(name string, s config.Section) (*route, error) {
-	backends := make([]*backend.Backend, len(s.Backends))
+func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (*route, error) {
+	members := make([]member, len(s.Backends))
 	h2c := false
 	for i, bc := range s.Backends {
 		b, err := backend.New(bc.URL, bc.WeightOrDefault())
@@ -133,7 +139,7 @@ func (h *Handler) buildRoute(name string, s config.Section) (*route, error) {
 		} else if h2c {
 			return nil, fmt.Errorf("backends[%d]: %q: h2c and other schemes cannot be mixed in one route", i, bc.URL)
 		}
-		backends[i] = b
+		members[i].b = b
 	}
 	var slowStart time.Duration
 	var panicThreshold float64
@@ -156,16 +162,17 @@ func (h *Handler) buildRoute(name string, s config.Section) (*route, error) {
 	if err != nil {
 		return nil, err
 	}
-	retries := defaultRetries
-	if s.Retries != nil && s.Retries.Count != nil {
-		retries = *s.Retries.Count
-	}
 	rt := &route{
 		name:      name,
-		pool:      newPool(backends, bal, nil, panicThreshold),
+		pool:      newPool(members, bal, panicThreshold),
 		transport: tr,
-		retries:   retries,
+		retry:     newRetryPolicy(s.Retries),
 	}
+	h.routes = append(h.routes, rt)
+	if err := h.setupFaultTolerance(ctx, rt, s); err != nil {
+		return nil, err
+	}
+	rt.pool.rebuild()
 	if s.RateLimit != nil {
 		l, key, err := newRouteLimiter(name, s.RateLimit)
 		if err != nil {
@@ -183,7 +190,6 @@ func (h *Handler) buildRoute(name string, s config.Section) (*route, error) {
 		rt.cache = c
 		rt.fetch = func(w http.ResponseWriter, r *http.Request) error { return h.proxy(w, r, rt) }
 	}
-	h.routes = append(h.routes, rt)
 	return rt, nil
 }
 
@@ -210,35 +216,9 @@ func hashKeyFunc(lb *config.LoadBalancer) func(*http.Request) string {
 	return nil
 }
 
-// errNotImplemented refuses configuration sections whose feature has not
-// landed yet, so that a setting is never silently ignored.
-var errNotImplemented = errors.New("not implemented yet in this version of smartproxy")
-
 // Validate checks the configuration; it never modifies the handler.
 func (h *Handler) Validate() error {
-	if err := h.Config.Validate(); err != nil {
-		return err
-	}
-	check := func(p string, s config.Section) error {
-		switch {
-		case s.HealthCheck != nil:
-			return fmt.Errorf("%shealth_check: %w", p, errNotImplemented)
-		case s.CircuitBreaker != nil:
-			return fmt.Errorf("%scircuit_breaker: %w", p, errNotImplemented)
-		case s.Retries != nil && (s.Retries.Backoff != 0 || s.Retries.Budget != 0 || s.Retries.MaxBodyBytes != 0):
-			return fmt.Errorf("%sretries: backoff, budget and max_body_bytes: %w", p, errNotImplemented)
-		}
-		return nil
-	}
-	if err := check("", h.Section); err != nil {
-		return err
-	}
-	for i, r := range h.Routes {
-		if err := check("routes["+strconv.Itoa(i)+"].", r.Section); err != nil {
-			return err
-		}
-	}
-	return nil
+	return h.Config.Validate()
 }
 
 // ServeHTTP routes the request and proxies it; a request no route matches
@@ -269,6 +249,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 func (h *Handler) Cleanup() error {
 	for _, pk := range h.pooled {
 		_, _ = pk.pool.Delete(pk.key)
+	}
+	for _, rt := range h.routes {
+		rt.faults.stop()
+		rt.pool.close()
 	}
 	if h.tunnels != nil {
 		h.tunnels.closeAll()

@@ -14,6 +14,21 @@ import (
 	"github.com/caddy-smartproxy/smartproxy/balancer"
 )
 
+func members(bs []*backend.Backend) []member {
+	ms := make([]member, len(bs))
+	for i, b := range bs {
+		ms[i] = member{b: b}
+	}
+	return ms
+}
+
+func newTestPool(bs []*backend.Backend, bal balancer.Balancer, avail func(*backend.Backend) bool, threshold float64) *pool {
+	p := newPool(members(bs), bal, threshold)
+	p.isAvailable = avail
+	p.rebuild()
+	return p
+}
+
 func testBackends(t *testing.T, n int) []*backend.Backend {
 	t.Helper()
 	bs := make([]*backend.Backend, n)
@@ -30,7 +45,7 @@ func testBackends(t *testing.T, n int) []*backend.Backend {
 func TestPoolPickSkipsTriedBackends(t *testing.T) {
 	bs := testBackends(t, 3)
 	bal, _ := balancer.New(balancer.Config{})
-	p := newPool(bs, bal, nil, 0)
+	p := newTestPool(bs, bal, nil, 0)
 	r := httptest.NewRequest("GET", "/", nil)
 	var tried []*backend.Backend
 	for range 3 {
@@ -49,7 +64,7 @@ func TestPoolRebuildFollowsAvailability(t *testing.T) {
 	bs := testBackends(t, 2)
 	down := map[*backend.Backend]bool{bs[0]: true}
 	bal, _ := balancer.New(balancer.Config{})
-	p := newPool(bs, bal, func(b *backend.Backend) bool { return !down[b] }, 0)
+	p := newTestPool(bs, bal, func(b *backend.Backend) bool { return !down[b] }, 0)
 	r := httptest.NewRequest("GET", "/", nil)
 	for range 4 {
 		if b := p.pick(r, nil); b != bs[1] {
@@ -66,7 +81,7 @@ func TestPoolRebuildFollowsAvailability(t *testing.T) {
 func TestNoAvailableBackendIs503(t *testing.T) {
 	bs := testBackends(t, 2)
 	bal, _ := balancer.New(balancer.Config{})
-	rt := &route{name: "default", pool: newPool(bs, bal, func(*backend.Backend) bool { return false }, 0)}
+	rt := &route{name: "default", pool: newTestPool(bs, bal, func(*backend.Backend) bool { return false }, 0), retry: newRetryPolicy(nil)}
 	h := &Handler{logger: zap.NewNop(), def: rt}
 	w := httptest.NewRecorder()
 	err := h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil), nil)
@@ -104,7 +119,7 @@ func TestPoolPanicThreshold(t *testing.T) {
 	bs := testBackends(t, 4)
 	up := map[*backend.Backend]bool{bs[0]: true, bs[1]: true}
 	bal, _ := balancer.New(balancer.Config{})
-	p := newPool(bs, bal, func(b *backend.Backend) bool { return up[b] }, 0.5)
+	p := newTestPool(bs, bal, func(b *backend.Backend) bool { return up[b] }, 0.5)
 	// 2 of 4 available is not below half: only those two are used.
 	if s := p.snap.Load(); s.panicking || len(s.available) != 2 {
 		t.Fatalf("2/4 available with threshold 0.5: panicking %v, %d available", s.panicking, len(s.available))

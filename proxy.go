@@ -12,30 +12,54 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
+	"github.com/caddy-smartproxy/smartproxy/breaker"
 )
 
 // errNoBackend is the cause of a 503: the route has no backend that may
 // take a request (all unhealthy, tripped or drained).
 var errNoBackend = errors.New("no available backend")
 
+// errBreakerRefused marks a try that a backend's breaker turned away (open,
+// or half-open with its probes taken): nothing was sent, and it does not
+// count as a retry.
+var errBreakerRefused = errors.New("circuit breaker refused the request")
+
 // maxTries bounds the backends one request may try; it sizes a stack array
 // so that tracking tries does not allocate.
 const maxTries = 8
 
-// proxy forwards r to one of rt's backends and streams the answer to w,
-// retrying on another backend when the request failed before anything was
-// sent.
+// proxy forwards r to one of rt's backends and streams the answer to w.
+// A try that reached no backend (dial error, breaker refusal) moves on to
+// another backend; an idempotent request whose body can be replayed is also
+// retried after a transport failure or a 502/503/504, within the route's
+// retry count and budget, with backoff between tries.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route) error {
+	rp := rt.retry
+	rp.active.Add(1)
+	defer rp.active.Add(-1)
 	out := outboundRequest(r)
+	var reset func()
+	if rp.count > 0 && idempotent(r) {
+		var err error
+		if reset, err = replayBody(out, r, rp.maxReplay); err != nil {
+			return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("reading request body: %w", err))
+		}
+	}
 	var triedBuf [maxTries]*backend.Backend
 	tried := triedBuf[:0]
 	var lastErr error
+	retries := 0
+	retrying := false
+	defer func() {
+		if retrying {
+			rp.retrying.Add(-1)
+		}
+	}()
 	for {
 		b := rt.pool.pick(r, tried)
 		if b == nil {
@@ -45,36 +69,98 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route) error
 			return caddyhttp.Error(http.StatusServiceUnavailable, errNoBackend)
 		}
 		tried = append(tried, b)
-		err := h.forward(w, r, out, rt, b)
-		if err == nil {
-			return nil
+		resp, err := h.roundTrip(r, out, rt, b)
+		var retryable bool
+		switch {
+		case err == nil:
+			retryable = retryStatus(resp.StatusCode) && reset != nil
+		case nothingSent(err):
+			retryable = true
+		default:
+			retryable = reset != nil
 		}
-		lastErr = err
-		if !canRetry(r, err) || len(tried) > rt.retries || len(tried) == maxTries {
+		if retryable && (errors.Is(err, errBreakerRefused) || retries < rp.count) &&
+			len(tried) < maxTries && r.Context().Err() == nil && rt.pool.hasUntried(tried) {
+			if !errors.Is(err, errBreakerRefused) {
+				if !retrying {
+					if !rp.admitRetry() {
+						h.debug("retry budget exhausted", rt, b, err)
+						goto done
+					}
+					retrying = true
+				}
+				retries++
+				if !rp.wait(r, retries) {
+					goto done
+				}
+			}
+			if err == nil {
+				resp.Body.Close()
+				b.Release()
+				err = fmt.Errorf("backend %s: status %d", b.Name, resp.StatusCode)
+			}
+			h.debug("retrying on another backend", rt, b, err)
+			lastErr = err
+			if reset != nil {
+				reset()
+			}
+			continue
+		}
+	done:
+		if err != nil {
+			if lastErr != nil && errors.Is(err, errBreakerRefused) {
+				err = lastErr
+			}
 			return statusError(r, err)
 		}
-		if c := h.logger.Check(zapcore.DebugLevel, "retrying on another backend"); c != nil {
-			c.Write(zap.String("backend", b.Name), zap.Error(err))
-		}
+		return h.deliver(w, out, resp, b)
 	}
 }
 
-// forward sends out to b and, when a response arrives, streams it to w. A
-// returned error means no response was written; once the response has
-// started, failures abort the connection instead (see respond).
-func (h *Handler) forward(w http.ResponseWriter, r, out *http.Request, rt *route, b *backend.Backend) error {
+// roundTrip sends out to b and records the outcome (breaker, passive
+// health, latency). On success b stays acquired (its in-flight count
+// includes this request) until deliver or the caller releases it.
+func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend) (*http.Response, error) {
+	m := rt.pool.member(b)
+	var done breaker.Done
+	if m.breaker != nil {
+		d, err := m.breaker.Allow()
+		if err != nil {
+			return nil, fmt.Errorf("backend %s: %w: %w", b.Name, errBreakerRefused, err)
+		}
+		done = d
+	}
 	setTarget(out, r, b)
 	b.Acquire()
-	defer b.Release()
 	begin := time.Now()
 	resp, err := rt.transport.RoundTrip(out)
+	now := time.Now()
+	latency := now.Sub(begin)
 	if err != nil {
-		return fmt.Errorf("backend %s: %w", b.Name, err)
+		b.Release()
+		if r.Context().Err() != nil {
+			done.Discard() // the client left; not the backend's fault
+		} else {
+			done.ReportAt(now, false, latency)
+			if m.health != nil {
+				m.health.ReportPassive(false, 0)
+			}
+		}
+		return nil, fmt.Errorf("backend %s: %w", b.Name, err)
 	}
 	// Time to response headers is the backend's latency as strategies
-	// (least_latency) and the status API see it.
-	now := time.Now()
-	b.ObserveLatency(now.Sub(begin), now)
+	// (least_latency), breakers and the status API see it.
+	b.ObserveLatency(latency, now)
+	done.ReportAt(now, resp.StatusCode < 500, latency)
+	if m.health != nil {
+		m.health.ReportPassive(true, resp.StatusCode)
+	}
+	return resp, nil
+}
+
+// deliver streams resp from b to the client and releases b when done.
+func (h *Handler) deliver(w http.ResponseWriter, out *http.Request, resp *http.Response, b *backend.Backend) error {
+	defer b.Release()
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		return h.tunnel(w, out, resp)
@@ -82,15 +168,10 @@ func (h *Handler) forward(w http.ResponseWriter, r, out *http.Request, rt *route
 	return h.respond(w, resp)
 }
 
-// canRetry reports whether a failed try may be repeated on another backend:
-// only when nothing reached a backend (a dial error), and the client is
-// still waiting.
-func canRetry(r *http.Request, err error) bool {
-	if r.Context().Err() != nil {
-		return false
+func (h *Handler) debug(msg string, rt *route, b *backend.Backend, err error) {
+	if c := h.logger.Check(zapcore.DebugLevel, msg); c != nil {
+		c.Write(zap.String("route", rt.name), zap.String("backend", b.Name), zap.Error(err))
 	}
-	var de reverseproxy.DialError
-	return errors.As(err, &de)
 }
 
 // statusError maps a proxying failure to the status the client gets, as a

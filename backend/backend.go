@@ -37,6 +37,10 @@ type Backend struct {
 	Name string
 	// Weight is the configured weight; 0 means drained (no new requests).
 	Weight int
+	// Slot is the backend's index in the pool that owns it, set by that
+	// pool: it lets state kept outside this package (health, breakers) be
+	// found from a picked backend in O(1), without a map lookup.
+	Slot int
 
 	inflight atomic.Int64
 	// ewmaNanos holds the latency EWMA in nanoseconds as float64 bits;

@@ -173,3 +173,14 @@ func loadErrorType(t *testing.T, cfg, typ string) string {
 	}
 	return apiErr.Error
 }
+
+// newTesterJSON loads a config whose only handler is the given JSON.
+func newTesterJSON(t *testing.T, handler string) *caddytest.Tester {
+	t.Helper()
+	tester := caddytest.NewTester(t)
+	tester.InitServer(serverJSON(handler), "json")
+	if t.Failed() {
+		t.FailNow()
+	}
+	return tester
+}

@@ -45,6 +45,11 @@ type HealthCheck struct {
 	// Headers are added to every check request (e.g. a `Host`).
 	Headers map[string]string `json:"headers,omitempty"`
 
+	// Active, when false, turns active probing off: only passive checks
+	// (PassiveFailures) take backends out, and PassiveCooldown brings them
+	// back. Default: true.
+	Active *bool `json:"active,omitempty"`
+
 	// PassiveFailures is the number of consecutive failed real requests
 	// (transport errors, or statuses in UnhealthyStatuses) that mark a
 	// backend unhealthy. Default: 0 (passive checks off).

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/caddy-smartproxy/smartproxy/breaker"
 	"github.com/caddy-smartproxy/smartproxy/cache"
+	"github.com/caddy-smartproxy/smartproxy/health"
 	"github.com/caddy-smartproxy/smartproxy/ratelimit"
 )
 
@@ -55,4 +57,33 @@ func (b *CircuitBreaker) Settings() breaker.Settings {
 		HalfOpenRequests: b.HalfOpenRequests,
 		SuccessThreshold: b.SuccessThreshold,
 	}
+}
+
+// Settings returns the health checker settings of the section.
+func (h *HealthCheck) Settings() health.Settings {
+	s := health.Settings{
+		Interval:                 time.Duration(h.Interval),
+		Timeout:                  time.Duration(h.Timeout),
+		Path:                     h.Path,
+		Method:                   h.Method,
+		ExpectStatus:             h.ExpectStatus,
+		ExpectBody:               h.ExpectBody,
+		HealthyThreshold:         h.HealthyThreshold,
+		UnhealthyThreshold:       h.UnhealthyThreshold,
+		Jitter:                   h.Jitter,
+		DisableActive:            h.Active != nil && !*h.Active,
+		PassiveFailures:          h.PassiveFailures,
+		PassiveUnhealthyStatuses: h.UnhealthyStatuses,
+		PassiveCooldown:          time.Duration(h.PassiveCooldown),
+	}
+	if h.InitialState == "unhealthy" {
+		s.InitialState = health.Unhealthy
+	}
+	if len(h.Headers) > 0 {
+		s.Headers = make(http.Header, len(h.Headers))
+		for k, v := range h.Headers {
+			s.Headers.Set(k, v)
+		}
+	}
+	return s
 }

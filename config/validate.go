@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
 	"github.com/caddy-smartproxy/smartproxy/balancer"
+	"github.com/caddy-smartproxy/smartproxy/health"
 )
 
 // ErrInvalid is wrapped by every validation error.
@@ -247,7 +248,7 @@ func (h *HealthCheck) validate(p string) error {
 		return errAt(p+".method", "%q: not an HTTP method", h.Method)
 	}
 	if h.ExpectStatus != "" {
-		if _, _, err := ParseStatusRange(h.ExpectStatus); err != nil {
+		if _, err := health.ParseStatus(h.ExpectStatus); err != nil {
 			return &Error{Path: p + ".expect_status", Err: err}
 		}
 	}
@@ -266,36 +267,10 @@ func (h *HealthCheck) validate(p string) error {
 			return errAt(p+".unhealthy_statuses["+strconv.Itoa(i)+"]", "%d: not an HTTP status", st)
 		}
 	}
+	if err := h.Settings().Validate(); err != nil {
+		return &Error{Path: p, Err: err}
+	}
 	return nil
-}
-
-// ParseStatusRange parses an expected status: a code (`200`), a class
-// (`2xx`) or an inclusive range (`200-399`), returning its bounds.
-func ParseStatusRange(s string) (lo, hi int, err error) {
-	bad := fmt.Errorf("%q: want a status code (200), a class (2xx) or a range (200-399)", s)
-	code := func(t string) (int, bool) {
-		n, err := strconv.Atoi(t)
-		return n, err == nil && n >= 100 && n <= 599 && len(t) == 3
-	}
-	switch {
-	case len(s) == 3 && (s[1:] == "xx" || s[1:] == "XX") && s[0] >= '1' && s[0] <= '5':
-		lo = int(s[0]-'0') * 100
-		return lo, lo + 99, nil
-	case strings.Contains(s, "-"):
-		a, b, _ := strings.Cut(s, "-")
-		l, ok1 := code(strings.TrimSpace(a))
-		h, ok2 := code(strings.TrimSpace(b))
-		if !ok1 || !ok2 || l > h {
-			return 0, 0, bad
-		}
-		return l, h, nil
-	default:
-		c, ok := code(s)
-		if !ok {
-			return 0, 0, bad
-		}
-		return c, c, nil
-	}
 }
 
 func isToken(s string) bool {

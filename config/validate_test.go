@@ -102,21 +102,3 @@ func TestRouteInheritsSections(t *testing.T) {
 		t.Fatalf("route 1 effective section %+v", y)
 	}
 }
-
-func TestParseStatusRange(t *testing.T) {
-	cases := []struct {
-		in     string
-		lo, hi int
-		ok     bool
-	}{
-		{"200", 200, 200, true}, {"2xx", 200, 299, true}, {"5XX", 500, 599, true},
-		{"200-399", 200, 399, true}, {"399-200", 0, 0, false}, {"20", 0, 0, false},
-		{"600", 0, 0, false}, {"6xx", 0, 0, false}, {"", 0, 0, false}, {"abc", 0, 0, false},
-	}
-	for _, tc := range cases {
-		lo, hi, err := ParseStatusRange(tc.in)
-		if (err == nil) != tc.ok || lo != tc.lo || hi != tc.hi {
-			t.Errorf("%q: got %d-%d %v", tc.in, lo, hi, err)
-		}
-	}
-}

@@ -1,0 +1,205 @@
+package smartproxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/caddy-smartproxy/smartproxy/backend"
+	"github.com/caddy-smartproxy/smartproxy/breaker"
+	"github.com/caddy-smartproxy/smartproxy/config"
+	"github.com/caddy-smartproxy/smartproxy/health"
+)
+
+// Health records and breakers outlive a config: a reload must not make a
+// known-dead backend trusted again, nor forget a breaker's backoff. Both are
+// kept per route and backend in usage pools. A health record survives any
+// change of the health settings; a breaker survives while its settings are
+// unchanged.
+var (
+	healthRecords = caddy.NewUsagePool()
+	breakers      = caddy.NewUsagePool()
+)
+
+type pooledRecord struct{ *health.Record }
+
+func (pooledRecord) Destruct() error { return nil }
+
+// pooledBreaker is a breaker with the observers of the configs that use
+// it: its state-change hook is fixed when it is made, but the configs (and
+// their pools) come and go with reloads.
+type pooledBreaker struct {
+	*breaker.Breaker
+	mu   sync.Mutex
+	subs map[*breakerSub]struct{}
+}
+
+type breakerSub struct {
+	f func(from, to breaker.State, reason string)
+}
+
+func (*pooledBreaker) Destruct() error { return nil }
+
+func (pb *pooledBreaker) subscribe(f func(from, to breaker.State, reason string)) (unsubscribe func()) {
+	s := &breakerSub{f}
+	pb.mu.Lock()
+	pb.subs[s] = struct{}{}
+	pb.mu.Unlock()
+	return func() {
+		pb.mu.Lock()
+		delete(pb.subs, s)
+		pb.mu.Unlock()
+	}
+}
+
+func (pb *pooledBreaker) notify(from, to breaker.State, reason string) {
+	pb.mu.Lock()
+	subs := make([]*breakerSub, 0, len(pb.subs))
+	for s := range pb.subs {
+		subs = append(subs, s)
+	}
+	pb.mu.Unlock()
+	for _, s := range subs {
+		s.f(from, to, reason)
+	}
+}
+
+// faultTolerance is what one route's health checking and breakers need to
+// be set up and torn down.
+type faultTolerance struct {
+	checker *health.Checker
+	unsubs  []func()
+}
+
+// setupFaultTolerance gives every member of the route its health record and
+// breaker, starts the route's health checker, and subscribes the pool (and
+// the logs and Caddy events) to their transitions.
+func (h *Handler) setupFaultTolerance(ctx caddy.Context, rt *route, s config.Section) error {
+	p := rt.pool
+	ft := &rt.faults
+	if s.CircuitBreaker != nil {
+		bs := s.CircuitBreaker.Settings()
+		sj, err := json.Marshal(s.CircuitBreaker)
+		if err != nil {
+			return err
+		}
+		for i := range p.members {
+			m := &p.members[i]
+			key := "breaker|" + rt.name + "|" + m.b.Name + "|" + string(sj)
+			v, _, err := breakers.LoadOrNew(key, func() (caddy.Destructor, error) {
+				pb := &pooledBreaker{subs: make(map[*breakerSub]struct{})}
+				set := bs
+				set.OnStateChange = pb.notify
+				b, err := breaker.New(set)
+				if err != nil {
+					return nil, err
+				}
+				pb.Breaker = b
+				return pb, nil
+			})
+			if err != nil {
+				return fmt.Errorf("circuit_breaker: %w", err)
+			}
+			h.pooled = append(h.pooled, pooledKey{breakers, key})
+			pb := v.(*pooledBreaker)
+			m.breaker = pb.Breaker
+			name := m.b.Name
+			ft.unsubs = append(ft.unsubs, pb.subscribe(func(from, to breaker.State, reason string) {
+				h.breakerChanged(rt, name, from, to, reason)
+			}))
+		}
+	}
+	if s.HealthCheck == nil {
+		return nil
+	}
+	hs := s.HealthCheck.Settings()
+	targets := make([]health.Target, len(p.members))
+	for i := range p.members {
+		m := &p.members[i]
+		key := "health|" + rt.name + "|" + m.b.Name
+		v, _, err := healthRecords.LoadOrNew(key, func() (caddy.Destructor, error) {
+			return pooledRecord{health.NewRecord(hs.InitialState)}, nil
+		})
+		if err != nil {
+			return err
+		}
+		h.pooled = append(h.pooled, pooledKey{healthRecords, key})
+		m.health = v.(pooledRecord).Record
+		targets[i] = health.Target{Name: m.b.Name, URL: probeURL(m.b), Record: m.health}
+	}
+	logger := h.logger.Named("health")
+	c, err := health.New(hs, targets, health.WithLogger(func(msg string, fields ...any) {
+		logger.Warn(msg, zap.Any("details", fields))
+	}))
+	if err != nil {
+		return fmt.Errorf("health_check: %w", err)
+	}
+	ft.checker = c
+	ft.unsubs = append(ft.unsubs, c.Subscribe(health.ObserverFunc(func(t health.Transition) {
+		h.healthChanged(ctx, rt, t)
+	})))
+	c.Start(ctx)
+	return nil
+}
+
+// probeURL is the URL health checks use for b: h2c backends are probed
+// over plain HTTP/1.1.
+func probeURL(b *backend.Backend) *url.URL {
+	u := *b.URL
+	if u.Scheme == "h2c" {
+		u.Scheme = "http"
+	}
+	return &u
+}
+
+// healthChanged is the handler's health observer: it rebuilds the route's
+// snapshot, logs the transition and emits a Caddy event.
+func (h *Handler) healthChanged(ctx caddy.Context, rt *route, t health.Transition) {
+	rt.pool.rebuild()
+	lvl := h.logger.Info
+	if t.To != health.Healthy {
+		lvl = h.logger.Warn
+	}
+	lvl("backend health changed",
+		zap.String("route", rt.name),
+		zap.String("backend", t.Target),
+		zap.Stringer("from", t.From),
+		zap.Stringer("to", t.To),
+		zap.String("reason", t.Reason))
+	if h.events != nil {
+		name := "healthy"
+		if t.To != health.Healthy {
+			name = "unhealthy"
+		}
+		h.events.Emit(ctx, name, map[string]any{"host": t.Target, "route": rt.name, "reason": t.Reason})
+	}
+}
+
+// breakerChanged is the handler's breaker observer.
+func (h *Handler) breakerChanged(rt *route, backendName string, from, to breaker.State, reason string) {
+	rt.pool.rebuild()
+	lvl := h.logger.Info
+	if to == breaker.Open {
+		lvl = h.logger.Warn
+	}
+	lvl("circuit breaker changed state",
+		zap.String("route", rt.name),
+		zap.String("backend", backendName),
+		zap.Stringer("from", from),
+		zap.Stringer("to", to),
+		zap.String("reason", reason))
+}
+
+// stop tears down the route's checker and subscriptions.
+func (ft *faultTolerance) stop() {
+	if ft.checker != nil {
+		ft.checker.Stop()
+	}
+	for _, u := range ft.unsubs {
+		u()
+	}
+}

@@ -1,0 +1,142 @@
+package smartproxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/caddy-smartproxy/smartproxy/config"
+)
+
+// Retry defaults.
+const (
+	defaultRetryBudget  = 0.2
+	defaultMaxReplay    = 64 << 10
+	minRetryConcurrency = 3 // retries always allowed in flight, whatever the budget
+)
+
+// retryPolicy is a route's retry settings and its retry budget counters.
+type retryPolicy struct {
+	count     int
+	backoff   time.Duration
+	budget    float64
+	maxReplay int64
+
+	active   atomic.Int64 // requests being proxied on the route
+	retrying atomic.Int64 // of those, requests on a retry
+}
+
+func newRetryPolicy(rc *config.Retries) *retryPolicy {
+	p := &retryPolicy{count: defaultRetries, budget: defaultRetryBudget, maxReplay: defaultMaxReplay}
+	if rc == nil {
+		return p
+	}
+	if rc.Count != nil {
+		p.count = *rc.Count
+	}
+	p.backoff = time.Duration(rc.Backoff)
+	if rc.Budget > 0 {
+		p.budget = rc.Budget
+	}
+	if rc.MaxBodyBytes > 0 {
+		p.maxReplay = rc.MaxBodyBytes
+	}
+	return p
+}
+
+// admitRetry takes a place in the retry budget: retries in flight may be at
+// most budget x requests in flight (and always minRetryConcurrency), so a
+// fleet-wide outage does not multiply the load on what is left.
+func (p *retryPolicy) admitRetry() bool {
+	limit := int64(p.budget * float64(p.active.Load()))
+	if limit < minRetryConcurrency {
+		limit = minRetryConcurrency
+	}
+	if p.retrying.Add(1) > limit {
+		p.retrying.Add(-1)
+		return false
+	}
+	return true
+}
+
+// wait sleeps before retry n (1-based): backoff x 2^(n-1), with jitter in
+// [d/2, d]; false if the client went away meanwhile.
+func (p *retryPolicy) wait(r *http.Request, n int) bool {
+	if p.backoff <= 0 {
+		return true
+	}
+	d := p.backoff << (n - 1)
+	if d <= 0 || d > 10*time.Second {
+		d = 10 * time.Second
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// idempotent reports whether r may be sent twice: RFC 9110's idempotent
+// methods, or any request with an Idempotency-Key.
+func idempotent(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
+		http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return r.Header.Get("Idempotency-Key") != ""
+}
+
+// nothingSent reports whether a failed try never reached a backend (a dial
+// error, or a breaker that refused it), so it may be repeated elsewhere
+// whatever the request.
+func nothingSent(err error) bool {
+	var de reverseproxy.DialError
+	return errors.As(err, &de) || errors.Is(err, errBreakerRefused)
+}
+
+// retryStatus reports the answers an idempotent request is retried on.
+func retryStatus(code int) bool {
+	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable ||
+		code == http.StatusGatewayTimeout
+}
+
+// replayBody makes out's body replayable when r is retryable and its body
+// small enough: it is read into memory (at most maxReplay bytes) and each
+// try gets a fresh reader over it. A larger body streams as usual and the
+// request is not retried once sent. The returned func resets the body for
+// another try; nil when the body cannot be replayed.
+func replayBody(out *http.Request, r *http.Request, maxReplay int64) (reset func(), err error) {
+	if out.Body == nil {
+		return func() {}, nil
+	}
+	if r.ContentLength > maxReplay {
+		return nil, nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, maxReplay+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(buf)) > maxReplay {
+		// Too large after all (no Content-Length): stitch the part read
+		// back in front of the rest and stream it.
+		out.Body = noCloseBody{io.MultiReader(bytes.NewReader(buf), r.Body)}
+		return nil, nil
+	}
+	reset = func() {
+		out.Body = noCloseBody{bytes.NewReader(buf)}
+		out.ContentLength = int64(len(buf))
+	}
+	reset()
+	return reset, nil
+}
