@@ -47,10 +47,11 @@ func newRouteCache(routeName string, cc *config.Cache) (*cache.Cache, string, er
 // serveCached answers r through the route's cache; misses go to the
 // backends through the route's fetch function, built once at Provision.
 // Protocol upgrades are never cached.
-func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, rt *route) error {
+func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, rt *route, ri *requestInfo) error {
 	if upgradeType(r.Header) != "" {
-		return h.proxy(w, r, rt)
+		return h.proxy(w, r, rt, ri)
 	}
-	_, err := rt.cache.Serve(w, r, rt.fetch)
+	st, err := rt.cache.Serve(w, r, rt.fetch)
+	ri.cacheStatus = st.String()
 	return err
 }

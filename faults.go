@@ -160,6 +160,7 @@ func probeURL(b *backend.Backend) *url.URL {
 // snapshot, logs the transition and emits a Caddy event.
 func (h *Handler) healthChanged(ctx caddy.Context, rt *route, t health.Transition) {
 	rt.pool.rebuild()
+	metrics.transitions.WithLabelValues(rt.name, t.Target, t.To.String()).Inc()
 	lvl := h.logger.Info
 	if t.To != health.Healthy {
 		lvl = h.logger.Warn

@@ -22,6 +22,10 @@ import (
 	"github.com/caddy-smartproxy/smartproxy/cache"
 	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddy-smartproxy/smartproxy/router"
+
+	// The yaml config adapter comes with the plugin: one --with brings
+	// `caddy run --adapter yaml`.
+	_ "github.com/caddy-smartproxy/smartproxy/yamladapter"
 )
 
 func init() {
@@ -50,6 +54,7 @@ type Handler struct {
 	routes     []*route
 	transports transports
 	tunnels    *tunnels
+	liveKey string // this handler's key in liveHandlers
 	// pooled lists the keys this config holds in the package's usage
 	// pools, released in Cleanup.
 	pooled []pooledKey
@@ -72,6 +77,8 @@ type route struct {
 	cache     *cache.Cache    // nil: no response cache
 	fetch     cache.FetchFunc // proxies a cache miss to this route's backends
 	faults    faultTolerance  // health checker and breaker subscriptions
+	metrics   routeMetrics
+	algorithm string
 }
 
 // CaddyModule returns the Caddy module information.
@@ -91,6 +98,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.Validate(); err != nil {
 		return err
 	}
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
+	h.liveKey = fmt.Sprintf("handler|%p", h)
+	liveHandlers.LoadOrStore(h.liveKey, liveHandler{h: h, gen: handlerGen.Add(1)})
 	eventsApp, err := ctx.App("events")
 	if err != nil {
 		return fmt.Errorf("getting events app: %v", err)
@@ -140,6 +152,10 @@ func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (
 			return nil, fmt.Errorf("backends[%d]: %q: h2c and other schemes cannot be mixed in one route", i, bc.URL)
 		}
 		members[i].b = b
+		key := "totals|" + name + "|" + b.Name
+		v, _, _ := backendTotals.LoadOrNew(key, func() (caddy.Destructor, error) { return new(requestTotals), nil })
+		h.pooled = append(h.pooled, pooledKey{backendTotals, key})
+		members[i].metrics = newBackendMetrics(name, b.Name, v.(*requestTotals))
 	}
 	var slowStart time.Duration
 	var panicThreshold float64
@@ -167,6 +183,8 @@ func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (
 		pool:      newPool(members, bal, panicThreshold),
 		transport: tr,
 		retry:     newRetryPolicy(s.Retries),
+		metrics:   newRouteMetrics(name),
+		algorithm: s.LoadBalancer.AlgorithmOrDefault(),
 	}
 	h.routes = append(h.routes, rt)
 	if err := h.setupFaultTolerance(ctx, rt, s); err != nil {
@@ -174,7 +192,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (
 	}
 	rt.pool.rebuild()
 	if s.RateLimit != nil {
-		l, key, err := newRouteLimiter(name, s.RateLimit)
+		l, key, err := newRouteLimiter(name, s.RateLimit, rt.metrics)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +206,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (
 		}
 		h.pooled = append(h.pooled, pooledKey{caches, key})
 		rt.cache = c
-		rt.fetch = func(w http.ResponseWriter, r *http.Request) error { return h.proxy(w, r, rt) }
+		rt.fetch = func(w http.ResponseWriter, r *http.Request) error { return h.proxy(w, r, rt, infoOf(r)) }
 	}
 	return rt, nil
 }
@@ -233,20 +251,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rt == nil {
 		return next.ServeHTTP(w, r)
 	}
+	ri := newRequestInfo(r, rt)
 	if rt.limiter != nil {
 		if err := rt.limiter.allow(w, r); err != nil {
 			return err
 		}
 	}
 	if rt.cache != nil {
-		return h.serveCached(w, r, rt)
+		return h.serveCached(w, r, rt, ri)
 	}
-	return h.proxy(w, r, rt)
+	return h.proxy(w, r, rt, ri)
 }
 
 // Cleanup closes live upgraded connections and idle backend connections,
 // and releases this config's hold on shared state (limiters, caches).
 func (h *Handler) Cleanup() error {
+	if h.liveKey != "" {
+		_, _ = liveHandlers.Delete(h.liveKey)
+	}
 	for _, pk := range h.pooled {
 		_, _ = pk.pool.Delete(pk.key)
 	}

@@ -43,6 +43,7 @@ type member struct {
 	b       *backend.Backend
 	health  *health.Record   // nil: no health checking
 	breaker *breaker.Breaker // nil: no circuit breaker
+	metrics backendMetrics
 	// available is the backend's availability in the last snapshot
 	// (guarded by pool.mu); a change to true starts its slow start.
 	available bool

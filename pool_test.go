@@ -81,7 +81,7 @@ func TestPoolRebuildFollowsAvailability(t *testing.T) {
 func TestNoAvailableBackendIs503(t *testing.T) {
 	bs := testBackends(t, 2)
 	bal, _ := balancer.New(balancer.Config{})
-	rt := &route{name: "default", pool: newTestPool(bs, bal, func(*backend.Backend) bool { return false }, 0), retry: newRetryPolicy(nil)}
+	rt := &route{name: "default", pool: newTestPool(bs, bal, func(*backend.Backend) bool { return false }, 0), retry: newRetryPolicy(nil), metrics: newRouteMetrics("test")}
 	h := &Handler{logger: zap.NewNop(), def: rt}
 	w := httptest.NewRecorder()
 	err := h.ServeHTTP(w, httptest.NewRequest("GET", "/", nil), nil)

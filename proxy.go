@@ -38,7 +38,7 @@ const maxTries = 8
 // another backend; an idempotent request whose body can be replayed is also
 // retried after a transport failure or a 502/503/504, within the route's
 // retry count and budget, with backoff between tries.
-func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route) error {
+func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *requestInfo) error {
 	rp := rt.retry
 	rp.active.Add(1)
 	defer rp.active.Add(-1)
@@ -66,10 +66,11 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route) error
 			if lastErr != nil {
 				return statusError(r, lastErr)
 			}
+			rt.metrics.noBackend.Inc()
 			return caddyhttp.Error(http.StatusServiceUnavailable, errNoBackend)
 		}
 		tried = append(tried, b)
-		resp, err := h.roundTrip(r, out, rt, b)
+		resp, err := h.roundTrip(r, out, rt, b, ri)
 		var retryable bool
 		switch {
 		case err == nil:
@@ -84,12 +85,15 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route) error
 			if !errors.Is(err, errBreakerRefused) {
 				if !retrying {
 					if !rp.admitRetry() {
+						rt.metrics.budget.Inc()
 						h.debug("retry budget exhausted", rt, b, err)
 						goto done
 					}
 					retrying = true
 				}
 				retries++
+				ri.retries = retries
+				rt.metrics.retries.Inc()
 				if !rp.wait(r, retries) {
 					goto done
 				}
@@ -120,7 +124,7 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route) error
 // roundTrip sends out to b and records the outcome (breaker, passive
 // health, latency). On success b stays acquired (its in-flight count
 // includes this request) until deliver or the caller releases it.
-func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend) (*http.Response, error) {
+func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend, ri *requestInfo) (*http.Response, error) {
 	m := rt.pool.member(b)
 	var done breaker.Done
 	if m.breaker != nil {
@@ -142,6 +146,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend)
 			done.Discard() // the client left; not the backend's fault
 		} else {
 			done.ReportAt(now, false, latency)
+			m.metrics.observe(0, latency)
 			if m.health != nil {
 				m.health.ReportPassive(false, 0)
 			}
@@ -151,6 +156,8 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend)
 	// Time to response headers is the backend's latency as strategies
 	// (least_latency), breakers and the status API see it.
 	b.ObserveLatency(latency, now)
+	m.metrics.observe(resp.StatusCode, latency)
+	ri.backend, ri.latency = b.Name, latency
 	done.ReportAt(now, resp.StatusCode < 500, latency)
 	if m.health != nil {
 		m.health.ReportPassive(true, resp.StatusCode)

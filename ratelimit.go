@@ -7,6 +7,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddy-smartproxy/smartproxy/ratelimit"
@@ -27,11 +28,15 @@ type routeLimiter struct {
 	key     string // placeholder expression; "" = the client IP Caddy resolved
 	headers bool
 	policy  []string // the RateLimit-Policy header value, built once
+	allowed prometheus.Counter
+	limited prometheus.Counter
+	rps     float64
+	burst   int
 }
 
 // newRouteLimiter gets the route's limiter from the pool (or makes it) and
 // returns the pool key to release in Cleanup.
-func newRouteLimiter(routeName string, rc *config.RateLimit) (*routeLimiter, string, error) {
+func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics) (*routeLimiter, string, error) {
 	s := rc.Settings()
 	// The buckets depend on these settings only (key and headers do not
 	// change what a bucket holds).
@@ -52,6 +57,10 @@ func newRouteLimiter(routeName string, rc *config.RateLimit) (*routeLimiter, str
 		key:     rc.Key,
 		headers: rc.HeadersOn(),
 		policy:  []string{l.PolicyHeader()},
+		allowed: rm.allowed,
+		limited: rm.limited,
+		rps:     s.RequestsPerSecond,
+		burst:   s.Burst,
 	}, poolKey, nil
 }
 
@@ -76,8 +85,10 @@ func (l *routeLimiter) allow(w http.ResponseWriter, r *http.Request) error {
 		hdr["Ratelimit"] = []string{string(d.AppendHeader(buf[:0]))}
 	}
 	if d.Allowed {
+		l.allowed.Inc()
 		return nil
 	}
+	l.limited.Inc()
 	var buf [24]byte
 	hdr["Retry-After"] = []string{string(d.AppendRetryAfter(buf[:0]))}
 	return caddyhttp.Error(http.StatusTooManyRequests, errRateLimited)

@@ -1,0 +1,356 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrInvalidTarget is wrapped by the errors New returns for a bad target.
+var ErrInvalidTarget = errors.New("invalid health check target")
+
+// Target is one backend to check.
+type Target struct {
+	// Name identifies the backend in Transitions, State and Status; unique
+	// within a Checker.
+	Name string
+	// URL is the backend's base URL; the built-in check probes
+	// Settings.Path on its scheme and host. It may be nil only with
+	// DisableActive or a custom CheckFunc that does not need it.
+	URL *url.URL
+	// Record carries the backend's state over from an earlier Checker; nil
+	// makes a fresh one in Settings.InitialState.
+	Record *Record
+}
+
+// CheckFunc is one active check of t: nil means it passed. ctx carries the
+// check's timeout and ends when the Checker stops, and the function must
+// return soon after it is done.
+type CheckFunc func(ctx context.Context, t Target) error
+
+// Logger receives the rare events worth a log line (a recovered panic),
+// with slog-style key/value pairs. The default discards them.
+type Logger func(msg string, fields ...any)
+
+// Option changes how New builds a Checker.
+type Option func(*options)
+
+type options struct {
+	client *http.Client
+	check  CheckFunc
+	log    Logger
+	clock  clock
+	rand   func() float64
+}
+
+// WithClient makes the built-in HTTP check use client, e.g. one whose
+// transport trusts a private CA for https backends. A nil CheckRedirect is
+// replaced so that redirects are still not followed. Default: a client of
+// its own that opens a fresh connection for every probe, which also proves
+// the backend still accepts connections.
+func WithClient(client *http.Client) Option { return func(o *options) { o.client = client } }
+
+// WithCheck replaces the built-in HTTP check, e.g. with a TCP dial or a
+// gRPC health call. Settings' HTTP fields are then unused.
+func WithCheck(check CheckFunc) Option { return func(o *options) { o.check = check } }
+
+// WithLogger sets where recovered panics are reported.
+func WithLogger(log Logger) Option { return func(o *options) { o.log = log } }
+
+// Checker runs active checks for a fixed set of targets and tells its
+// Observers of every transition of their Records. Make one with New,
+// Subscribe, then Start; Stop it when its config is retired.
+type Checker struct {
+	set     *compiled
+	pol     *policy
+	log     Logger
+	clock   clock
+	rand    func() float64
+	check   func(context.Context, *target) error
+	client  *http.Client
+	targets []*target
+	byName  map[string]*target
+
+	observers atomic.Pointer[[]*subscription]
+	subMu     sync.Mutex // serialises Subscribe and unsubscribe
+
+	lifeMu     sync.Mutex
+	started    bool
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	stopOnce   sync.Once
+	detachOnce sync.Once
+}
+
+type target struct {
+	Target
+	probeURL string
+}
+
+// subscription wraps an Observer so that unsubscribe can find it by
+// identity even when the Observer itself is not comparable (a func).
+type subscription struct{ o Observer }
+
+// New checks s and the targets and builds a Checker; nothing runs until
+// Start. Errors wrap ErrInvalidSettings or ErrInvalidTarget.
+func New(s Settings, targets []Target, opts ...Option) (*Checker, error) {
+	set, err := s.compile()
+	if err != nil {
+		return nil, err
+	}
+	o := options{clock: realClock{}, rand: rand.Float64}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = func(string, ...any) {}
+	}
+	c := &Checker{
+		set:    set,
+		log:    o.log,
+		clock:  o.clock,
+		rand:   o.rand,
+		byName: make(map[string]*target, len(targets)),
+		pol: &policy{
+			rise:            set.HealthyThreshold,
+			fall:            set.UnhealthyThreshold,
+			passiveFailures: int64(set.PassiveFailures),
+			badStatus:       set.badStatus,
+			active:          !set.DisableActive,
+			cooldown:        set.PassiveCooldown,
+			clock:           o.clock,
+		},
+	}
+	builtin := o.check == nil && !set.DisableActive
+	if builtin {
+		c.client = newClient(o.client)
+		c.check = c.httpCheck
+	} else if !set.DisableActive {
+		c.check = func(ctx context.Context, t *target) error { return o.check(ctx, t.Target) }
+	}
+	records := make(map[*Record]string, len(targets))
+	var errs []error
+	for i, t := range targets {
+		if t.Name == "" {
+			errs = append(errs, fmt.Errorf("%w: target %d has no name", ErrInvalidTarget, i))
+			continue
+		}
+		if _, dup := c.byName[t.Name]; dup {
+			errs = append(errs, fmt.Errorf("%w %q: name used twice", ErrInvalidTarget, t.Name))
+			continue
+		}
+		if other, dup := records[t.Record]; dup && t.Record != nil {
+			errs = append(errs, fmt.Errorf("%w %q: shares its Record with %q", ErrInvalidTarget, t.Name, other))
+			continue
+		}
+		tt := &target{Target: t}
+		if builtin {
+			if t.URL == nil || (t.URL.Scheme != "http" && t.URL.Scheme != "https") || t.URL.Host == "" {
+				errs = append(errs, fmt.Errorf("%w %q: url %v: want http:// or https:// with a host", ErrInvalidTarget, t.Name, t.URL))
+				continue
+			}
+			u := url.URL{Scheme: t.URL.Scheme, User: t.URL.User, Host: t.URL.Host, Path: set.path, RawQuery: set.rawQuery}
+			tt.probeURL = u.String()
+		}
+		if tt.Record == nil {
+			tt.Record = NewRecord(set.InitialState)
+		}
+		records[tt.Record] = t.Name
+		c.byName[t.Name] = tt
+		c.targets = append(c.targets, tt)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+// Subscribe adds o to the Observers told of every transition from now on,
+// and returns the function that removes it again (safe to call more than
+// once, and from Observe). A transition being delivered while unsubscribe
+// runs may still reach o.
+func (c *Checker) Subscribe(o Observer) (unsubscribe func()) {
+	sub := &subscription{o: o}
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	var list []*subscription
+	if old := c.observers.Load(); old != nil {
+		list = append(list, *old...)
+	}
+	list = append(list, sub)
+	c.observers.Store(&list)
+	return func() {
+		c.subMu.Lock()
+		defer c.subMu.Unlock()
+		old := c.observers.Load()
+		var kept []*subscription
+		for _, s := range *old {
+			if s != sub {
+				kept = append(kept, s)
+			}
+		}
+		c.observers.Store(&kept)
+	}
+}
+
+// notify tells t to every Observer, each shielded from the others' panics.
+func (c *Checker) notify(t Transition) {
+	list := c.observers.Load()
+	if list == nil {
+		return
+	}
+	for _, s := range *list {
+		c.observe(s.o, t)
+	}
+}
+
+func (c *Checker) observe(o Observer, t Transition) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log("health: observer panicked", "target", t.Target, "panic", v)
+		}
+	}()
+	o.Observe(t)
+}
+
+// Start attaches the targets' Records to c (from now on ReportPassive
+// follows c's settings and transitions reach c's Observers) and, unless
+// active checks are off, starts one goroutine per target. Everything stops
+// when ctx is done or Stop is called. Calls after the first do nothing.
+//
+// During a reload the old and the new Checker may both run for a moment;
+// a Record they share is then probed by both, which only speeds its streaks
+// up until the old one is stopped.
+func (c *Checker) Start(ctx context.Context) {
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	if c.started {
+		return
+	}
+	c.started = true
+	ctx, c.cancel = context.WithCancel(ctx)
+	for _, t := range c.targets {
+		t.Record.attach(c, t.Name, c.pol)
+	}
+	context.AfterFunc(ctx, c.detach)
+	if c.check == nil { // active checks off
+		return
+	}
+	for _, t := range c.targets {
+		c.wg.Add(1)
+		go c.run(ctx, t)
+	}
+}
+
+// Stop ends the checks, waits until every goroutine of c has returned and
+// detaches the Records, which keep their state for the next Checker. It is
+// safe to call more than once and without Start.
+func (c *Checker) Stop() {
+	c.stopOnce.Do(func() {
+		c.lifeMu.Lock()
+		c.started = true // a Start after Stop does nothing
+		cancel := c.cancel
+		c.lifeMu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+	})
+	c.wg.Wait()
+	c.detach()
+}
+
+func (c *Checker) detach() {
+	c.detachOnce.Do(func() {
+		for _, t := range c.targets {
+			t.Record.detach(c)
+		}
+	})
+}
+
+// State returns the state of the named target; Unhealthy if there is no
+// such target, so a caller that asks by a stale name sends it no traffic.
+func (c *Checker) State(name string) State {
+	if t, ok := c.byName[name]; ok {
+		return t.Record.State()
+	}
+	return Unhealthy
+}
+
+// Status returns a snapshot of the named target's health, and false if c
+// has no such target.
+func (c *Checker) Status(name string) (Status, bool) {
+	if t, ok := c.byName[name]; ok {
+		return t.Record.Status(), true
+	}
+	return Status{}, false
+}
+
+// Record returns the named target's Record (nil if none): the proxy reports
+// passive outcomes to it and keeps it for the next config.
+func (c *Checker) Record(name string) *Record {
+	if t, ok := c.byName[name]; ok {
+		return t.Record
+	}
+	return nil
+}
+
+// run checks t until ctx is done.
+func (c *Checker) run(ctx context.Context, t *target) {
+	defer c.wg.Done()
+	tm := c.clock.NewTimer(c.firstDelay())
+	defer tm.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tm.C():
+		}
+		c.checkOnce(ctx, t)
+		tm.Reset(c.nextDelay())
+	}
+}
+
+// checkOnce runs one check of t and applies its result. A check cut short
+// because the Checker is stopping says nothing about the backend and is
+// dropped; one that overran its timeout fails even if it claims success.
+func (c *Checker) checkOnce(ctx context.Context, t *target) {
+	start := c.clock.Now()
+	cctx, cancel := context.WithTimeout(ctx, c.set.Timeout)
+	err := c.safeCheck(cctx, t)
+	if err == nil && cctx.Err() != nil {
+		err = fmt.Errorf("check overran its timeout of %v: %w", c.set.Timeout, cctx.Err())
+	}
+	cancel()
+	if ctx.Err() != nil {
+		return
+	}
+	end := c.clock.Now()
+	t.Record.observeActive(c.pol, err, end, end.Sub(start))
+}
+
+// safeCheck runs the check, turning a panic into a failed check.
+func (c *Checker) safeCheck(ctx context.Context, t *target) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log("health: check panicked", "target", t.Name, "panic", v)
+			err = fmt.Errorf("check panicked: %v", v)
+		}
+	}()
+	return c.check(ctx, t)
+}
+
+// firstDelay spreads the first checks of the targets over Jitter*Interval.
+func (c *Checker) firstDelay() time.Duration {
+	return time.Duration(c.rand() * c.set.Jitter * float64(c.set.Interval))
+}
+
+// nextDelay is Interval, give or take up to Jitter*Interval.
+func (c *Checker) nextDelay() time.Duration {
+	return c.set.Interval + time.Duration((2*c.rand()-1)*c.set.Jitter*float64(c.set.Interval))
+}

@@ -1,0 +1,78 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// Errors of the built-in HTTP check, wrapped with what was seen; they show
+// in Status.LastError and in the Reason of a Transition.
+var (
+	ErrUnexpectedStatus = errors.New("unexpected status")
+	ErrUnexpectedBody   = errors.New("body does not match")
+)
+
+// userAgent names the prober in backends' access logs, unless
+// Settings.Headers sets one.
+const userAgent = "smartproxy-health-check"
+
+// newClient returns the client of the built-in check: the given one with
+// redirects turned off, or one that dials afresh for every probe, so that a
+// backend which stopped accepting connections cannot hide behind an old
+// keep-alive connection, and no idle connection outlives the Checker.
+func newClient(given *http.Client) *http.Client {
+	var c http.Client
+	if given != nil {
+		c = *given
+	} else {
+		c.Transport = &http.Transport{DisableKeepAlives: true, ForceAttemptHTTP2: true}
+	}
+	if c.CheckRedirect == nil {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	}
+	return &c
+}
+
+// httpCheck probes t.probeURL and judges the answer by ExpectStatus and
+// ExpectBody.
+func (c *Checker) httpCheck(ctx context.Context, t *target) error {
+	s := c.set
+	req, err := http.NewRequestWithContext(ctx, s.Method, t.probeURL, nil)
+	if err != nil {
+		return err
+	}
+	for name, values := range s.Headers {
+		for _, v := range values {
+			req.Header.Add(name, v)
+		}
+	}
+	req.Header.Del("Host") // sent as req.Host instead
+	if s.host != "" {
+		req.Host = s.host
+	}
+	if req.Header.Get("User-Agent") == "" {
+		req.Header.Set("User-Agent", userAgent)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if !s.status.Contains(resp.StatusCode) {
+		return fmt.Errorf("%w %d: want %v", ErrUnexpectedStatus, resp.StatusCode, s.status)
+	}
+	if s.body == nil {
+		return nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, s.MaxBody))
+	if err != nil {
+		return fmt.Errorf("reading body: %w", err)
+	}
+	if !s.body.Match(body) {
+		return fmt.Errorf("%w %q", ErrUnexpectedBody, s.ExpectBody)
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+package smartproxy
+
+import (
+	"errors"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-smartproxy/smartproxy/breaker"
+	"github.com/caddy-smartproxy/smartproxy/health"
+)
+
+// Metrics. Per-request figures (requests by status class, the duration
+// histogram) are Prometheus counters resolved once per backend at Provision,
+// so a request pays a few atomic adds and no label lookup. Everything that
+// already lives in an atomic somewhere (in-flight, health, breakers, cache
+// and limiter stats) is read at scrape time by one collector, so it costs
+// the request path nothing. Labels are bounded: route names and backend
+// URLs from the config, never a client address or a request path.
+
+const metricsNamespace = "caddy"
+const metricsSubsystem = "smartproxy"
+
+var metrics struct {
+	once        sync.Once
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	transitions *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	budget      *prometheus.CounterVec
+	noBackend   *prometheus.CounterVec
+	allowed     *prometheus.CounterVec
+	limited     *prometheus.CounterVec
+	collector   *stateCollector
+}
+
+func initMetrics() {
+	metrics.once.Do(func() {
+		opts := func(name, help string) prometheus.CounterOpts {
+			return prometheus.CounterOpts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help}
+		}
+		metrics.requests = prometheus.NewCounterVec(opts("requests_total",
+			"Requests sent to a backend, by the class of its answer (error: no answer)."),
+			[]string{"route", "backend", "code_class"})
+		metrics.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "backend_response_seconds",
+			Help:    "Time from sending a request to a backend until its response headers arrived.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "backend"})
+		metrics.transitions = prometheus.NewCounterVec(opts("health_transitions_total",
+			"Health state changes of a backend, by the state entered."), []string{"route", "backend", "to"})
+		metrics.retries = prometheus.NewCounterVec(opts("retries_total",
+			"Requests retried on another backend."), []string{"route"})
+		metrics.budget = prometheus.NewCounterVec(opts("retry_budget_exhausted_total",
+			"Retries not made because the retry budget was spent."), []string{"route"})
+		metrics.noBackend = prometheus.NewCounterVec(opts("no_backend_total",
+			"Requests answered 503 because no backend was available."), []string{"route"})
+		metrics.allowed = prometheus.NewCounterVec(opts("ratelimit_allowed_total",
+			"Requests the rate limiter let through."), []string{"route"})
+		metrics.limited = prometheus.NewCounterVec(opts("ratelimit_limited_total",
+			"Requests the rate limiter refused (429)."), []string{"route"})
+		metrics.collector = newStateCollector()
+	})
+}
+
+// registerMetrics adds the collectors to the config's registry; they are
+// built once and survive reloads, so the same ones are registered again.
+func registerMetrics(reg *prometheus.Registry) error {
+	initMetrics()
+	for _, c := range []prometheus.Collector{
+		metrics.requests, metrics.duration, metrics.transitions, metrics.retries,
+		metrics.budget, metrics.noBackend, metrics.allowed, metrics.limited, metrics.collector,
+	} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// backendMetrics are one backend's per-request metric children.
+type backendMetrics struct {
+	byClass  [6]prometheus.Counter // 0: no answer; 1-5: 1xx-5xx
+	duration prometheus.Observer
+	// requests and failures (no answer, or 5xx) feed the status API.
+	requests, failures *atomic.Uint64
+}
+
+func newBackendMetrics(route, backendName string, totals *requestTotals) backendMetrics {
+	initMetrics()
+	m := backendMetrics{
+		duration: metrics.duration.WithLabelValues(route, backendName),
+		requests: &totals.requests,
+		failures: &totals.failures,
+	}
+	m.byClass[0] = metrics.requests.WithLabelValues(route, backendName, "error")
+	for c := 1; c <= 5; c++ {
+		m.byClass[c] = metrics.requests.WithLabelValues(route, backendName, strconv.Itoa(c)+"xx")
+	}
+	return m
+}
+
+// observe records one try: its status (0 when no answer came) and latency.
+func (m *backendMetrics) observe(status int, latency time.Duration) {
+	m.requests.Add(1)
+	class := status / 100
+	if class < 1 || class > 5 {
+		class = 0
+	}
+	m.byClass[class].Inc()
+	if class == 0 || class == 5 {
+		m.failures.Add(1)
+	}
+	if status != 0 {
+		m.duration.Observe(latency.Seconds())
+	}
+}
+
+// routeMetrics are one route's counters.
+type routeMetrics struct {
+	retries, budget, noBackend, allowed, limited prometheus.Counter
+}
+
+func newRouteMetrics(route string) routeMetrics {
+	initMetrics()
+	return routeMetrics{
+		retries:   metrics.retries.WithLabelValues(route),
+		budget:    metrics.budget.WithLabelValues(route),
+		noBackend: metrics.noBackend.WithLabelValues(route),
+		allowed:   metrics.allowed.WithLabelValues(route),
+		limited:   metrics.limited.WithLabelValues(route),
+	}
+}
+
+// stateCollector reads, at scrape time, the state of every live route.
+type stateCollector struct {
+	inFlight, healthy, checks, checkLatency, breakerState, trips, backoff,
+	limiterKeys, limiterEvictions, cacheHits, cacheMisses, cacheStale, cacheCoalesced,
+	cacheEvictions, cacheEntries, cacheBytes *prometheus.Desc
+}
+
+func newStateCollector() *stateCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(metricsNamespace, metricsSubsystem, name), help, labels, nil)
+	}
+	rb := []string{"route", "backend"}
+	return &stateCollector{
+		inFlight:         d("backend_in_flight", "Requests to the backend not yet finished.", rb...),
+		healthy:          d("backend_healthy", "1 if the backend is healthy (always 1 without health checks), else 0.", rb...),
+		checks:           d("health_checks_total", "Active health checks, by result.", "route", "backend", "result"),
+		checkLatency:     d("health_check_latency_seconds", "Duration of the backend's last active health check.", rb...),
+		breakerState:     d("breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", rb...),
+		trips:            d("breaker_trips_total", "Times the backend's breaker opened.", rb...),
+		backoff:          d("breaker_backoff_seconds", "Length of the breaker's current (or last) open period.", rb...),
+		limiterKeys:      d("ratelimit_keys", "Rate-limit buckets held in memory.", "route"),
+		limiterEvictions: d("ratelimit_evictions_total", "Rate-limit buckets evicted to stay within max_keys.", "route"),
+		cacheHits:        d("cache_hits_total", "Responses served from the cache.", "route"),
+		cacheMisses:      d("cache_misses_total", "Cacheable requests forwarded to a backend.", "route"),
+		cacheStale:       d("cache_stale_served_total", "Stale responses served because no backend could answer.", "route"),
+		cacheCoalesced:   d("cache_coalesced_total", "Requests that waited for another's backend request.", "route"),
+		cacheEvictions:   d("cache_evictions_total", "Responses evicted to stay within max_size / max_bytes.", "route"),
+		cacheEntries:     d("cache_entries", "Responses stored.", "route"),
+		cacheBytes:       d("cache_bytes", "Bytes held by stored responses.", "route"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.inFlight, c.healthy, c.checks, c.checkLatency, c.breakerState,
+		c.trips, c.backoff, c.limiterKeys, c.limiterEvictions, c.cacheHits, c.cacheMisses, c.cacheStale,
+		c.cacheCoalesced, c.cacheEvictions, c.cacheEntries, c.cacheBytes} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	ctr := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	for _, rt := range liveRoutes() {
+		for i := range rt.pool.members {
+			m := &rt.pool.members[i]
+			name := m.b.Name
+			g(c.inFlight, float64(m.b.InFlight()), rt.name, name)
+			healthy := 1.0
+			if m.health != nil {
+				if m.health.State() != health.Healthy {
+					healthy = 0
+				}
+				ok, bad := m.health.Checks()
+				ctr(c.checks, float64(ok), rt.name, name, "pass")
+				ctr(c.checks, float64(bad), rt.name, name, "fail")
+				g(c.checkLatency, m.health.Status().LastLatency.Seconds(), rt.name, name)
+			}
+			g(c.healthy, healthy, rt.name, name)
+			if m.breaker != nil {
+				g(c.breakerState, float64(breakerGauge(m.breaker)), rt.name, name)
+				ctr(c.trips, float64(m.breaker.Trips()), rt.name, name)
+				g(c.backoff, m.breaker.CurrentBackoff().Seconds(), rt.name, name)
+			}
+		}
+		if rt.limiter != nil {
+			g(c.limiterKeys, float64(rt.limiter.lim.Keys()), rt.name)
+			ctr(c.limiterEvictions, float64(rt.limiter.lim.Evictions()), rt.name)
+		}
+		if rt.cache != nil {
+			s := rt.cache.Stats()
+			ctr(c.cacheHits, float64(s.Hits), rt.name)
+			ctr(c.cacheMisses, float64(s.Misses), rt.name)
+			ctr(c.cacheStale, float64(s.StaleServed), rt.name)
+			ctr(c.cacheCoalesced, float64(s.Coalesced), rt.name)
+			ctr(c.cacheEvictions, float64(s.Evictions), rt.name)
+			g(c.cacheEntries, float64(s.Entries), rt.name)
+			g(c.cacheBytes, float64(s.Bytes), rt.name)
+		}
+	}
+}
+
+// breakerGauge is the breaker's state as the gauge reports it (0 closed,
+// 1 half-open, 2 open); State also moves an expired open breaker on.
+func breakerGauge(b *breaker.Breaker) int { return int(b.State()) }
+
+// Live routes: every provisioned handler registers itself here until its
+// Cleanup, so the metrics collector and the admin API can read the routes
+// of the running configs. It is a UsagePool, like all state of this
+// package that outlives one config.
+var liveHandlers = caddy.NewUsagePool()
+
+type liveHandler struct {
+	h   *Handler
+	gen uint64
+}
+
+func (liveHandler) Destruct() error { return nil }
+
+var handlerGen atomic.Uint64
+
+// liveRoutes returns the routes of the running configs, newest config
+// first, one per route name: while a reload overlaps two configs, the new
+// one's routes are reported.
+func liveRoutes() []*route {
+	var hs []liveHandler
+	liveHandlers.Range(func(_, v any) bool {
+		hs = append(hs, v.(liveHandler))
+		return true
+	})
+	sort.Slice(hs, func(i, j int) bool { return hs[i].gen > hs[j].gen })
+	seen := map[string]bool{}
+	var out []*route
+	for _, lh := range hs {
+		for _, rt := range lh.h.routes {
+			if !seen[rt.name] {
+				seen[rt.name] = true
+				out = append(out, rt)
+			}
+		}
+	}
+	return out
+}
+
+// backendTotals keeps each backend's request totals across reloads, for
+// the status API's counts and error rate.
+var backendTotals = caddy.NewUsagePool()
+
+type requestTotals struct{ requests, failures atomic.Uint64 }
+
+func (*requestTotals) Destruct() error { return nil }

@@ -1,0 +1,175 @@
+package smartproxy
+
+import (
+	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/breaker"
+)
+
+// The status API's document: GET /smartproxy/status on Caddy's admin
+// endpoint. Times are RFC 3339; durations are in milliseconds.
+
+// StatusDoc is the whole status document.
+type StatusDoc struct {
+	// Generated is when the document was made.
+	Generated time.Time `json:"generated"`
+	// Routes are the routes of the running config(s).
+	Routes []RouteStatus `json:"routes"`
+}
+
+// RouteStatus is one route: its strategy, its backends, its limiter and
+// cache.
+type RouteStatus struct {
+	Name      string          `json:"name"`
+	Algorithm string          `json:"algorithm"`
+	Panicking bool            `json:"panicking"` // balancing over all backends: too few available
+	Available int             `json:"available"` // backends in the current snapshot
+	Backends  []BackendStatus `json:"backends"`
+	RateLimit *LimiterStatus  `json:"rate_limit,omitempty"`
+	Cache     *CacheStatus    `json:"cache,omitempty"`
+}
+
+// BackendStatus is one backend of a route.
+type BackendStatus struct {
+	URL       string `json:"url"`
+	Weight    int    `json:"weight"`
+	Available bool   `json:"available"` // takes new requests now
+	InFlight  int64  `json:"in_flight"`
+	Requests  uint64 `json:"requests"` // sent since the backend was first configured
+	Failures  uint64 `json:"failures"` // of those: no answer, or 5xx
+	// ErrorRate is Failures / Requests.
+	ErrorRate float64 `json:"error_rate"`
+	// LatencyMS is the decaying average of time to response headers.
+	LatencyMS float64        `json:"latency_ms"`
+	Health    *HealthStatus  `json:"health,omitempty"`
+	Breaker   *BreakerStatus `json:"breaker,omitempty"`
+}
+
+// HealthStatus is a backend's health as its checker sees it.
+type HealthStatus struct {
+	State         string     `json:"state"` // healthy or unhealthy
+	Since         *time.Time `json:"since,omitempty"`
+	Reason        string     `json:"reason,omitempty"`
+	LastCheck     *time.Time `json:"last_check,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+	LastLatencyMS float64    `json:"last_latency_ms"`
+	ChecksPassed  uint64     `json:"checks_passed"`
+	ChecksFailed  uint64     `json:"checks_failed"`
+}
+
+// BreakerStatus is a backend's circuit breaker.
+type BreakerStatus struct {
+	State               string     `json:"state"` // closed, half-open or open
+	NextProbe           *time.Time `json:"next_probe,omitempty"`
+	Trips               uint64     `json:"trips"`
+	BackoffMS           float64    `json:"backoff_ms"`
+	ConsecutiveFailures int64      `json:"consecutive_failures"`
+}
+
+// LimiterStatus is a route's rate limiter.
+type LimiterStatus struct {
+	RequestsPerSecond float64 `json:"requests_per_second"`
+	Burst             int     `json:"burst"`
+	Keys              int     `json:"keys"`
+	Evictions         uint64  `json:"evictions"`
+}
+
+// CacheStatus is a route's response cache.
+type CacheStatus struct {
+	Hits        uint64 `json:"hits"`
+	Misses      uint64 `json:"misses"`
+	StaleServed uint64 `json:"stale_served"`
+	Coalesced   uint64 `json:"coalesced"`
+	Evictions   uint64 `json:"evictions"`
+	Entries     int    `json:"entries"`
+	Bytes       int64  `json:"bytes"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// status builds the status document of the live routes.
+func status(now time.Time) StatusDoc {
+	doc := StatusDoc{Generated: now, Routes: []RouteStatus{}}
+	for _, rt := range liveRoutes() {
+		snap := rt.pool.snap.Load()
+		rs := RouteStatus{
+			Name:      rt.name,
+			Algorithm: rt.algorithm,
+			Panicking: snap.panicking,
+			Available: len(snap.available),
+			Backends:  make([]BackendStatus, 0, len(rt.pool.members)),
+		}
+		for i := range rt.pool.members {
+			m := &rt.pool.members[i]
+			bs := BackendStatus{
+				URL:       m.b.Name,
+				Weight:    m.b.Weight,
+				Available: contains(snap.available, m.b),
+				InFlight:  m.b.InFlight(),
+				Requests:  m.metrics.requests.Load(),
+				Failures:  m.metrics.failures.Load(),
+				LatencyMS: ms(m.b.Latency(now)),
+			}
+			if bs.Requests > 0 {
+				bs.ErrorRate = float64(bs.Failures) / float64(bs.Requests)
+			}
+			if m.health != nil {
+				s := m.health.Status()
+				ok, bad := m.health.Checks()
+				hs := &HealthStatus{
+					State:         s.State.String(),
+					Since:         timePtr(s.Since),
+					Reason:        s.Reason,
+					LastCheck:     timePtr(s.LastCheck),
+					LastLatencyMS: ms(s.LastLatency),
+					ChecksPassed:  ok,
+					ChecksFailed:  bad,
+				}
+				if s.LastError != nil {
+					hs.LastError = s.LastError.Error()
+				}
+				bs.Health = hs
+			}
+			if m.breaker != nil {
+				m.breaker.State() // move an expired open breaker to half-open
+				c := m.breaker.Counts()
+				bst := &BreakerStatus{
+					State:               c.State.String(),
+					Trips:               c.Trips,
+					BackoffMS:           ms(c.Backoff),
+					ConsecutiveFailures: c.ConsecutiveFailures,
+				}
+				if c.State == breaker.Open {
+					bst.NextProbe = timePtr(c.NextProbe)
+				}
+				bs.Breaker = bst
+			}
+			rs.Backends = append(rs.Backends, bs)
+		}
+		if rt.limiter != nil {
+			rs.RateLimit = &LimiterStatus{
+				RequestsPerSecond: rt.limiter.rps,
+				Burst:             rt.limiter.burst,
+				Keys:              rt.limiter.lim.Keys(),
+				Evictions:         rt.limiter.lim.Evictions(),
+			}
+		}
+		if rt.cache != nil {
+			s := rt.cache.Stats()
+			rs.Cache = &CacheStatus{
+				Hits: s.Hits, Misses: s.Misses, StaleServed: s.StaleServed, Coalesced: s.Coalesced,
+				Evictions: s.Evictions, Entries: s.Entries, Bytes: s.Bytes,
+			}
+		}
+		doc.Routes = append(doc.Routes, rs)
+	}
+	return doc
+}
+
