@@ -140,16 +140,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // buildRoute makes the pool, strategy and transport of one route.
 func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (*route, error) {
 	members := make([]member, len(s.Backends))
-	h2c := false
+	scheme := ""
 	for i, bc := range s.Backends {
 		b, err := backend.New(bc.URL, bc.WeightOrDefault())
 		if err != nil {
 			return nil, fmt.Errorf("backends[%d]: %w", i, err)
 		}
-		if b.URL.Scheme == "h2c" {
-			h2c = true
-		} else if h2c {
-			return nil, fmt.Errorf("backends[%d]: %q: h2c and other schemes cannot be mixed in one route", i, bc.URL)
+		if scheme == "" {
+			scheme = b.URL.Scheme
+		} else if b.URL.Scheme != scheme {
+			return nil, fmt.Errorf("backends[%d]: %q: one route's backends must share a scheme (%s, not %s)", i, bc.URL, scheme, b.URL.Scheme)
 		}
 		members[i].b = b
 		key := "totals|" + name + "|" + b.Name
@@ -174,7 +174,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (
 	if timeout == 0 {
 		timeout = defaultTimeout
 	}
-	tr, err := h.transports.get(timeout, h2c)
+	tr, err := h.transports.get(timeout, scheme)
 	if err != nil {
 		return nil, err
 	}

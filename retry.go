@@ -11,6 +11,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
+	"github.com/caddy-smartproxy/smartproxy/h1"
+
 	"github.com/caddy-smartproxy/smartproxy/config"
 )
 
@@ -102,7 +104,8 @@ func idempotent(r *http.Request) bool {
 // whatever the request.
 func nothingSent(err error) bool {
 	var de reverseproxy.DialError
-	return errors.As(err, &de) || errors.Is(err, errBreakerRefused)
+	var hde h1.DialError
+	return errors.As(err, &de) || errors.As(err, &hde) || errors.Is(err, errBreakerRefused)
 }
 
 // retryStatus reports the answers an idempotent request is retried on.
@@ -133,6 +136,9 @@ func replayBody(out *http.Request, r *http.Request, maxReplay int64) (reset func
 		out.Body = noCloseBody{io.MultiReader(bytes.NewReader(buf), r.Body)}
 		return nil, nil
 	}
+	// GetBody lets the transport resend the body on a fresh connection
+	// when a pooled one turns out to be stale.
+	out.GetBody = func() (io.ReadCloser, error) { return noCloseBody{bytes.NewReader(buf)}, nil }
 	reset = func() {
 		out.Body = noCloseBody{bytes.NewReader(buf)}
 		out.ContentLength = int64(len(buf))

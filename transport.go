@@ -7,6 +7,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
 // The transport seam. The proxy core speaks to backends only through an
@@ -26,26 +28,41 @@ const (
 // same timeout and protocol share connections.
 type transportKey struct {
 	timeout time.Duration
-	h2c     bool
+	scheme  string // of the backends' configured URLs: http, https or h2c
 }
 
-// transports provisions Caddy HTTP transports on demand during Provision and
-// cleans all of them up with the handler.
+// transports provisions transports on demand during Provision and cleans
+// all of them up with the handler. Plain-HTTP backends get the lean h1
+// transport, which runs each exchange in the request's own goroutine on
+// pooled keep-alive connections; https and h2c backends get Caddy's
+// HTTPTransport (TLS, HTTP/2).
 type transports struct {
 	ctx caddy.Context
-	m   map[transportKey]*reverseproxy.HTTPTransport
+	m   map[transportKey]http.RoundTripper
 }
 
-func (ts *transports) get(timeout time.Duration, h2c bool) (http.RoundTripper, error) {
-	k := transportKey{timeout, h2c}
+func (ts *transports) get(timeout time.Duration, scheme string) (http.RoundTripper, error) {
+	k := transportKey{timeout, scheme}
 	if t, ok := ts.m[k]; ok {
 		return t, nil
 	}
-	off := false
+	if ts.m == nil {
+		ts.m = make(map[transportKey]http.RoundTripper)
+	}
 	dial := defaultDialTimeout
 	if timeout > 0 && timeout < dial {
 		dial = timeout
 	}
+	if scheme == "http" {
+		t := h1.New(h1.Config{
+			DialTimeout:           dial,
+			ResponseHeaderTimeout: timeout,
+			MaxIdlePerHost:        maxIdleConnsPerHost,
+		})
+		ts.m[k] = t
+		return t, nil
+	}
+	off := false
 	t := &reverseproxy.HTTPTransport{
 		// The proxy must pass bodies through untouched: with compression
 		// on, Go's transport would ask for gzip and silently decode it.
@@ -56,22 +73,25 @@ func (ts *transports) get(timeout time.Duration, h2c bool) (http.RoundTripper, e
 			MaxIdleConnsPerHost: maxIdleConnsPerHost,
 		},
 	}
-	if h2c {
+	if scheme == "h2c" {
 		t.Versions = []string{"h2c", "2"}
 	}
 	if err := t.Provision(ts.ctx); err != nil {
 		return nil, fmt.Errorf("provisioning transport: %v", err)
 	}
-	if ts.m == nil {
-		ts.m = make(map[transportKey]*reverseproxy.HTTPTransport)
-	}
 	ts.m[k] = t
 	return t, nil
 }
 
-// cleanup closes every transport's idle connections.
+// cleanup closes every transport's idle connections; requests still in
+// flight on the old config finish.
 func (ts *transports) cleanup() {
 	for _, t := range ts.m {
-		_ = t.Cleanup()
+		switch t := t.(type) {
+		case *h1.Transport:
+			_ = t.Close()
+		case *reverseproxy.HTTPTransport:
+			_ = t.Cleanup()
+		}
 	}
 }

@@ -23,7 +23,12 @@ func processBackend(t *testing.T, name string) (string, *exec.Cmd) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// Caddy's tester rewrites os.Args; the test binary is os.Executable.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SMARTPROXY_TEST_BACKEND="+addr, "SMARTPROXY_TEST_BACKEND_NAME="+name)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

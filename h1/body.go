@@ -1,0 +1,218 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// body is a response body that gives its connection back when done: to the
+// pool after EOF (if the exchange allows reuse), closed otherwise. A body
+// closed before EOF closes the connection rather than draining it: the
+// proxy reads every body it wants to EOF, and one it abandons (the client
+// left) may be large or endless.
+//
+// One is allocated per response with a body: it must not be pooled, since
+// a caller may call Close after the connection has moved on to another
+// exchange.
+type body struct {
+	mu      sync.Mutex
+	c       *conn // nil once the connection is released
+	rc      io.ReadCloser
+	ctx     context.Context // the request's: its end explains a failed read
+	reuse   bool
+	eof     bool
+	reading bool // a Read is in progress outside mu
+	closing bool // Close came during that Read
+}
+
+// Read reads the body. At EOF the response's Trailer is complete and the
+// connection is released.
+func (b *body) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	if b.c == nil {
+		b.mu.Unlock()
+		if b.eof {
+			return 0, io.EOF
+		}
+		return 0, ErrBodyClosed
+	}
+	if b.reading {
+		b.mu.Unlock()
+		return 0, errors.New("h1: concurrent reads of a response body")
+	}
+	b.reading = true
+	c := b.c
+	b.mu.Unlock()
+
+	n, err := b.rc.Read(p)
+
+	b.mu.Lock()
+	b.reading = false
+	switch {
+	case b.closing:
+		b.c = nil
+		b.mu.Unlock()
+		c.release(false)
+		if err == nil || err == io.EOF {
+			return n, ErrBodyClosed
+		}
+		return n, err
+	case err == io.EOF:
+		b.c, b.eof = nil, true
+		b.mu.Unlock()
+		c.release(b.reuse)
+		return n, io.EOF
+	case err != nil:
+		b.c = nil
+		b.mu.Unlock()
+		c.release(false)
+		if cerr := b.ctx.Err(); cerr != nil {
+			return n, fmt.Errorf("h1: reading response body: %w", cerr)
+		}
+		return n, fmt.Errorf("h1: reading response body: %w", err)
+	}
+	b.mu.Unlock()
+	return n, nil
+}
+
+// Close releases the connection: kept when the body was read to EOF,
+// closed otherwise. A Close during a Read in another goroutine wakes that
+// Read, which then closes the connection.
+func (b *body) Close() error {
+	b.mu.Lock()
+	c := b.c
+	if c == nil {
+		b.mu.Unlock()
+		return nil
+	}
+	if b.reading {
+		b.closing = true
+		b.mu.Unlock()
+		c.abort()
+		return nil
+	}
+	b.c = nil
+	b.mu.Unlock()
+	c.release(false)
+	return nil
+}
+
+// upgradedConn is the body of a 101 Switching Protocols response: the
+// raw connection, read through the buffer that may already hold the new
+// protocol's first bytes. It never returns to the pool.
+type upgradedConn struct{ c *conn }
+
+func (u *upgradedConn) Read(p []byte) (int, error)  { return u.c.br.Read(p) }
+func (u *upgradedConn) Write(p []byte) (int, error) { return u.c.nc.Write(p) }
+
+// Close closes the connection.
+func (u *upgradedConn) Close() error { return u.c.nc.Close() }
+
+// continueBody stands in for a request body sent with
+// "Expect: 100-continue": (*http.Request).Write flushes the headers before
+// its first Read, which then waits for the backend's go-ahead.
+type continueBody struct {
+	c        *conn
+	req      *http.Request
+	rc       io.ReadCloser
+	deadline time.Time // the header deadline, zero if none
+	waited   bool
+}
+
+// errExpectRefused stops the body write when the backend answered without
+// 100 Continue; RoundTrip returns that answer.
+var errExpectRefused = errors.New("h1: backend answered before 100 Continue")
+
+func (cb *continueBody) Read(p []byte) (int, error) {
+	if !cb.waited {
+		cb.waited = true
+		if !cb.c.awaitContinue(cb.req, cb.deadline) {
+			return 0, errExpectRefused
+		}
+	}
+	return cb.rc.Read(p)
+}
+
+func (cb *continueBody) Close() error { return cb.rc.Close() }
+
+// awaitContinue waits for "100 Continue" at most ExpectContinueTimeout
+// and reports whether to send the body: true on 100 or on silence, false
+// when a final response (kept in c.early) or an error (c.earlyErr) came.
+func (c *conn) awaitContinue(req *http.Request, deadline time.Time) bool {
+	wait := time.Now().Add(c.t.cfg.ExpectContinueTimeout)
+	headerBound := !deadline.IsZero() && !wait.Before(deadline)
+	if headerBound {
+		wait = deadline
+	}
+	c.nc.SetReadDeadline(wait)
+	if err := req.Context().Err(); err != nil {
+		c.earlyErr = err // its abort may have been overwritten just now
+		return false
+	}
+	resume := func() bool {
+		c.nc.SetReadDeadline(deadline)
+		if err := req.Context().Err(); err != nil {
+			c.earlyErr = err
+			return false
+		}
+		return true
+	}
+	before := c.nread
+	for i := 0; ; i++ {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			if !headerBound && c.nread == before && isTimeout(err) && req.Context().Err() == nil {
+				return resume() // silence: send the body anyway
+			}
+			c.earlyErr = err
+			return false
+		}
+		if resp.StatusCode == http.StatusContinue {
+			return resume()
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			c.early = resp
+			return false
+		}
+		if err := interim(req, resp); err != nil {
+			c.earlyErr = err
+			return false
+		}
+		if i == maxInterim {
+			c.earlyErr = ErrTooManyInterim
+			return false
+		}
+		before = c.nread
+	}
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}
+
+// expectsContinue reports whether h asks for 100 Continue.
+func expectsContinue(h http.Header) bool {
+	v, ok := h["Expect"]
+	return ok && len(v) > 0 && strings.EqualFold(strings.TrimSpace(v[0]), "100-continue")
+}
+
+// hasToken reports whether a comma-separated header holds token.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for v != "" {
+			var part string
+			part, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}

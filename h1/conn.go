@@ -1,0 +1,327 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// bufSize is the read and write buffer of a connection: a typical request
+// or response head fits in one.
+const bufSize = 4 << 10
+
+var (
+	readerPool sync.Pool // *bufio.Reader
+	writerPool sync.Pool // *bufio.Writer
+)
+
+// aLongTimeAgo is a deadline in the past: setting it wakes any blocked
+// read or write at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// conn is one backend connection and the state of the exchange it serves.
+// It is used by one goroutine at a time (the one that took it from the
+// pool); only abort, run by context.AfterFunc, touches it from another,
+// and abort only sets a deadline.
+type conn struct {
+	t  *Transport
+	hp *hostPool
+	nc net.Conn
+	br *bufio.Reader // reads through conn.Read, which counts bytes
+	bw *bufio.Writer // writes through conn.Write, which records errors
+
+	raw     syscall.RawConn    // for the liveness check; nil if unavailable
+	peekFn  func(uintptr) bool // c.peek, bound once so a check allocates nothing
+	abortFn func()             // c.abort, bound once for context.AfterFunc
+	peekBuf [1]byte
+	dead    bool // set by peek
+
+	idleSince time.Time
+	reused    bool // served an exchange before this one
+	upgraded  bool // handed over as a raw stream (101)
+
+	// Per exchange.
+	nread    int64          // bytes read from nc
+	limit    int64          // nread may not pass this while headers are read; 0: no limit
+	werr     error          // first write error on nc
+	stop     func() bool    // stops the context watcher; nil if none
+	early    *http.Response // final answer that came instead of 100 Continue
+	earlyErr error          // failure while awaiting 100 Continue
+}
+
+func (t *Transport) dialConn(ctx context.Context, hp *hostPool) (*conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, t.cfg.DialTimeout)
+	nc, err := t.dial(dctx, "tcp", hp.addr)
+	cancel()
+	if err != nil {
+		return nil, DialError{Err: err}
+	}
+	c := &conn{t: t, hp: hp, nc: nc}
+	c.abortFn = c.abort
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.peekFn = c.peek
+		}
+	}
+	if v, ok := readerPool.Get().(*bufio.Reader); ok {
+		v.Reset(c)
+		c.br = v
+	} else {
+		c.br = bufio.NewReaderSize(c, bufSize)
+	}
+	if v, ok := writerPool.Get().(*bufio.Writer); ok {
+		v.Reset(c)
+		c.bw = v
+	} else {
+		c.bw = bufio.NewWriterSize(c, bufSize)
+	}
+	return c, nil
+}
+
+// Read reads from the network, counting bytes so that a failure can tell
+// whether any of the response had arrived.
+func (c *conn) Read(p []byte) (int, error) {
+	if c.limit > 0 {
+		if c.nread >= c.limit {
+			return 0, ErrHeaderTooLarge
+		}
+		if rest := c.limit - c.nread; int64(len(p)) > rest {
+			p = p[:rest]
+		}
+	}
+	n, err := c.nc.Read(p)
+	c.nread += int64(n)
+	return n, err
+}
+
+// Write writes to the network, remembering a failure so that it can be
+// told from a failure to read the request body.
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.nc.Write(p)
+	if err != nil && c.werr == nil {
+		c.werr = err
+	}
+	return n, err
+}
+
+// abort wakes the exchange's blocked read or write: the request's context
+// ended.
+func (c *conn) abort() { c.nc.SetDeadline(aLongTimeAgo) }
+
+// alive reports whether an idle connection still looks usable: no close
+// and no unsolicited bytes from the backend. It costs one non-blocking
+// read system call.
+func (c *conn) alive() bool {
+	if c.raw == nil {
+		return true
+	}
+	c.dead = false
+	if err := c.raw.Read(c.peekFn); err != nil {
+		return false
+	}
+	return !c.dead
+}
+
+// close closes the connection and recycles its buffers.
+func (c *conn) close() {
+	c.nc.Close()
+	if c.upgraded {
+		return // the stream may still be read; leave its buffer to the GC
+	}
+	c.br.Reset(nil)
+	readerPool.Put(c.br)
+	c.bw.Reset(nil)
+	writerPool.Put(c.bw)
+	c.br, c.bw = nil, nil
+}
+
+// release ends an exchange: the connection returns to the pool when reuse
+// allows and the request's context did not abort it, else it is closed.
+func (c *conn) release(reuse bool) {
+	if c.stop != nil {
+		if !c.stop() {
+			reuse = false // abort ran or is running: the deadline is spoilt
+		}
+		c.stop = nil
+	}
+	if reuse && c.t.cfg.MaxIdlePerHost > 0 {
+		c.t.put(c)
+	} else {
+		c.close()
+	}
+}
+
+// staleness classifies a failed exchange on a reused connection.
+type staleness uint8
+
+const (
+	notStale   staleness = iota
+	staleWrite           // the backend had closed before the request was written
+	staleRead            // written, then EOF or reset before any response byte
+)
+
+// retryable reports whether a request may be sent again after s.
+func (s staleness) retryable(replayable, idempotent bool) bool {
+	switch s {
+	case staleWrite:
+		return replayable
+	case staleRead:
+		return replayable && idempotent
+	}
+	return false
+}
+
+// roundTrip runs one exchange on c. On error c is closed; on success c is
+// owned by the response body (or back in the pool when there is none).
+func (c *conn) roundTrip(req *http.Request) (*http.Response, staleness, error) {
+	ctx := req.Context()
+	c.nread, c.werr, c.early, c.earlyErr = 0, nil, nil, nil
+	c.limit = c.t.cfg.MaxResponseHeaderBytes
+	var deadline time.Time
+	if d := c.t.cfg.ResponseHeaderTimeout; d > 0 {
+		deadline = time.Now().Add(d)
+		c.nc.SetDeadline(deadline)
+	}
+	// Armed after the deadline is set, so an abort is never overwritten.
+	if ctx.Done() != nil {
+		c.stop = context.AfterFunc(ctx, c.abortFn)
+	}
+	wreq := req
+	if req.Body != nil && req.Body != http.NoBody && expectsContinue(req.Header) {
+		wreq = new(http.Request)
+		*wreq = *req
+		wreq.Body = &continueBody{c: c, req: req, rc: req.Body, deadline: deadline}
+	}
+	err := wreq.Write(c.bw)
+	if err == nil {
+		err = c.bw.Flush()
+	}
+	switch {
+	case c.early != nil:
+		// The backend answered without 100 Continue; the body was not
+		// sent, so the connection cannot carry another request.
+		return c.finish(req, c.early, deadline, false)
+	case c.earlyErr != nil:
+		c.fail()
+		return nil, notStale, c.wrapErr(ctx, "awaiting 100 Continue", c.earlyErr, deadline)
+	case err != nil && c.werr == nil:
+		// Not the connection: the request body failed, or the request
+		// could not be written at all.
+		c.fail()
+		return nil, notStale, fmt.Errorf("h1: writing request: %w", err)
+	case err != nil:
+		// The backend broke the connection while we wrote. It may have
+		// answered first (a 413, say): return that answer if so.
+		if resp, rerr := c.readResponse(req); rerr == nil {
+			return c.finish(req, resp, deadline, false)
+		}
+		st := notStale
+		if c.reused && c.nread == 0 && connGone(c.werr) {
+			st = staleWrite
+		}
+		c.fail()
+		return nil, st, c.wrapErr(ctx, "writing request", err, deadline)
+	}
+	resp, err := c.readResponse(req)
+	if err != nil {
+		st := notStale
+		if c.reused && c.nread == 0 && connGone(err) {
+			st = staleRead
+		}
+		c.fail()
+		return nil, st, c.wrapErr(ctx, "reading response", err, deadline)
+	}
+	return c.finish(req, resp, deadline, true)
+}
+
+// readResponse reads the final response to req, skipping interim (1xx)
+// ones but 101; httptrace's Got1xxResponse sees each skipped one.
+func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
+	for i := 0; ; i++ {
+		resp, err := http.ReadResponse(c.br, req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+		if err := interim(req, resp); err != nil {
+			return nil, err
+		}
+		if i == maxInterim {
+			return nil, ErrTooManyInterim
+		}
+	}
+}
+
+// interim reports a skipped 1xx response to the request's client trace.
+func interim(req *http.Request, resp *http.Response) error {
+	if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.Got1xxResponse != nil {
+		return tr.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header))
+	}
+	return nil
+}
+
+// finish hands resp to the caller: the header deadline is lifted and the
+// body is wrapped so that the connection goes back to the pool after EOF.
+func (c *conn) finish(req *http.Request, resp *http.Response, deadline time.Time, reuse bool) (*http.Response, staleness, error) {
+	c.limit = 0 // the body may be as long as it likes
+	if !deadline.IsZero() {
+		c.nc.SetDeadline(time.Time{})
+	}
+	// Checked after lifting the deadline: a context that ends later still
+	// finds its abort effective, one that ended earlier is caught here.
+	if err := req.Context().Err(); err != nil {
+		c.fail()
+		return nil, notStale, fmt.Errorf("h1: %w", err)
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		c.upgraded = true
+		if c.stop != nil {
+			c.stop() // the stream outlives the request; its owner closes it
+			c.stop = nil
+		}
+		resp.Body = &upgradedConn{c: c}
+		return resp, notStale, nil
+	}
+	reuse = reuse && !resp.Close && !req.Close && !hasToken(req.Header["Connection"], "close")
+	if resp.Body == http.NoBody {
+		c.release(reuse)
+		return resp, notStale, nil
+	}
+	resp.Body = &body{c: c, rc: resp.Body, ctx: req.Context(), reuse: reuse}
+	return resp, notStale, nil
+}
+
+// fail ends an exchange that went wrong: the connection is closed.
+func (c *conn) fail() { c.release(false) }
+
+// wrapErr names what failed, turning the context's end and the header
+// deadline into their own errors.
+func (c *conn) wrapErr(ctx context.Context, step string, err error, deadline time.Time) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("h1: %s: %w", step, cerr)
+	}
+	var ne net.Error
+	if !deadline.IsZero() && errors.As(err, &ne) && ne.Timeout() {
+		return ErrResponseHeaderTimeout
+	}
+	return fmt.Errorf("h1: %s: %w", step, err)
+}
+
+// connGone reports errors that show the backend closed the connection.
+func connGone(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED)
+}

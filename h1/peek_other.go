@@ -1,0 +1,7 @@
+//go:build !unix
+
+package h1
+
+// peek cannot look at the socket here: the connection is presumed alive,
+// and a stale one is caught by RoundTrip's retry rules.
+func (c *conn) peek(fd uintptr) bool { return true }

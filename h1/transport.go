@@ -1,0 +1,316 @@
+// Package h1 is a lean HTTP/1.1 client transport for plain-HTTP backends.
+//
+// net/http's Transport hands every request between goroutines (a writer
+// and a reader per connection, plus the caller) through channels, and that
+// machinery, not the wire work, dominated the proxy's profile. This
+// transport does the whole exchange in the caller's goroutine on pooled
+// keep-alive connections, and keeps the standard library's framing: the
+// request is written by (*http.Request).Write and the response parsed by
+// http.ReadResponse, so what goes on the wire is what net/http would send.
+//
+// It speaks only http:// (HTTP/1.1 over TCP). TLS, HTTP/2 and h2c backends
+// belong to a full transport.
+package h1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for Config's zero fields.
+const (
+	// DefaultDialTimeout matches the proxy's dial timeout: a backend that
+	// cannot accept a connection in 3s is better skipped for another.
+	DefaultDialTimeout = 3 * time.Second
+	// DefaultExpectContinueTimeout is how long a request with
+	// "Expect: 100-continue" waits for the backend's go-ahead before the
+	// body is sent anyway; 1s is net/http's customary value.
+	DefaultExpectContinueTimeout = time.Second
+	// DefaultIdleTimeout matches net/http's IdleConnTimeout; most servers
+	// keep idle connections at least this long or close them first.
+	DefaultIdleTimeout = 90 * time.Second
+	// DefaultMaxIdlePerHost is sized above any expected concurrency to one
+	// backend: a pool smaller than the concurrency dials and closes
+	// connections by the thousand per second (measured with Caddy's 32).
+	DefaultMaxIdlePerHost = 1024
+	// DefaultMaxResponseHeaderBytes matches net/http's Transport, so a
+	// backend's headers pass here if they passed there.
+	DefaultMaxResponseHeaderBytes = 10 << 20
+)
+
+// maxInterim bounds the 1xx responses skipped before the final one, so a
+// backend cannot keep a request busy with an endless stream of them.
+const maxInterim = 16
+
+// Errors returned by RoundTrip.
+var (
+	// ErrScheme refuses a URL that is not http://.
+	ErrScheme = errors.New("h1: unsupported URL scheme")
+	// ErrNoHost refuses a request whose URL has no host.
+	ErrNoHost = errors.New("h1: request URL has no host")
+	// ErrResponseHeaderTimeout is returned when the response headers did
+	// not arrive within Config.ResponseHeaderTimeout. It is a net.Error
+	// whose Timeout() is true.
+	ErrResponseHeaderTimeout error = timeoutError("h1: timeout awaiting response headers")
+	// ErrTooManyInterim is returned when a backend sends more 1xx
+	// responses than a request may skip.
+	ErrTooManyInterim = errors.New("h1: too many 1xx responses")
+	// ErrHeaderTooLarge is returned when a response head (interim ones
+	// included) exceeds Config.MaxResponseHeaderBytes.
+	ErrHeaderTooLarge = errors.New("h1: response headers too large")
+	// ErrBodyClosed is returned by a response body read after Close.
+	ErrBodyClosed = errors.New("h1: read on closed response body")
+)
+
+// timeoutError is a net.Error that reports a timeout.
+type timeoutError string
+
+func (e timeoutError) Error() string { return string(e) }
+
+// Timeout reports true: the proxy maps timeouts to 504.
+func (e timeoutError) Timeout() bool { return true }
+
+// Temporary reports true, as net/http's timeouts do.
+func (e timeoutError) Temporary() bool { return true }
+
+// DialError wraps a failure to connect to a backend: nothing was sent, so
+// the request may be tried on another backend whatever its method.
+type DialError struct{ Err error }
+
+func (e DialError) Error() string { return "h1: dialing backend: " + e.Err.Error() }
+
+// Unwrap exposes the dial error (a *net.OpError, a context error, ...).
+func (e DialError) Unwrap() error { return e.Err }
+
+// Config tunes a Transport. Every zero field gets the default it documents.
+type Config struct {
+	// DialTimeout bounds connecting to a backend; the request's context
+	// may end the dial sooner. Default: 3s.
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the time from the start of writing the
+	// request to the end of the response headers (the proxy's `timeout`).
+	// It does not limit the body, which may stream for as long as it
+	// likes. Default: 0, no limit besides the request's context.
+	ResponseHeaderTimeout time.Duration
+	// ExpectContinueTimeout is how long a request carrying
+	// "Expect: 100-continue" waits for "100 Continue" before sending its
+	// body anyway. Default: 1s.
+	ExpectContinueTimeout time.Duration
+	// IdleTimeout is how long a connection may stay idle in the pool
+	// before it is closed. Default: 90s.
+	IdleTimeout time.Duration
+	// MaxIdlePerHost bounds the idle connections kept per backend host;
+	// a connection returned to a full pool is closed. A negative value
+	// disables keep-alive (every connection is closed after one
+	// exchange). Default: 1024.
+	MaxIdlePerHost int
+	// MaxResponseHeaderBytes bounds the bytes read before the final
+	// response's body, so a broken backend cannot grow memory without
+	// end. Default: 10 MiB.
+	MaxResponseHeaderBytes int64
+	// DialContext opens connections. Default: a net.Dialer with
+	// DialTimeout and TCP keep-alive probes on.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Transport is an http.RoundTripper for plain-HTTP/1.1 backends that runs
+// each exchange in the caller's goroutine on pooled keep-alive connections.
+// It is safe for concurrent use. Make one with New; Close it when done.
+type Transport struct {
+	cfg  Config
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	now  func() time.Time // clock seam for idle expiry
+
+	hosts   atomic.Pointer[map[string]*hostPool] // copy on write
+	mu      sync.Mutex                           // serialises host additions, reaper start, Close
+	closed  atomic.Bool
+	reaping atomic.Bool // a reaper was started (it stays set after Close)
+	reaper  *reaper     // nil until the first connection is pooled
+}
+
+// New returns a Transport with cfg's zero fields set to their defaults.
+func New(cfg Config) *Transport {
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = DefaultDialTimeout
+	}
+	if cfg.ExpectContinueTimeout <= 0 {
+		cfg.ExpectContinueTimeout = DefaultExpectContinueTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.MaxResponseHeaderBytes <= 0 {
+		cfg.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
+	}
+	if cfg.MaxIdlePerHost == 0 {
+		cfg.MaxIdlePerHost = DefaultMaxIdlePerHost
+	}
+	t := &Transport{cfg: cfg, dial: cfg.DialContext, now: time.Now}
+	if t.dial == nil {
+		d := &net.Dialer{Timeout: cfg.DialTimeout}
+		t.dial = d.DialContext
+	}
+	m := map[string]*hostPool{}
+	t.hosts.Store(&m)
+	return t
+}
+
+// RoundTrip sends req and returns the response headers; the body streams
+// from the connection, which goes back to the pool once the body has been
+// read to EOF (at once when there is no body). A body closed before EOF
+// closes its connection rather than draining it. Close the body in any
+// case. A 101 response's body is the raw connection, an
+// io.ReadWriteCloser that never returns to the pool. RoundTrip always
+// closes req.Body, as the RoundTripper contract asks.
+//
+// A backend may close a pooled connection at any moment (its idle
+// timeout, a restart). RoundTrip sends the request again, once, on a
+// freshly dialled connection when the first attempt was on a reused
+// connection and failed the way a closed one fails, and only then:
+//   - writing the request failed with EOF, EPIPE or a connection reset:
+//     retried when the body can be sent again (no body, or GetBody set);
+//   - the request was written, then EOF or a reset came before the first
+//     response byte: the backend may have acted on it, so it is retried
+//     only when, besides, it is idempotent (GET, HEAD, OPTIONS, TRACE,
+//     PUT, DELETE, or an Idempotency-Key / X-Idempotency-Key header).
+//
+// Never after a timeout, a context end, or any response byte. A request
+// that could not be retried (a POST, a body without GetBody) instead has
+// its pooled connection checked for a close from the backend before use
+// (one non-blocking read; Unix only), so it is not written to a
+// connection closed while idle; only a close that races the write
+// itself then fails it.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	u := req.URL
+	if u == nil || u.Scheme != "http" {
+		closeBody(req)
+		scheme := ""
+		if u != nil {
+			scheme = u.Scheme
+		}
+		return nil, fmt.Errorf("%w: %q", ErrScheme, scheme)
+	}
+	if u.Host == "" {
+		closeBody(req)
+		return nil, ErrNoHost
+	}
+	hp := t.hostPool(u.Host)
+	ctx := req.Context()
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	idem := idempotent(req)
+	for attempt := 0; ; attempt++ {
+		var c *conn
+		var err error
+		if attempt == 0 {
+			c, err = t.getConn(ctx, hp, !(replayable && idem))
+		} else {
+			// The retry dials: the pool may hold more connections that
+			// the backend closed (it restarted, say).
+			c, err = t.dialConn(ctx, hp)
+		}
+		if err != nil {
+			closeBody(req)
+			return nil, err
+		}
+		resp, stale, err := c.roundTrip(req)
+		if err == nil {
+			return resp, nil
+		}
+		if attempt > 0 || !stale.retryable(replayable, idem) || ctx.Err() != nil {
+			return nil, err
+		}
+		if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			r2 := new(http.Request)
+			*r2 = *req
+			r2.Body = body
+			req = r2
+		}
+	}
+}
+
+// Close closes every idle connection and stops the idle reaper. The
+// Transport stays usable: connections in use when Close is called, and any
+// made afterwards, are closed after their exchange instead of pooled.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	t.closed.Store(true)
+	r := t.reaper
+	t.reaper = nil
+	t.mu.Unlock()
+	if r != nil {
+		r.stop()
+	}
+	for _, hp := range *t.hosts.Load() {
+		hp.closeIdle()
+	}
+	return nil
+}
+
+// hostPool returns the pool for host, creating it on first use. Lookups
+// read an immutable map; a new host copies it.
+func (t *Transport) hostPool(host string) *hostPool {
+	if hp, ok := (*t.hosts.Load())[host]; ok {
+		return hp
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	old := *t.hosts.Load()
+	if hp, ok := old[host]; ok {
+		return hp
+	}
+	m := make(map[string]*hostPool, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	hp := &hostPool{addr: dialAddr(host)}
+	m[host] = hp
+	t.hosts.Store(&m)
+	return hp
+}
+
+// dialAddr adds HTTP's default port to a host that has none.
+func dialAddr(host string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		return host + ":80"
+	}
+	return net.JoinHostPort(host, "80")
+}
+
+// idempotent reports whether req may be applied twice (RFC 9110's
+// idempotent methods, or an idempotency key).
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
+		http.MethodPut, http.MethodDelete:
+		return true
+	}
+	_, k1 := req.Header["Idempotency-Key"]
+	_, k2 := req.Header["X-Idempotency-Key"]
+	return k1 || k2
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// Interface guards
+var (
+	_ http.RoundTripper = (*Transport)(nil)
+	_ net.Error         = timeoutError("")
+)
