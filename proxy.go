@@ -231,8 +231,12 @@ func outboundRequest(r *http.Request) *http.Request {
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""}
 	}
-	if r.Body != nil && r.Body != http.NoBody {
+	// A request with a known empty body is sent without one (and so needs
+	// no replay buffer).
+	if r.Body != nil && r.Body != http.NoBody && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
 		out.Body = noCloseBody{r.Body}
+	} else {
+		out.Body = nil
 	}
 	return out
 }
