@@ -7,8 +7,9 @@ type HealthCheck struct {
 	// Interval between two checks of one backend. Default: 30s.
 	Interval caddy.Duration `json:"interval,omitempty"`
 
-	// Timeout of one check; must be shorter than Interval. Default: 10s, or
-	// half the interval when that is shorter.
+	// Timeout of one check; must not exceed Interval (checks of one
+	// backend never overlap). Default: 10s, or half the interval when that
+	// is shorter.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
 	// Path requested on each backend. Default: `/health`.

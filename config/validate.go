@@ -237,8 +237,8 @@ func (h *HealthCheck) validate(p string) error {
 	); err != nil {
 		return err
 	}
-	if h.Interval > 0 && h.Timeout >= h.Interval {
-		return errAt(p+".timeout", "%v: must be shorter than interval %v",
+	if h.Interval > 0 && h.Timeout > h.Interval {
+		return errAt(p+".timeout", "%v: must not exceed interval %v",
 			time.Duration(h.Timeout), time.Duration(h.Interval))
 	}
 	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {

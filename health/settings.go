@@ -42,7 +42,7 @@ type Settings struct {
 	// jitter. Default: 30s.
 	Interval time.Duration
 	// Timeout bounds one active check, connect to last body byte; a check
-	// that runs out counts as a failure. It must be shorter than Interval,
+	// that runs out counts as a failure. It must not exceed Interval,
 	// or checks of one target would pile up. Default: 10s, or Interval/2 if
 	// that is shorter, so a short Interval alone is a valid config.
 	Timeout time.Duration
@@ -173,8 +173,8 @@ func (s Settings) compile() (*compiled, error) {
 	}
 	if d.Timeout < 0 {
 		bad("timeout", d.Timeout, "must be positive")
-	} else if d.Interval > 0 && d.Timeout >= d.Interval {
-		bad("timeout", d.Timeout, fmt.Sprintf("must be shorter than interval %v", d.Interval))
+	} else if d.Interval > 0 && d.Timeout > d.Interval {
+		bad("timeout", d.Timeout, fmt.Sprintf("must not exceed interval %v", d.Interval))
 	}
 	if u, err := url.ParseRequestURI(d.Path); err != nil || !strings.HasPrefix(d.Path, "/") {
 		bad("path", fmt.Sprintf("%q", d.Path), "must be an absolute path like /health")

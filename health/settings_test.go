@@ -37,7 +37,7 @@ func TestValidate(t *testing.T) {
 			PassiveUnhealthyStatuses: []int{502, 503}, PassiveCooldown: time.Second}, nil},
 		{"negative interval", Settings{Interval: -time.Second}, []string{"interval -1s"}},
 		{"negative timeout", Settings{Timeout: -time.Second}, []string{"timeout -1s"}},
-		{"timeout equals interval", Settings{Interval: 5 * time.Second, Timeout: 5 * time.Second}, []string{"timeout 5s", "shorter than interval 5s"}},
+		{"timeout over interval", Settings{Interval: 5 * time.Second, Timeout: 6 * time.Second}, []string{"timeout 6s", "must not exceed interval 5s"}},
 		{"timeout over default interval", Settings{Timeout: time.Minute}, []string{"timeout 1m0s"}},
 		{"relative path", Settings{Path: "health"}, []string{`path "health"`}},
 		{"bad method", Settings{Method: "GE T"}, []string{`method "GE T"`}},
