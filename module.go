@@ -54,7 +54,7 @@ type Handler struct {
 	routes     []*route
 	transports transports
 	tunnels    *tunnels
-	liveKey string // this handler's key in liveHandlers
+	liveKey    string // this handler's key in liveHandlers
 	// pooled lists the keys this config holds in the package's usage
 	// pools, released in Cleanup.
 	pooled []pooledKey

@@ -172,4 +172,3 @@ func status(now time.Time) StatusDoc {
 	}
 	return doc
 }
-

@@ -51,8 +51,8 @@ type Record struct {
 	passive atomic.Int64 // streak of failed requests
 	// checksPassed and checksFailed count every active check, for metrics.
 	checksPassed, checksFailed atomic.Uint64
-	snap    atomic.Pointer[Status]
-	bind    atomic.Pointer[binding]
+	snap                       atomic.Pointer[Status]
+	bind                       atomic.Pointer[binding]
 
 	// mu serialises every state change and guards the fields below; it is
 	// taken on check results, request failures and (de)attachment, never on
