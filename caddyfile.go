@@ -70,6 +70,23 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        global
 //	        max_keys <n>
 //	        headers on|off
+//	        store local|redis
+//	        redis {
+//	            address <host:port>
+//	            username <name>
+//	            password <secret, e.g. {env.REDIS_PASSWORD}>
+//	            db <n>
+//	            key_prefix <prefix>
+//	            dial_timeout <duration>
+//	            timeout <duration>
+//	            lease_size <n>
+//	            failure_policy fail_open|fail_closed
+//	            tls {
+//	                server_name <name>
+//	                ca_file <path>
+//	                insecure_skip_verify
+//	            }
+//	        }
 //	    }
 //	    cache {
 //	        max_size <entries>
@@ -290,6 +307,19 @@ func parseBlock(d *caddyfile.Dispenser, section string, dst any) error {
 		idx, ok := fields[key]
 		if !ok {
 			return d.Errf("%s: unrecognized subdirective %q", section, key)
+		}
+		// A nested section (rate_limit's redis { ... }) is a block of its
+		// own.
+		if ft := v.Field(idx).Type(); ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			p := reflect.New(ft.Elem())
+			if err := parseBlock(d, section+" "+key, p.Interface()); err != nil {
+				return err
+			}
+			v.Field(idx).Set(p)
+			continue
 		}
 		args := d.RemainingArgs()
 		if err := setField(v.Field(idx), args); err != nil {

@@ -51,6 +51,23 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			`"circuit_breaker":{"failure_threshold":3},` +
 			`"rate_limit":{"requests_per_second":100,"burst":10,"key":"{http.request.header.X-Api-Key}"},` +
 			`"cache":{"max_size":1000,"ttl":300000000000,"allow_set_cookie":true}}`},
+		{"redis store", `smartproxy {
+			to a:1
+			rate_limit 30 burst 30 {
+				global
+				store redis
+				redis {
+					address 127.0.0.1:6379
+					password {env.REDIS_PASSWORD}
+					failure_policy fail_closed
+					tls {
+						server_name redis.internal
+					}
+				}
+			}
+		}`, `{"backends":[{"url":"http://a:1"}],"rate_limit":{"requests_per_second":30,"burst":30,"global":true,` +
+			`"store":"redis","redis":{"address":"127.0.0.1:6379","password":"{env.REDIS_PASSWORD}",` +
+			`"tls":{"server_name":"redis.internal"},"failure_policy":"fail_closed"}}}`},
 		{"routes", `smartproxy {
 			to a:1
 			route api.example.com/v1 {

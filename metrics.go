@@ -143,7 +143,7 @@ func newRouteMetrics(route string) routeMetrics {
 // stateCollector reads, at scrape time, the state of every live route.
 type stateCollector struct {
 	inFlight, healthy, checks, checkLatency, breakerState, trips, backoff,
-	limiterKeys, limiterEvictions, cacheHits, cacheMisses, cacheStale, cacheCoalesced,
+	limiterKeys, limiterEvictions, storeDegraded, storeTransitions, cacheHits, cacheMisses, cacheStale, cacheCoalesced,
 	cacheEvictions, cacheEntries, cacheBytes *prometheus.Desc
 }
 
@@ -162,6 +162,8 @@ func newStateCollector() *stateCollector {
 		backoff:          d("breaker_backoff_seconds", "Length of the breaker's current (or last) open period.", rb...),
 		limiterKeys:      d("ratelimit_keys", "Rate-limit buckets held in memory.", "route"),
 		limiterEvictions: d("ratelimit_evictions_total", "Rate-limit buckets evicted to stay within max_keys.", "route"),
+		storeDegraded:    d("ratelimit_store_degraded", "1 while the shared (Redis) rate-limit store is unreachable and the failure policy applies.", "route"),
+		storeTransitions: d("ratelimit_store_transitions_total", "Times the shared rate-limit store became unreachable or reachable again.", "route"),
 		cacheHits:        d("cache_hits_total", "Responses served from the cache.", "route"),
 		cacheMisses:      d("cache_misses_total", "Cacheable requests forwarded to a backend.", "route"),
 		cacheStale:       d("cache_stale_served_total", "Stale responses served because no backend could answer.", "route"),
@@ -175,7 +177,7 @@ func newStateCollector() *stateCollector {
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.inFlight, c.healthy, c.checks, c.checkLatency, c.breakerState,
-		c.trips, c.backoff, c.limiterKeys, c.limiterEvictions, c.cacheHits, c.cacheMisses, c.cacheStale,
+		c.trips, c.backoff, c.limiterKeys, c.limiterEvictions, c.storeDegraded, c.storeTransitions, c.cacheHits, c.cacheMisses, c.cacheStale,
 		c.cacheCoalesced, c.cacheEvictions, c.cacheEntries, c.cacheBytes} {
 		ch <- d
 	}
@@ -211,9 +213,17 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				g(c.backoff, m.breaker.CurrentBackoff().Seconds(), rt.name, name)
 			}
 		}
-		if rt.limiter != nil {
-			g(c.limiterKeys, float64(rt.limiter.lim.Keys()), rt.name)
-			ctr(c.limiterEvictions, float64(rt.limiter.lim.Evictions()), rt.name)
+		if l := rt.limiter; l != nil && l.shared != nil {
+			degraded := 0.0
+			if l.shared.Degraded() {
+				degraded = 1
+			}
+			g(c.storeDegraded, degraded, rt.name)
+			ctr(c.storeTransitions, float64(l.shared.Transitions()), rt.name)
+			g(c.limiterKeys, float64(l.shared.Keys()), rt.name)
+		} else if l != nil {
+			g(c.limiterKeys, float64(l.lim.Keys()), rt.name)
+			ctr(c.limiterEvictions, float64(l.lim.Evictions()), rt.name)
 		}
 		if rt.cache != nil {
 			s := rt.cache.Stats()

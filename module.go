@@ -192,11 +192,11 @@ func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (
 	}
 	rt.pool.rebuild()
 	if s.RateLimit != nil {
-		l, key, err := newRouteLimiter(name, s.RateLimit, rt.metrics)
+		l, keys, err := newRouteLimiter(name, s.RateLimit, rt.metrics, h.logger)
+		h.pooled = append(h.pooled, keys...)
 		if err != nil {
 			return nil, err
 		}
-		h.pooled = append(h.pooled, pooledKey{limiters, key})
 		rt.limiter = l
 	}
 	if s.Cache != nil {

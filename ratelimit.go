@@ -1,7 +1,12 @@
 package smartproxy
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"net/http"
 	"time"
 
@@ -11,6 +16,8 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddy-smartproxy/smartproxy/ratelimit"
+	"github.com/caddy-smartproxy/smartproxy/ratelimit/redisstore"
+	"go.uber.org/zap"
 )
 
 // limiters keeps rate limiters across config reloads: a route whose limit
@@ -25,6 +32,7 @@ func (pooledLimiter) Destruct() error { return nil }
 // routeLimiter applies a route's rate limit to requests.
 type routeLimiter struct {
 	lim     *ratelimit.Limiter
+	shared  *redisstore.Store // non-nil with store redis: lim is then unused
 	key     string // placeholder expression; "" = the client IP Caddy resolved
 	headers bool
 	policy  []string // the RateLimit-Policy header value, built once
@@ -36,8 +44,18 @@ type routeLimiter struct {
 
 // newRouteLimiter gets the route's limiter from the pool (or makes it) and
 // returns the pool key to release in Cleanup.
-func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics) (*routeLimiter, string, error) {
+func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics, logger *zap.Logger) (*routeLimiter, []pooledKey, error) {
 	s := rc.Settings()
+	var keys []pooledKey
+	var shared *redisstore.Store
+	if rc.StoreOrDefault() == "redis" {
+		st, key, err := newSharedStore(routeName, rc, logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("rate_limit.redis: %w", err)
+		}
+		shared = st
+		keys = append(keys, pooledKey{sharedStores, key})
+	}
 	// The buckets depend on these settings only (key and headers do not
 	// change what a bucket holds).
 	poolKey := fmt.Sprintf("ratelimit|%s|%v|%d|%d|%t", routeName, s.RequestsPerSecond, s.Burst, s.MaxKeys, s.Global)
@@ -49,11 +67,13 @@ func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics) (*
 		return pooledLimiter{l}, nil
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("rate_limit: %w", err)
+		return nil, keys, fmt.Errorf("rate_limit: %w", err)
 	}
+	keys = append(keys, pooledKey{limiters, poolKey})
 	l := v.(pooledLimiter).Limiter
 	return &routeLimiter{
 		lim:     l,
+		shared:  shared,
 		key:     rc.Key,
 		headers: rc.HeadersOn(),
 		policy:  []string{l.PolicyHeader()},
@@ -61,7 +81,7 @@ func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics) (*
 		limited: rm.limited,
 		rps:     s.RequestsPerSecond,
 		burst:   s.Burst,
-	}, poolKey, nil
+	}, keys, nil
 }
 
 // errRateLimited is the cause of a 429.
@@ -77,7 +97,21 @@ func (l *routeLimiter) allow(w http.ResponseWriter, r *http.Request) error {
 	} else if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		key = repl.ReplaceAll(l.key, "")
 	}
-	d := l.lim.Allow(key, time.Now())
+	var d ratelimit.Decision
+	if l.shared != nil {
+		var err error
+		if d, err = l.shared.Allow(r.Context(), key); err != nil {
+			if errors.Is(err, redisstore.ErrUnavailable) {
+				// fail_closed and Redis is unreachable.
+				var buf [24]byte
+				w.Header()["Retry-After"] = []string{string(d.AppendRetryAfter(buf[:0]))}
+				return caddyhttp.Error(http.StatusServiceUnavailable, err)
+			}
+			return caddyhttp.Error(499, err) // the client gave up while waiting
+		}
+	} else {
+		d = l.lim.Allow(key, time.Now())
+	}
 	hdr := w.Header()
 	if l.headers {
 		var buf [64]byte
@@ -92,4 +126,82 @@ func (l *routeLimiter) allow(w http.ResponseWriter, r *http.Request) error {
 	var buf [24]byte
 	hdr["Retry-After"] = []string{string(d.AppendRetryAfter(buf[:0]))}
 	return caddyhttp.Error(http.StatusTooManyRequests, errRateLimited)
+}
+
+// sharedStores keeps Redis-backed stores (and their connection pools)
+// across reloads: a reload with the same settings reuses the client, so
+// reloads do not leak or churn connections. The last config to let go of
+// one closes it.
+var sharedStores = caddy.NewUsagePool()
+
+type pooledStore struct{ *redisstore.Store }
+
+func (p pooledStore) Destruct() error { return p.Close() }
+
+// newSharedStore gets the route's Redis store from the pool or makes it.
+func newSharedStore(routeName string, rc *config.RateLimit, logger *zap.Logger) (*redisstore.Store, string, error) {
+	rs := rc.Redis
+	repl := caddy.NewReplacer() // {env.*} and other global placeholders
+	prefix := rs.KeyPrefix
+	if prefix == "" {
+		prefix = redisstore.DefaultKeyPrefix
+	}
+	s := redisstore.Settings{
+		RequestsPerSecond: rc.RequestsPerSecond,
+		Burst:             rc.Burst,
+		Global:            rc.Global,
+		MaxKeys:           rc.MaxKeys,
+		Address:           repl.ReplaceAll(rs.Address, ""),
+		Username:          repl.ReplaceAll(rs.Username, ""),
+		Password:          repl.ReplaceAll(rs.Password, ""),
+		DB:                rs.DB,
+		KeyPrefix:         prefix + routeName + ":",
+		DialTimeout:       time.Duration(rs.DialTimeout),
+		ReadTimeout:       time.Duration(rs.Timeout),
+		WriteTimeout:      time.Duration(rs.Timeout),
+		LeaseSize:         rs.LeaseSize,
+		FailurePolicy:     redisstore.FailurePolicy(rs.FailurePolicy),
+	}
+	if rs.TLS != nil {
+		tc := &tls.Config{ServerName: rs.TLS.ServerName, InsecureSkipVerify: rs.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+		if rs.TLS.CAFile != "" {
+			pem, err := os.ReadFile(rs.TLS.CAFile)
+			if err != nil {
+				return nil, "", fmt.Errorf("tls.ca_file: %v", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, "", fmt.Errorf("tls.ca_file %s: no PEM certificates", rs.TLS.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		s.TLS = tc
+	}
+	if err := s.Validate(); err != nil {
+		return nil, "", err
+	}
+	// The pool key is the whole configuration, secrets included (it is
+	// never shown anywhere).
+	cj, _ := json.Marshal(rc)
+	key := "redis|" + routeName + "|" + string(cj)
+	v, _, err := sharedStores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		logger := logger.With(zap.String("route", routeName), zap.String("redis", s.Address))
+		s.OnStateChange = func(degraded bool, err error) {
+			if degraded {
+				logger.Warn("shared rate-limit store unavailable; applying failure policy",
+					zap.String("failure_policy", string(s.FailurePolicy)), zap.Error(err))
+			} else {
+				logger.Info("shared rate-limit store reachable again; limits are shared")
+			}
+		}
+		st, err := redisstore.New(s)
+		if err != nil {
+			return nil, err
+		}
+		return pooledStore{st}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return v.(pooledStore).Store, key, nil
 }

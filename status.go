@@ -68,6 +68,8 @@ type BreakerStatus struct {
 
 // LimiterStatus is a route's rate limiter.
 type LimiterStatus struct {
+	Store             string  `json:"store"`              // local or redis
+	Degraded          bool    `json:"degraded,omitempty"` // redis unreachable: failure policy in force
 	RequestsPerSecond float64 `json:"requests_per_second"`
 	Burst             int     `json:"burst"`
 	Keys              int     `json:"keys"`
@@ -153,13 +155,14 @@ func status(now time.Time) StatusDoc {
 			}
 			rs.Backends = append(rs.Backends, bs)
 		}
-		if rt.limiter != nil {
-			rs.RateLimit = &LimiterStatus{
-				RequestsPerSecond: rt.limiter.rps,
-				Burst:             rt.limiter.burst,
-				Keys:              rt.limiter.lim.Keys(),
-				Evictions:         rt.limiter.lim.Evictions(),
+		if l := rt.limiter; l != nil {
+			ls := &LimiterStatus{Store: "local", RequestsPerSecond: l.rps, Burst: l.burst}
+			if l.shared != nil {
+				ls.Store, ls.Degraded, ls.Keys = "redis", l.shared.Degraded(), l.shared.Keys()
+			} else {
+				ls.Keys, ls.Evictions = l.lim.Keys(), l.lim.Evictions()
 			}
+			rs.RateLimit = ls
 		}
 		if rt.cache != nil {
 			s := rt.cache.Stats()

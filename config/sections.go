@@ -138,6 +138,64 @@ type RateLimit struct {
 	// Headers, when false, turns off the RateLimit-Policy and RateLimit
 	// response headers. Default: true.
 	Headers *bool `json:"headers,omitempty"`
+
+	// Store is where the buckets live: `local` (this instance's memory) or
+	// `redis` (one set of buckets shared by every instance that uses the
+	// same Redis, so N instances enforce one limit, not N). Default: local.
+	Store string `json:"store,omitempty"`
+
+	// Redis configures the shared store; required with store `redis`.
+	Redis *RedisStore `json:"redis,omitempty"`
+}
+
+// RedisStore is the Redis server that holds shared rate-limit buckets.
+type RedisStore struct {
+	// Address of the Redis server, host:port. Required.
+	Address string `json:"address,omitempty"`
+
+	// Username and Password for Redis AUTH. Caddy placeholders are
+	// expanded, so `{env.REDIS_PASSWORD}` keeps the secret out of the
+	// config. Default: none.
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+
+	// DB is the Redis database number. Default: 0.
+	DB int `json:"db,omitempty"`
+
+	// KeyPrefix starts every Redis key this store writes; the route's name
+	// follows it, so routes never share buckets. Default: `smartproxy:rl:`.
+	KeyPrefix string `json:"key_prefix,omitempty"`
+
+	// DialTimeout bounds connecting to Redis. Default: 1s.
+	DialTimeout caddy.Duration `json:"dial_timeout,omitempty"`
+
+	// Timeout bounds every Redis call a request may wait on; past it the
+	// failure policy applies. Default: 100ms.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// TLS, when set, connects to Redis over TLS.
+	TLS *RedisTLS `json:"tls,omitempty"`
+
+	// LeaseSize is the most tokens an instance takes from Redis at once and
+	// spends locally; larger leases mean fewer round trips and a looser
+	// bound (see the README). Default: 10, capped by burst/2 and 100ms of
+	// rate.
+	LeaseSize int `json:"lease_size,omitempty"`
+
+	// FailurePolicy says what happens while Redis cannot be reached:
+	// `fail_open` limits with this instance's own buckets (same rate and
+	// burst), `fail_closed` refuses requests with 503. Default: fail_open.
+	FailurePolicy string `json:"failure_policy,omitempty"`
+}
+
+// RedisTLS configures TLS to Redis.
+type RedisTLS struct {
+	// ServerName to verify; default: the host of Address.
+	ServerName string `json:"server_name,omitempty"`
+	// CAFile is a PEM file of CAs to trust; default: the system roots.
+	CAFile string `json:"ca_file,omitempty"`
+	// InsecureSkipVerify turns certificate verification off (testing only).
+	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
 }
 
 // Cache configures the HTTP response cache.

@@ -334,7 +334,41 @@ func (r *RateLimit) validate(p string) error {
 	if err := r.Settings().Validate(); err != nil {
 		return &Error{Path: p, Err: err}
 	}
+	switch r.Store {
+	case "", "local":
+		if r.Redis != nil {
+			return errAt(p+".redis", "set, but store is %q: set store to redis", r.StoreOrDefault())
+		}
+	case "redis":
+		if r.Redis == nil || r.Redis.Address == "" {
+			return errAt(p+".redis.address", "required with store redis")
+		}
+		rp := p + ".redis"
+		if err := firstErr(
+			nonNegInt(rp, "db", r.Redis.DB),
+			nonNegDur(rp, "dial_timeout", time.Duration(r.Redis.DialTimeout)),
+			nonNegDur(rp, "timeout", time.Duration(r.Redis.Timeout)),
+			nonNegInt(rp, "lease_size", r.Redis.LeaseSize),
+		); err != nil {
+			return err
+		}
+		switch r.Redis.FailurePolicy {
+		case "", "fail_open", "fail_closed":
+		default:
+			return errAt(rp+".failure_policy", "%q: must be fail_open or fail_closed", r.Redis.FailurePolicy)
+		}
+	default:
+		return errAt(p+".store", "%q: must be local or redis", r.Store)
+	}
 	return nil
+}
+
+// StoreOrDefault returns the configured store, local when unset.
+func (r *RateLimit) StoreOrDefault() string {
+	if r.Store == "" {
+		return "local"
+	}
+	return r.Store
 }
 
 // validatePlaceholders checks that every `{` in a placeholder expression is

@@ -103,3 +103,31 @@ func TestRouteInheritsSections(t *testing.T) {
 		t.Fatalf("route 1 effective section %+v", y)
 	}
 }
+
+func TestValidateRedisStore(t *testing.T) {
+	cases := []struct{ json, path, text string }{
+		{`{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"127.0.0.1:6379"}}`, "", ""},
+		{`{"requests_per_second":1,"burst":1,"store":"memcached"}`, "rate_limit.store", "memcached"},
+		{`{"requests_per_second":1,"burst":1,"store":"redis"}`, "rate_limit.redis.address", "required"},
+		{`{"requests_per_second":1,"burst":1,"redis":{"address":"x:1"}}`, "rate_limit.redis", "store"},
+		{`{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"x:1","failure_policy":"maybe"}}`, "rate_limit.redis.failure_policy", "maybe"},
+		{`{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"x:1","timeout":"-1s"}}`, "rate_limit.redis.timeout", "-1s"},
+	}
+	for _, tc := range cases {
+		var c Config
+		if err := json.Unmarshal([]byte(`{"rate_limit":`+tc.json+`}`), &c); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Validate()
+		if tc.path == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.json, err)
+			}
+			continue
+		}
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Path != tc.path || !strings.Contains(err.Error(), tc.text) {
+			t.Errorf("%s: got %v, want path %s mentioning %q", tc.json, err, tc.path, tc.text)
+		}
+	}
+}

@@ -1,0 +1,303 @@
+package caddytest
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// redisServer is a redis-server process of the test's own on a free
+// loopback port (Debian's redis-server, installed by .ci/run).
+type redisServer struct {
+	t    *testing.T
+	bin  string
+	addr string
+	cmd  *exec.Cmd
+}
+
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not found: install the redis-server package (.ci/run does) to run the scale-out tests")
+	}
+	r := &redisServer{t: t, bin: bin, addr: freeAddr(t)}
+	t.Cleanup(r.kill)
+	r.start()
+	return r
+}
+
+func (r *redisServer) start() {
+	r.t.Helper()
+	_, port, _ := net.SplitHostPort(r.addr)
+	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	if !eventually(10*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", r.addr, 200*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Second))
+		c.Write([]byte("PING\r\n"))
+		buf := make([]byte, 7)
+		n, _ := c.Read(buf)
+		return string(buf[:n]) == "+PONG\r\n"
+	}) {
+		r.t.Fatal("redis-server did not answer PING")
+	}
+}
+
+func (r *redisServer) kill() {
+	if r.cmd != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// caddyProcess runs this test binary as a Caddy with the given handler JSON
+// on addr (see TestMain) and waits until it answers.
+func caddyProcess(t *testing.T, addr, handler string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`{"admin": {"disabled": true},
+		"logging": {"logs": {"default": {"level": "ERROR"}}},
+		"apps": {"http": {"servers": {"sp": {"listen": [%q], "automatic_https": {"disable": true},
+			"routes": [{"handle": [%s]}]}}}}}`, addr, handler)
+	file := filepath.Join(t.TempDir(), "caddy.json")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), "SMARTPROXY_TEST_CADDY_CONFIG="+file, "HOME="+t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !eventually(20*time.Second, func() bool {
+		resp, err := http.Get("http://" + addr + "/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	}) {
+		t.Fatalf("caddy on %s did not start", addr)
+	}
+}
+
+// spreadLoad sends GETs round robin to the instances at about perSecond
+// each for d, and returns how many were admitted (200) and refused (429),
+// and the time it took.
+func spreadLoad(t *testing.T, addrs []string, perSecond int, d time.Duration) (ok, limited int64, took time.Duration) {
+	t.Helper()
+	var okN, limN, other atomic.Int64
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for _, addr := range addrs {
+		for w := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := &http.Client{Timeout: 5 * time.Second}
+				tick := time.NewTicker(time.Second * 2 / time.Duration(perSecond))
+				defer tick.Stop()
+				for i := 0; time.Since(begin) < d && i < perSecond*int(d/time.Second+1); i++ {
+					<-tick.C
+					resp, err := c.Get(fmt.Sprintf("http://%s/w%d", addr, w))
+					if err != nil {
+						other.Add(1)
+						continue
+					}
+					resp.Body.Close()
+					switch resp.StatusCode {
+					case 200:
+						okN.Add(1)
+					case 429:
+						limN.Add(1)
+					default:
+						other.Add(1)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if other.Load() > 0 {
+		t.Errorf("%d requests neither admitted nor refused", other.Load())
+	}
+	return okN.Load(), limN.Load(), time.Since(begin)
+}
+
+func TestScaleOutSharedLimitThroughRedis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 8 s of load")
+	}
+	redis := startRedis(t)
+	b := newBackend(t, "b", nil)
+	limit := func(store string) string {
+		rl := `"requests_per_second": 30, "burst": 30, "global": true`
+		if store == "redis" {
+			rl += fmt.Sprintf(`, "store": "redis", "redis": {"address": %q}`, redis.addr)
+		}
+		return fmt.Sprintf(`{"handler": "smartproxy", "backends": [{"url": %q}], "rate_limit": {%s}}`, b.URL, rl)
+	}
+	run := func(store string, d time.Duration) (int64, int64, time.Duration) {
+		addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+		for _, a := range addrs {
+			caddyProcess(t, a, limit(store))
+		}
+		time.Sleep(1100 * time.Millisecond) // buckets refill after the readiness probes
+		return spreadLoad(t, addrs, 40, d)
+	}
+	ok, limited, took := run("redis", 5*time.Second)
+	// The bound of the shared store (ratelimit/redisstore): over any window
+	// of T seconds, burst + rate*T + L, where L is the lease size (3 here:
+	// at most 100ms of rate, at most burst/2, at most 10).
+	bound := 30 + 30*took.Seconds() + 3
+	t.Logf("redis store, 3 instances, %v: %d admitted, %d refused (bound %.0f; exact bucket %.0f)",
+		took.Round(time.Millisecond), ok, limited, bound, 30+30*took.Seconds())
+	if float64(ok) > bound {
+		t.Fatalf("%d admitted across 3 instances, over the stated bound %.0f", ok, bound)
+	}
+	if float64(ok) < 0.8*(30+30*took.Seconds()) || limited == 0 {
+		t.Fatalf("%d admitted, %d refused: the shared limit should admit about %.0f", ok, limited, 30+30*took.Seconds())
+	}
+	localOK, _, localTook := run("local", 3*time.Second)
+	t.Logf("local store, 3 instances, %v: %d admitted (each instance has its own bucket)", localTook.Round(time.Millisecond), localOK)
+	if float64(localOK) < 2*(30+30*localTook.Seconds()) {
+		t.Fatalf("local mode admitted %d; with 3 instances it should be about 3x one limit", localOK)
+	}
+}
+
+func TestScaleOutRedisDownAndBack(t *testing.T) {
+	redis := startRedis(t)
+	b := newBackend(t, "b", nil)
+	rl := func(policy string) map[string]any {
+		return map[string]any{"requests_per_second": 1000, "burst": 1000, "store": "redis",
+			"redis": map[string]any{"address": redis.addr, "timeout": "100ms", "failure_policy": policy}}
+	}
+	start(t, map[string]any{
+		"backends": backends(b),
+		"routes": []map[string]any{
+			{"path": "/open", "rate_limit": rl("fail_open")},
+			{"path": "/closed", "rate_limit": rl("fail_closed")},
+		},
+	})
+	c := newClient()
+	for _, p := range []string{"/open", "/closed"} {
+		if code, _ := get(t, c, p); code != 200 {
+			t.Fatalf("%s with Redis up: %d", p, code)
+		}
+	}
+	redis.kill()
+	// Tokens already leased from Redis (at most lease_size, 10) are spent
+	// locally first; then the failure policy applies.
+	served := 0
+	for ; served < 20; served++ {
+		if code, _ := get(t, c, "/closed"); code == http.StatusServiceUnavailable {
+			break
+		}
+	}
+	if served > 10 {
+		t.Fatalf("fail_closed served %d requests after Redis died; at most the 10 leased tokens may be spent", served)
+	}
+	worst := time.Duration(0)
+	for range 5 {
+		begin := time.Now()
+		if code, _ := get(t, c, "/closed"); code != http.StatusServiceUnavailable {
+			t.Fatalf("fail_closed with Redis down: %d, want 503", code)
+		}
+		if code, _ := get(t, c, "/open"); code != 200 {
+			t.Fatalf("fail_open with Redis down: %d, want 200 (local limiting)", code)
+		}
+		worst = max(worst, time.Since(begin))
+	}
+	t.Logf("slowest pair of requests with Redis down: %v (timeout 100ms)", worst)
+	if worst > 2*time.Second {
+		t.Fatalf("a request waited %v on a dead Redis", worst)
+	}
+	m := scrape(t)
+	if v := sample(t, m, "caddy_smartproxy_ratelimit_store_degraded", `route="*/closed"`); v != 1 {
+		t.Errorf("degraded gauge %v, want 1", v)
+	}
+	redis.start()
+	if !eventually(10*time.Second, func() bool { code, _ := get(t, c, "/closed"); return code == 200 }) {
+		t.Fatal("fail_closed route did not recover when Redis came back")
+	}
+	if v := sample(t, scrape(t), "caddy_smartproxy_ratelimit_store_transitions_total", `route="*/closed"`); v < 2 {
+		t.Errorf("transitions %v, want 2 (down, up)", v)
+	}
+}
+
+// connectedClients asks redis-server for INFO clients.
+func (r *redisServer) connectedClients() int {
+	r.t.Helper()
+	c, err := net.DialTimeout("tcp", r.addr, time.Second)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	c.Write([]byte("INFO clients\r\n"))
+	buf := make([]byte, 4096)
+	n, _ := c.Read(buf)
+	for _, line := range strings.Split(string(buf[:n]), "\r\n") {
+		if v, ok := strings.CutPrefix(line, "connected_clients:"); ok {
+			k, _ := strconv.Atoi(v)
+			return k - 1 // this connection
+		}
+	}
+	r.t.Fatalf("no connected_clients in %q", buf[:n])
+	return 0
+}
+
+func TestScaleOutReloadsDoNotLeakRedisConnections(t *testing.T) {
+	redis := startRedis(t)
+	b := newBackend(t, "b", nil)
+	cfg := func(i int) map[string]any {
+		return map[string]any{"backends": backends(b), "timeout": fmt.Sprintf("%ds", 10+i%2),
+			"rate_limit": map[string]any{"requests_per_second": 1000, "burst": 1000, "global": true,
+				"store": "redis", "redis": map[string]any{"address": redis.addr}}}
+	}
+	c := newClient()
+	start(t, cfg(0))
+	get(t, c, "/")
+	base := redis.connectedClients()
+	for i := range 100 {
+		start(t, cfg(i))
+		if code, _ := get(t, c, "/"); code != 200 {
+			t.Fatalf("reload %d: %d", i, code)
+		}
+	}
+	after := redis.connectedClients()
+	t.Logf("Redis clients: %d before 100 reloads, %d after", base, after)
+	if after > base+2 {
+		t.Fatalf("Redis clients grew from %d to %d over 100 reloads", base, after)
+	}
+}
