@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -33,7 +33,7 @@ func (pooledLimiter) Destruct() error { return nil }
 type routeLimiter struct {
 	lim     *ratelimit.Limiter
 	shared  *redisstore.Store // non-nil with store redis: lim is then unused
-	key     string // placeholder expression; "" = the client IP Caddy resolved
+	key     string            // placeholder expression; "" = the client IP Caddy resolved
 	headers bool
 	policy  []string // the RateLimit-Policy header value, built once
 	allowed prometheus.Counter
