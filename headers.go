@@ -68,7 +68,9 @@ var (
 // copy of r. When the client is a trusted proxy (Caddy's trusted_proxies),
 // the values it sent are kept and extended; otherwise they are replaced, so a
 // client cannot forge its address to the backend.
-func setForwarded(out http.Header, r *http.Request) {
+//
+// buf holds the new values, so that a pooled request allocates nothing.
+func setForwarded(out http.Header, r *http.Request, buf *[2]string) {
 	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
 	clientIP, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -77,7 +79,8 @@ func setForwarded(out http.Header, r *http.Request) {
 	if prior := out["X-Forwarded-For"]; trusted && len(prior) > 0 {
 		out.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+clientIP)
 	} else {
-		out["X-Forwarded-For"] = []string{clientIP}
+		buf[0] = clientIP
+		out["X-Forwarded-For"] = buf[0:1:1]
 	}
 	if !trusted || out.Get("X-Forwarded-Proto") == "" {
 		if r.TLS != nil {
@@ -87,6 +90,7 @@ func setForwarded(out http.Header, r *http.Request) {
 		}
 	}
 	if !trusted || out.Get("X-Forwarded-Host") == "" {
-		out["X-Forwarded-Host"] = []string{r.Host}
+		buf[1] = r.Host
+		out["X-Forwarded-Host"] = buf[1:2:2]
 	}
 }

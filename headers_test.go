@@ -73,7 +73,7 @@ func TestSetForwarded(t *testing.T) {
 			vars := map[string]any{caddyhttp.TrustedProxyVarKey: tc.trusted}
 			r = r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, vars))
 			out := tc.in.Clone()
-			setForwarded(out, r)
+			setForwarded(out, r, new([2]string))
 			if got := out.Get("X-Forwarded-For"); got != tc.xff {
 				t.Errorf("X-Forwarded-For %q, want %q", got, tc.xff)
 			}

@@ -79,6 +79,9 @@ type route struct {
 	faults    faultTolerance  // health checker and breaker subscriptions
 	metrics   routeMetrics
 	algorithm string
+	// pooledOut: the transport keeps no reference to a request after its
+	// response, so outbound requests are pooled (h1 only).
+	pooledOut bool
 }
 
 // CaddyModule returns the Caddy module information.
@@ -183,6 +186,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (
 		pool:      newPool(members, bal, panicThreshold),
 		transport: tr,
 		retry:     newRetryPolicy(s.Retries),
+		pooledOut: isH1(tr),
 		metrics:   newRouteMetrics(name),
 		algorithm: s.LoadBalancer.AlgorithmOrDefault(),
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -42,7 +43,11 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 	rp := rt.retry
 	rp.active.Add(1)
 	defer rp.active.Add(-1)
-	out := outboundRequest(r)
+	o := outboundRequest(r, rt.pooledOut)
+	if rt.pooledOut {
+		defer o.release()
+	}
+	out := &o.req
 	var reset func()
 	if rp.count > 0 && idempotent(r) {
 		var err error
@@ -203,19 +208,48 @@ type noCloseBody struct{ io.Reader }
 
 func (noCloseBody) Close() error { return nil }
 
+// outbound is the request sent to backends, with the storage it needs. On
+// routes whose transport is h1 (which keeps no reference to a request once
+// its response body is done) it is pooled, so a proxied request allocates
+// no Request, URL or header map of its own.
+type outbound struct {
+	req http.Request
+	url url.URL
+	hdr http.Header
+	fwd [2]string // X-Forwarded-For and -Host values
+}
+
+var outboundPool = sync.Pool{New: func() any { return &outbound{hdr: make(http.Header, 16)} }}
+
+// release returns a pooled outbound request, dropping every reference.
+func (o *outbound) release() {
+	o.req = http.Request{}
+	o.url = url.URL{}
+	clear(o.hdr)
+	o.fwd = [2]string{}
+	outboundPool.Put(o)
+}
+
 // outboundRequest makes the request sent to backends from the client's: a
-// shallow copy with its own headers, hop-by-hop headers removed, the
+// shallow copy with its own header map (sharing the client's value slices,
+// which nothing downstream writes to), hop-by-hop headers removed, the
 // X-Forwarded-* headers set and the Host kept.
-func outboundRequest(r *http.Request) *http.Request {
-	out := new(http.Request)
-	*out = *r
-	out.Header = r.Header.Clone()
-	if out.Header == nil {
-		out.Header = make(http.Header)
+func outboundRequest(r *http.Request, pooled bool) *outbound {
+	var o *outbound
+	if pooled {
+		o = outboundPool.Get().(*outbound)
+	} else {
+		o = &outbound{hdr: make(http.Header, len(r.Header)+4)}
 	}
+	out := &o.req
+	*out = *r
+	for k, v := range r.Header {
+		o.hdr[k] = v
+	}
+	out.Header = o.hdr
 	out.RequestURI = ""
 	out.Close = false
-	out.URL = new(url.URL)
+	out.URL = &o.url
 	removeHopHeaders(out.Header)
 	if up := upgradeType(r.Header); up != "" {
 		out.Header["Connection"] = []string{"Upgrade"}
@@ -224,12 +258,12 @@ func outboundRequest(r *http.Request) *http.Request {
 	// "Te: trailers" is hop-by-hop but says the client accepts trailers;
 	// backends (gRPC in particular) need to know.
 	if httpguts.HeaderValuesContainsToken(r.Header["Te"], "trailers") {
-		out.Header["Te"] = []string{"trailers"}
+		out.Header["Te"] = teTrailers
 	}
-	setForwarded(out.Header, r)
+	setForwarded(out.Header, r, &o.fwd)
 	// Go's client would add its own User-Agent when there is none.
 	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = []string{""}
+		out.Header["User-Agent"] = noUserAgent
 	}
 	// A request with a known empty body is sent without one (and so needs
 	// no replay buffer).
@@ -238,8 +272,14 @@ func outboundRequest(r *http.Request) *http.Request {
 	} else {
 		out.Body = nil
 	}
-	return out
+	return o
 }
+
+// Shared, never modified header values.
+var (
+	teTrailers  = []string{"trailers"}
+	noUserAgent = []string{""}
+)
 
 // setTarget points out at backend b, keeping r's path and query.
 func setTarget(out, r *http.Request, b *backend.Backend) {

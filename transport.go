@@ -95,3 +95,9 @@ func (ts *transports) cleanup() {
 		}
 	}
 }
+
+// isH1 reports whether t is the lean HTTP/1.1 transport.
+func isH1(t http.RoundTripper) bool {
+	_, ok := t.(*h1.Transport)
+	return ok
+}

@@ -202,7 +202,10 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, staleness, error) {
 		*wreq = *req
 		wreq.Body = &continueBody{c: c, req: req, rc: req.Body, deadline: deadline}
 	}
-	err := wreq.Write(c.bw)
+	var err error
+	if wreq != req || !writeRequestHead(c.bw, req) {
+		err = wreq.Write(c.bw)
+	}
 	if err == nil {
 		err = c.bw.Flush()
 	}
