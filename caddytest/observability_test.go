@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -187,14 +188,25 @@ func getStatus(t *testing.T) statusDoc {
 
 func TestStatusAPI(t *testing.T) {
 	good := newBackend(t, "good", nil)
+	// The bad backend passes its health checks until it has answered one
+	// proxied request (a 502, which opens its breaker), then fails them:
+	// so the order of events is fixed whatever the check timing.
+	var served atomic.Bool
 	bad := newBackend(t, "bad", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			if served.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+			return
+		}
+		served.Store(true)
 		w.WriteHeader(http.StatusBadGateway)
 	})
 	start(t, map[string]any{
 		"backends":        []map[string]any{{"url": good.URL, "weight": 3}, {"url": bad.URL}},
 		"load_balancer":   map[string]any{"algorithm": "weighted_round_robin"},
 		"circuit_breaker": map[string]any{"failure_threshold": 1, "base_backoff": "30s", "max_backoff": "60s"},
-		"health_check":    map[string]any{"interval": "100ms", "timeout": "50ms", "path": "/", "healthy_threshold": 1, "unhealthy_threshold": 1},
+		"health_check":    map[string]any{"interval": "100ms", "timeout": "50ms", "path": "/health", "healthy_threshold": 1, "unhealthy_threshold": 1},
 		"rate_limit":      map[string]any{"requests_per_second": 50, "burst": 100},
 		"retries":         map[string]any{"count": 0},
 		"cache":           map[string]any{},
@@ -230,7 +242,7 @@ func TestStatusAPI(t *testing.T) {
 	if b.URL != bad.URL || b.Available || b.Requests != 1 || b.Failures != 1 || b.ErrorRate != 1 {
 		t.Errorf("bad backend %+v", b)
 	}
-	if b.Health == nil || b.Health.Since == nil || !strings.Contains(b.Health.LastError, "502") {
+	if b.Health == nil || b.Health.Since == nil || !strings.Contains(b.Health.LastError, "503") {
 		t.Errorf("bad backend health %+v", b.Health)
 	}
 	if b.Breaker == nil || b.Breaker.State != "open" || b.Breaker.Trips != 1 || b.Breaker.NextProbe == nil ||
