@@ -67,7 +67,18 @@ func sample(t *testing.T, m map[string]float64, name string, labels ...string) f
 
 func TestMetricsAfterTrafficAndFailure(t *testing.T) {
 	good := newBackend(t, "good", nil)
+	// The bad backend fails its health checks only once it has answered
+	// two proxied requests with 500 (which open its breaker): the order of
+	// events does not depend on check timing.
+	var served atomic.Int64
 	bad := newBackend(t, "bad", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			if served.Load() >= 2 {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
+			return
+		}
+		served.Add(1)
 		w.WriteHeader(http.StatusInternalServerError)
 	})
 	start(t, map[string]any{
