@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,22 +105,6 @@ func newBackendMetrics(route, backendName string, totals *requestTotals) backend
 		m.byClass[c] = metrics.requests.WithLabelValues(route, backendName, strconv.Itoa(c)+"xx")
 	}
 	return m
-}
-
-// observe records one try: its status (0 when no answer came) and latency.
-func (m *backendMetrics) observe(status int, latency time.Duration) {
-	m.requests.Add(1)
-	class := status / 100
-	if class < 1 || class > 5 {
-		class = 0
-	}
-	m.byClass[class].Inc()
-	if class == 0 || class == 5 {
-		m.failures.Add(1)
-	}
-	if status != 0 {
-		m.duration.Observe(latency.Seconds())
-	}
 }
 
 // routeMetrics are one route's counters.

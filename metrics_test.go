@@ -1,3 +1,5 @@
+//go:build !smartproxy_nometrics
+
 package smartproxy
 
 import (
