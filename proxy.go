@@ -58,17 +58,16 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 	var triedBuf [maxTries]*backend.Backend
 	tried := triedBuf[:0]
 	var lastErr error
-	retries := 0
-	retrying := false
+	var st retryState
 	defer func() {
-		if retrying {
+		if st.retrying {
 			rp.retrying.Add(-1)
 		}
 	}()
 	for {
 		b := rt.pool.pick(r, tried)
 		if b == nil {
-			if lastErr != nil {
+			if lastErr != nil && !errors.Is(lastErr, errBreakerRefused) {
 				return statusError(r, lastErr)
 			}
 			rt.metrics.noBackend.Inc()
@@ -76,54 +75,72 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 		}
 		tried = append(tried, b)
 		resp, err := h.roundTrip(r, out, rt, b, ri)
-		var retryable bool
-		switch {
-		case err == nil:
-			retryable = retryStatus(resp.StatusCode) && reset != nil
-		case nothingSent(err):
-			retryable = true
-		default:
-			retryable = reset != nil
-		}
-		if retryable && (errors.Is(err, errBreakerRefused) || retries < rp.count) &&
-			len(tried) < maxTries && r.Context().Err() == nil && rt.pool.hasUntried(tried) {
-			if !errors.Is(err, errBreakerRefused) {
-				if !retrying {
-					if !rp.admitRetry() {
-						rt.metrics.budget.Inc()
-						h.debug("retry budget exhausted", rt, b, err)
-						goto done
-					}
-					retrying = true
-				}
-				retries++
-				ri.retries = retries
-				rt.metrics.retries.Inc()
-				if !rp.wait(r, retries) {
-					goto done
-				}
-			}
+		if !h.again(r, rt, &st, tried, resp, err, reset != nil) {
 			if err == nil {
-				resp.Body.Close()
-				b.Release()
-				err = fmt.Errorf("backend %s: status %d", b.Name, resp.StatusCode)
+				return h.deliver(w, out, resp, b)
 			}
-			h.debug("retrying on another backend", rt, b, err)
-			lastErr = err
-			if reset != nil {
-				reset()
-			}
-			continue
-		}
-	done:
-		if err != nil {
 			if lastErr != nil && errors.Is(err, errBreakerRefused) {
-				err = lastErr
+				err = lastErr // the real failure, not the last refusal
 			}
 			return statusError(r, err)
 		}
-		return h.deliver(w, out, resp, b)
+		ri.retries = st.retries
+		if err == nil {
+			resp.Body.Close()
+			b.Release()
+			err = fmt.Errorf("backend %s: status %d", b.Name, resp.StatusCode)
+		}
+		h.debug("retrying on another backend", rt, b, err)
+		lastErr = err
+		if reset != nil {
+			reset()
+		}
 	}
+}
+
+// retryState is what one request's retry decisions carry from try to try.
+type retryState struct {
+	retries  int
+	retrying bool // holds a place in the route's retry budget
+}
+
+// again decides whether to try another backend after a try that ended in
+// resp or err, and waits out the backoff. A try that reached no backend
+// (dial error, breaker refusal) may always move on; a request that can be
+// sent again (idempotent, body replayable) also after a transport failure
+// or a 502/503/504; retries are bounded by the route's count and budget.
+// A breaker refusal is not a retry: nothing was sent and it costs nothing.
+func (h *Handler) again(r *http.Request, rt *route, st *retryState, tried []*backend.Backend, resp *http.Response, err error, replayable bool) bool {
+	var retryable bool
+	switch {
+	case err == nil:
+		retryable = replayable && retryStatus(resp.StatusCode)
+	case nothingSent(err):
+		retryable = true
+	default:
+		retryable = replayable
+	}
+	if !retryable || len(tried) >= maxTries || r.Context().Err() != nil || !rt.pool.hasUntried(tried) {
+		return false
+	}
+	if errors.Is(err, errBreakerRefused) {
+		return true
+	}
+	rp := rt.retry
+	if st.retries >= rp.count {
+		return false
+	}
+	if !st.retrying {
+		if !rp.admitRetry() {
+			rt.metrics.budget.Inc()
+			h.debug("retry budget exhausted", rt, tried[len(tried)-1], err)
+			return false
+		}
+		st.retrying = true
+	}
+	st.retries++
+	rt.metrics.retries.Inc()
+	return rp.wait(r, st.retries)
 }
 
 // roundTrip sends out to b and records the outcome (breaker, passive
