@@ -1,0 +1,103 @@
+package smartproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-smartproxy/smartproxy/balancer"
+	"github.com/caddy-smartproxy/smartproxy/h1"
+)
+
+func TestRetryDecision(t *testing.T) {
+	bs := testBackends(t, 3)
+	bal, _ := balancer.New(balancer.Config{})
+	newRoute := func() *route {
+		return &route{name: "r", pool: newTestPool(bs, bal, nil, 0), retry: newRetryPolicy(nil), metrics: newRouteMetrics("retry-test")}
+	}
+	h := &Handler{logger: zap.NewNop()}
+	dial := fmt.Errorf("backend x: %w", h1.DialError{Err: errors.New("refused")})
+	refused := fmt.Errorf("backend x: %w", errBreakerRefused)
+	reset := errors.New("connection reset after the request was sent")
+	resp := func(code int) *http.Response { return &http.Response{StatusCode: code} }
+	live := httptest.NewRequest("GET", "/", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	gone := live.WithContext(ctx)
+	cases := []struct {
+		name       string
+		r          *http.Request
+		tried      int
+		retries    int
+		resp       *http.Response
+		err        error
+		replayable bool
+		want       bool
+		wantCount  int
+	}{
+		{"502 replayable", live, 1, 0, resp(502), nil, true, true, 1},
+		{"502 not replayable (POST)", live, 1, 0, resp(502), nil, false, false, 0},
+		{"500 is an answer, not retried", live, 1, 0, resp(500), nil, true, false, 0},
+		{"200", live, 1, 0, resp(200), nil, true, false, 0},
+		{"dial error, any request", live, 1, 0, nil, dial, false, true, 1},
+		{"sent, then reset, replayable", live, 1, 0, nil, reset, true, true, 1},
+		{"sent, then reset, POST", live, 1, 0, nil, reset, false, false, 0},
+		{"retry count spent", live, 2, 1, nil, dial, true, false, 1},
+		{"breaker refusal costs no retry", live, 2, 1, nil, refused, false, true, 1},
+		{"client gone", gone, 1, 0, nil, dial, true, false, 0},
+		{"every backend tried", live, 3, 0, nil, dial, true, false, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := newRoute()
+			st := retryState{retries: tc.retries}
+			got := h.again(tc.r, rt, &st, bs[:tc.tried], tc.resp, tc.err, tc.replayable)
+			if got != tc.want || st.retries != tc.wantCount {
+				t.Fatalf("again = %v with %d retries; want %v with %d", got, st.retries, tc.want, tc.wantCount)
+			}
+			if st.retrying {
+				rt.retry.retrying.Add(-1)
+			}
+		})
+	}
+}
+
+func TestRetryBudget(t *testing.T) {
+	p := newRetryPolicy(nil) // budget 0.2, at least 3 in flight
+	p.active.Store(10)
+	for i := range 3 {
+		if !p.admitRetry() {
+			t.Fatalf("retry %d refused below the minimum concurrency", i)
+		}
+	}
+	if p.admitRetry() {
+		t.Fatal("a 4th concurrent retry admitted with 10 requests in flight (budget 20% = 2, floor 3)")
+	}
+	p.active.Store(100)
+	for i := 3; i < 20; i++ {
+		if !p.admitRetry() {
+			t.Fatalf("retry %d refused with 100 in flight (budget 20)", i)
+		}
+	}
+	if p.admitRetry() {
+		t.Fatal("retry 21 admitted with 100 in flight")
+	}
+}
+
+func TestIdempotent(t *testing.T) {
+	for m, want := range map[string]bool{"GET": true, "HEAD": true, "PUT": true, "DELETE": true, "OPTIONS": true, "POST": false, "PATCH": false} {
+		if got := idempotent(httptest.NewRequest(m, "/", nil)); got != want {
+			t.Errorf("%s: %v", m, got)
+		}
+	}
+	r := httptest.NewRequest("POST", "/", nil)
+	r.Header.Set("Idempotency-Key", "k")
+	if !idempotent(r) {
+		t.Error("POST with Idempotency-Key")
+	}
+}
