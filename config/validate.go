@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -268,7 +269,7 @@ func (h *HealthCheck) validate(p string) error {
 		}
 	}
 	if err := h.Settings().Validate(); err != nil {
-		return &Error{Path: p, Err: err}
+		return libError(p, h, err)
 	}
 	return nil
 }
@@ -307,7 +308,7 @@ func (b *CircuitBreaker) validate(p string) error {
 			time.Duration(b.MaxBackoff), time.Duration(b.BaseBackoff))
 	}
 	if err := b.Settings().Validate(); err != nil {
-		return &Error{Path: p, Err: err}
+		return libError(p, b, err)
 	}
 	return nil
 }
@@ -332,7 +333,7 @@ func (r *RateLimit) validate(p string) error {
 		return &Error{Path: p + ".key", Err: err}
 	}
 	if err := r.Settings().Validate(); err != nil {
-		return &Error{Path: p, Err: err}
+		return libError(p, r, err)
 	}
 	switch r.Store {
 	case "", "local":
@@ -424,7 +425,7 @@ func (c *Cache) validate(p string) error {
 	}
 	s := c.Settings()
 	if err := s.Validate(); err != nil {
-		return &Error{Path: p, Err: err}
+		return libError(p, c, err)
 	}
 	return nil
 }
@@ -443,4 +444,27 @@ func (r *Retries) validate(p string) error {
 		nonNegDur(p, "backoff", time.Duration(r.Backoff)),
 		fraction(p, "budget", r.Budget),
 	)
+}
+
+// libError places an error from a library's own settings validation at the
+// key it is about. The libraries name the field by its config key right
+// after their "invalid … settings:" prefix; when that word is a JSON key of
+// the section, the error's path ends in it (so a YAML error points at the
+// key's line), else at the section.
+func libError(p string, section any, err error) *Error {
+	msg := err.Error()
+	if _, rest, ok := strings.Cut(msg, ": "); ok {
+		word, _, _ := strings.Cut(rest, " ")
+		t := reflect.TypeOf(section)
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if name != "" && name == word {
+				return &Error{Path: p + "." + name, Err: err}
+			}
+		}
+	}
+	return &Error{Path: p, Err: err}
 }

@@ -131,3 +131,28 @@ func TestValidateRedisStore(t *testing.T) {
 		}
 	}
 }
+
+func TestLibraryErrorsNameTheKey(t *testing.T) {
+	cases := []struct{ json, path string }{
+		{`{"circuit_breaker":{"window":"1ms"}}`, "circuit_breaker.window"},
+		{`{"cache":{"max_entry_bytes":104857600}}`, "cache.max_entry_bytes"},
+		{`{"health_check":{"jitter":0.9}}`, "health_check.jitter"},
+	}
+	for _, tc := range cases {
+		var c Config
+		if err := json.Unmarshal([]byte(tc.json), &c); err != nil {
+			t.Fatal(err)
+		}
+		var ce *Error
+		if err := c.Validate(); !errors.As(err, &ce) || ce.Path != tc.path {
+			t.Errorf("%s: got %v (path %q), want path %s", tc.json, err, pathOf(ce), tc.path)
+		}
+	}
+}
+
+func pathOf(e *Error) string {
+	if e == nil {
+		return ""
+	}
+	return e.Path
+}
