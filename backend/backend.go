@@ -96,9 +96,19 @@ func Parse(rawURL string) (*url.URL, error) {
 	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
 		return nil, fmt.Errorf("%w %q: port %q must be 1-65535", ErrBadURL, rawURL, port)
 	}
-	u.Host = net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") && !strings.HasPrefix(u.Host, "[") {
+		return nil, fmt.Errorf("%w %q: an IPv6 address must be written in brackets, as in http://[::1]:8080", ErrBadURL, rawURL)
+	}
+	u.Host = net.JoinHostPort(host, port)
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
+	// The canonical form must itself be a valid backend URL (Parse is
+	// idempotent); anything else is a host the url package only half
+	// understood.
+	if _, err := url.Parse(u.String()); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrBadURL, rawURL, err)
+	}
 	return u, nil
 }
 

@@ -257,7 +257,10 @@ func TestParseIsIdempotent(t *testing.T) {
 			t.Fatalf("%q -> %q -> %v, %v", in, u, again, err)
 		}
 	}
-	for _, bad := range []string{"http://a:0", "http://a:99999", "http://a:-1"} {
+	if u, err := Parse("http://[::1]:8080"); err != nil || u.String() != "http://[::1]:8080" {
+		t.Errorf("bracketed IPv6: %v, %v", u, err)
+	}
+	for _, bad := range []string{"http://a:0", "http://a:99999", "http://a:-1", "h2C://::", "http://::1"} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
