@@ -104,8 +104,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
-	h.liveKey = fmt.Sprintf("handler|%p", h)
-	liveHandlers.LoadOrStore(h.liveKey, liveHandler{h: h, gen: handlerGen.Add(1)})
 	eventsApp, err := ctx.App("events")
 	if err != nil {
 		return fmt.Errorf("getting events app: %v", err)
@@ -137,6 +135,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.router = rtr
 	}
+	// Only now, with every route built, may the metrics collector and the
+	// admin API read this handler's routes.
+	h.liveKey = fmt.Sprintf("handler|%p", h)
+	liveHandlers.LoadOrStore(h.liveKey, liveHandler{h: h, gen: handlerGen.Add(1)})
 	return nil
 }
 
