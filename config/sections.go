@@ -178,8 +178,8 @@ type RedisStore struct {
 
 	// LeaseSize is the most tokens an instance takes from Redis at once and
 	// spends locally; larger leases mean fewer round trips and a looser
-	// bound (see the README). Default: 10, capped by burst/2 and 100ms of
-	// rate.
+	// bound (see the README). Default: 10, or 10ms of rate when that is
+	// more; always capped by burst/2 and 100ms of rate.
 	LeaseSize int `json:"lease_size,omitempty"`
 
 	// FailurePolicy says what happens while Redis cannot be reached:

@@ -34,12 +34,15 @@
 //
 // L and D follow from the settings (Settings.Lease):
 //
-//	L = max(1, min(LeaseSize, Burst/2, floor(RequestsPerSecond × 100 ms)))
+//	L = max(1, min(cap, Burst/2, floor(RequestsPerSecond × 100 ms)))
 //	D = min(100 ms, L / RequestsPerSecond)
 //
 // Burst/2 keeps one instance from taking the whole burst; the rate term
-// keeps a lease within about 100 ms of traffic; LeaseSize (default 10)
-// caps both. LeaseSize 1 disables leases: every admitted request is one
+// keeps a lease within about 100 ms of traffic; cap is LeaseSize when set,
+// and by default the larger of 10 and 10 ms of rate (MinLeaseAge), so that
+// above 1,000 requests/s a lease is not cut short by its own lifetime
+// (L/RequestsPerSecond) long before its tokens are spent: such a lease
+// holds 10 ms of tokens, 1 % of the rate's one-second window. LeaseSize 1 disables leases: every admitted request is one
 // script call, and the limit is exactly that of one shared bucket.
 //
 // # The over-admission bound

@@ -49,6 +49,12 @@ const (
 	// MaxLeaseAge is the longest an instance may serve leased tokens. The
 	// over-admission bound grows with it (see the package doc).
 	MaxLeaseAge = 100 * time.Millisecond
+
+	// MinLeaseAge is how much of the rate a default lease covers at least:
+	// above 1,000 requests/s a default lease holds 10 ms of tokens rather
+	// than DefaultLeaseSize, so it lasts 10 ms instead of less. Its share
+	// of any one-second window is then at most 1 %.
+	MinLeaseAge = 10 * time.Millisecond
 )
 
 // FailurePolicy says what Allow does while Redis cannot be reached.
@@ -114,9 +120,9 @@ type Settings struct {
 	// ServerName is taken from Address's host. Default: plain TCP.
 	TLS *tls.Config
 
-	// LeaseSize caps how many tokens an instance takes from Redis at once.
-	// 1 means no lease: every admitted request is a Redis call, and the
-	// shared bucket is exact. Default: DefaultLeaseSize.
+	// LeaseSize caps how many tokens an instance takes from Redis at once
+	// (see Lease); 1 turns leases off, and the shared bucket is exact.
+	// Default: DefaultLeaseSize, or MinLeaseAge of rate when that is more.
 	LeaseSize int
 
 	// FailurePolicy decides requests while Redis is unavailable. Default:
@@ -229,7 +235,8 @@ func (s Settings) withDefaults() Settings {
 		s.WriteTimeout = DefaultWriteTimeout
 	}
 	if s.LeaseSize == 0 {
-		s.LeaseSize = DefaultLeaseSize
+		// At least MinLeaseAge of rate (see Lease).
+		s.LeaseSize = max(DefaultLeaseSize, int(min(math.Floor(s.RequestsPerSecond*MinLeaseAge.Seconds()), math.MaxInt32)))
 	}
 	if s.FailurePolicy == "" {
 		s.FailurePolicy = FailOpen
@@ -246,10 +253,13 @@ func (s Settings) withDefaults() Settings {
 // Lease returns the effective lease size L and lease lifetime D these
 // settings give (see the package doc):
 //
-//	L = max(1, min(LeaseSize, Burst/2, floor(RequestsPerSecond × MaxLeaseAge)))
+//	L = max(1, min(cap, Burst/2, floor(RequestsPerSecond × MaxLeaseAge)))
 //	D = min(MaxLeaseAge, L / RequestsPerSecond)
 //
-// so that RequestsPerSecond × D <= L: the over-admission a lease can cause
+// where cap is LeaseSize when set, and by default the larger of
+// DefaultLeaseSize and MinLeaseAge of rate, so that a fast limit's leases
+// are not used up by their own short lifetime before their tokens.
+// RequestsPerSecond × D <= L always: the over-admission a lease can cause
 // in any window is at most L tokens. Zero fields count as their defaults.
 func (s Settings) Lease() (size int, lifetime time.Duration) {
 	s = s.withDefaults()

@@ -77,7 +77,9 @@ func TestLease(t *testing.T) {
 	}{
 		{"seed: half the burst", 100, 10, 0, 5, 50 * time.Millisecond, 5},
 		{"issue: 100 ms of traffic", 30, 30, 0, 3, 100 * time.Millisecond, 3},
-		{"large limit: the cap", 10000, 10000, 0, 10, time.Millisecond, 10},
+		{"large limit: 10 ms of rate", 10000, 10000, 0, 100, 10 * time.Millisecond, 100},
+		{"huge limit: 10 ms of rate", 1e7, 1e7, 0, 100000, 10 * time.Millisecond, 100000},
+		{"explicit small cap", 10000, 10000, 10, 10, time.Millisecond, 10},
 		{"explicit cap", 10000, 10000, 200, 200, 20 * time.Millisecond, 200},
 		{"leases off", 100, 10, 1, 1, 10 * time.Millisecond, 0},
 		{"burst of 1", 100, 1, 0, 1, 10 * time.Millisecond, 0},
