@@ -39,11 +39,13 @@ type conn struct {
 	br *bufio.Reader // reads through conn.Read, which counts bytes
 	bw *bufio.Writer // writes through conn.Write, which records errors
 
-	raw     syscall.RawConn    // for the liveness check; nil if unavailable
-	peekFn  func(uintptr) bool // c.peek, bound once so a check allocates nothing
-	abortFn func()             // c.abort, bound once for context.AfterFunc
-	peekBuf [1]byte
-	dead    bool // set by peek
+	raw        syscall.RawConn    // for the liveness check; nil if unavailable
+	peekFn     func(uintptr) bool // c.peek, bound once so a check allocates nothing
+	readableFn func(uintptr) bool // c.readable, bound once for the same reason
+	abortFn    func()             // c.abort, bound once for context.AfterFunc
+	peekBuf    [1]byte
+	dead       bool // set by peek
+	ready      bool // set by readable
 
 	idleSince time.Time
 	reused    bool // served an exchange before this one
@@ -71,6 +73,7 @@ func (t *Transport) dialConn(ctx context.Context, hp *hostPool) (*conn, error) {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
 			c.peekFn = c.peek
+			c.readableFn = c.readable
 		}
 	}
 	if v, ok := readerPool.Get().(*bufio.Reader); ok {
@@ -235,7 +238,7 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, staleness, error) {
 		c.fail()
 		return nil, st, c.wrapErr(ctx, "writing request", err, deadline)
 	}
-	resp, err := c.readResponse(req)
+	resp, err := c.awaitResponse(req)
 	if err != nil {
 		st := notStale
 		if c.reused && c.nread == 0 && connGone(err) {
@@ -245,6 +248,22 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, staleness, error) {
 		return nil, st, c.wrapErr(ctx, "reading response", err, deadline)
 	}
 	return c.finish(req, resp, deadline, true)
+}
+
+// awaitResponse reads the response to a request just written, polling
+// for it first when the transport's spinner says so (see spin.go).
+func (c *conn) awaitResponse(req *http.Request) (*http.Response, error) {
+	sp := c.t.spin
+	if sp == nil {
+		return c.readResponse(req)
+	}
+	start := time.Now()
+	if sp.waitStart(c.hp) {
+		c.poll(sp.limit)
+	}
+	resp, err := c.readResponse(req)
+	sp.waitEnd(c.hp, time.Since(start))
+	return resp, err
 }
 
 // readResponse reads the final response to req, skipping interim (1xx)

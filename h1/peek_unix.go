@@ -14,3 +14,11 @@ func (c *conn) peek(fd uintptr) bool {
 	c.dead = err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
 	return true // never wait for readability
 }
+
+// readable runs like peek but consumes nothing (MSG_PEEK): it sets ready
+// when a read would not block (bytes, EOF or an error).
+func (c *conn) readable(fd uintptr) bool {
+	_, _, err := syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	c.ready = err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
+	return true // never wait for readability
+}

@@ -3,6 +3,7 @@ package h1
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,7 +12,8 @@ import (
 // state for it are warm), and the oldest sink to the bottom, where idle
 // expiry finds them.
 type hostPool struct {
-	addr string // host:port to dial
+	addr string       // host:port to dial
+	wait atomic.Int64 // smoothed time from request written to response parsed, ns (SpinWait only)
 
 	mu   sync.Mutex
 	idle []*conn // idle[len-1] is the most recent
