@@ -1,0 +1,192 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// deadlineConn counts the deadlines set on a connection.
+type deadlineConn struct {
+	net.Conn
+	sets *atomic.Int64
+}
+
+func (c deadlineConn) SetDeadline(t time.Time) error {
+	c.sets.Add(1)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c deadlineConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
+
+func countingDialer(sets *atomic.Int64) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return deadlineConn{c, sets}, nil
+	}
+}
+
+// The header deadline is set once per timeout/16 on a busy connection,
+// not once per request.
+func TestDeadlineSetLazily(t *testing.T) {
+	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	var sets atomic.Int64
+	tr := New(Config{ResponseHeaderTimeout: time.Minute, DialContext: countingDialer(&sets)})
+	defer tr.Close()
+	for range 50 {
+		if _, body := get(t, tr, srv.URL); body != "ok" {
+			t.Fatalf("body %q", body)
+		}
+	}
+	if n := srv.accepted.Load(); n != 1 {
+		t.Fatalf("%d connections for 50 sequential requests, want 1", n)
+	}
+	if n := sets.Load(); n != 1 {
+		t.Errorf("%d deadlines set for 50 requests within a second, want 1", n)
+	}
+}
+
+// A body may stream for longer than the header timeout; the connection
+// then serves the next request, whose own header deadline still holds.
+func TestBodyOutlivesHeaderDeadline(t *testing.T) {
+	const timeout = 30 * time.Millisecond
+	rs := newRawServer(t, func(_ int, c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, _, err := readRequest(br)
+			if err != nil {
+				return
+			}
+			switch req.URL.Path {
+			case "/slow-body":
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+				for i := range 10 {
+					time.Sleep(timeout / 2)
+					fmt.Fprintf(c, "2\r\n%02d\r\n", i)
+				}
+				io.WriteString(c, "0\r\n\r\n")
+			case "/hang":
+				io.Copy(io.Discard, c)
+				return
+			default:
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}
+		}
+	})
+	tr := New(Config{ResponseHeaderTimeout: timeout})
+	defer tr.Close()
+	start := time.Now()
+	_, body := get(t, tr, rs.url()+"/slow-body")
+	if want := "00010203040506070809"; body != want {
+		t.Fatalf("slow body %q, want %q", body, want)
+	}
+	if el := time.Since(start); el < 2*timeout {
+		t.Fatalf("the body took %v, not past the %v deadline: the test proves nothing", el, timeout)
+	}
+	if _, body := get(t, tr, rs.url()+"/next"); body != "ok" {
+		t.Fatalf("next request on the connection: %q", body)
+	}
+	if n := rs.accepted.Load(); n != 1 {
+		t.Errorf("%d connections, want the one reused", n)
+	}
+	start = time.Now()
+	_, err := tr.RoundTrip(mustReq(t, context.Background(), "GET", rs.url()+"/hang", nil))
+	if !errors.Is(err, ErrResponseHeaderTimeout) {
+		t.Fatalf("hanging backend after a long body: err = %v, want ErrResponseHeaderTimeout", err)
+	}
+	if el := time.Since(start); el < timeout {
+		t.Errorf("timed out after %v, before the %v timeout", el, timeout)
+	}
+}
+
+// A deadline that expired while the connection idled in the pool does not
+// make the connection look dead, nor fail the next exchange.
+func TestDeadlineExpiredWhileIdle(t *testing.T) {
+	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s", r.Method, b)
+	}))
+	tr := New(Config{ResponseHeaderTimeout: 10 * time.Millisecond})
+	defer tr.Close()
+	get(t, tr, srv.URL)
+	time.Sleep(30 * time.Millisecond) // past the deadline and its slack
+	// A POST is checked for liveness before it is written.
+	if _, body := do(t, tr, mustReq(t, context.Background(), "POST", srv.URL, onceBody("x"))); body != "POST x" {
+		t.Fatalf("POST after idling: %q", body)
+	}
+	time.Sleep(30 * time.Millisecond)
+	if _, body := get(t, tr, srv.URL); body != "GET " {
+		t.Fatalf("GET after idling: %q", body)
+	}
+	if n := srv.accepted.Load(); n != 1 {
+		t.Errorf("%d connections, want the idle one reused each time", n)
+	}
+}
+
+// With a header deadline armed, a cancelled context and a Close still
+// interrupt a body read at once (the lifted deadline never hides them).
+func TestAbortWithDeadlineArmed(t *testing.T) {
+	rs := newRawServer(t, func(_ int, c net.Conn) {
+		if _, _, err := readRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes!")
+		io.Copy(io.Discard, c)
+	})
+	tr := New(Config{ResponseHeaderTimeout: 20 * time.Millisecond})
+	defer tr.Close()
+	for _, how := range []string{"cancel", "close"} {
+		t.Run(how, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			resp, err := tr.RoundTrip(mustReq(t, ctx, "GET", rs.url(), nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 10)
+			if _, err := io.ReadFull(resp.Body, buf); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := resp.Body.Read(buf)
+				done <- err
+			}()
+			// Let the header deadline expire under the read first.
+			time.Sleep(40 * time.Millisecond)
+			if how == "cancel" {
+				cancel()
+			} else {
+				resp.Body.Close()
+			}
+			select {
+			case err := <-done:
+				if err == nil || (how == "cancel" && !errors.Is(err, context.Canceled)) {
+					t.Errorf("err = %v after %s", err, how)
+				}
+			case <-time.After(waitFor):
+				t.Fatalf("%s did not interrupt the body read", how)
+			}
+			resp.Body.Close()
+		})
+	}
+	if n := tr.idleCount(); n != 0 {
+		t.Error("aborted connection pooled")
+	}
+}
