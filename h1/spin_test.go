@@ -31,8 +31,26 @@ func TestSpinnerGate(t *testing.T) {
 
 	s := &spinner{limit: 100 * time.Microsecond}
 	hp := &hostPool{}
+	sequential := func(n int) (polled int) {
+		for range n {
+			if s.waitStart(hp) {
+				polled++
+			}
+			s.waitEnd(hp, 50*time.Microsecond)
+		}
+		return polled
+	}
+	// Polling starts only once the load has been sequential for a while.
+	if p := sequential(calmExchanges); p != 0 {
+		t.Errorf("polled %d of the first %d exchanges, want none yet", p, calmExchanges)
+	}
+	if p := sequential(10); p != 10 {
+		t.Errorf("polled %d of 10 sequential exchanges after a calm spell, want all", p)
+	}
+	// Two awaiting at once: neither polls, and polling stops until the
+	// load is sequential again for calmExchanges.
 	if !s.waitStart(hp) {
-		t.Error("the only awaiting exchange on a fresh host was not told to poll")
+		t.Error("the only awaiting exchange after a calm spell did not poll")
 	}
 	if s.waitStart(hp) {
 		t.Error("a second awaiting exchange was told to poll")
@@ -42,9 +60,15 @@ func TestSpinnerGate(t *testing.T) {
 	if n := s.awaiting.Load(); n != 0 {
 		t.Fatalf("awaiting = %d after both ended, want 0", n)
 	}
+	if p := sequential(calmExchanges); p != 0 {
+		t.Errorf("polled %d of %d exchanges right after an overlap, want none", p, calmExchanges)
+	}
+	if p := sequential(1); p != 1 {
+		t.Error("no polling once the load was sequential again")
+	}
 	// A host that answers slowly is not polled for.
 	slow := &hostPool{}
-	for range 64 {
+	for range calmExchanges {
 		s.waitStart(slow)
 		s.waitEnd(slow, 5*time.Millisecond)
 	}
