@@ -8,20 +8,27 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // benchTransports are the round trippers compared: this package's, with a
 // request context that can end (as a server's always can: the watcher is
-// armed) and without, and net/http's Transport sized like the proxy's.
+// armed) and without, then as the proxy configures it (header timeout,
+// polling for the answer: see spin.go), and net/http's Transport sized
+// like the proxy's.
 func benchTransports(b *testing.B) []struct {
 	name string
 	rt   http.RoundTripper
 	ctx  func() (context.Context, context.CancelFunc)
 } {
 	h1 := New(Config{})
+	proxyLike := New(Config{ResponseHeaderTimeout: 30 * time.Second, SpinWait: 100 * time.Microsecond})
+	tonly := New(Config{ResponseHeaderTimeout: 30 * time.Second})
+	sonly := New(Config{SpinWait: 100 * time.Microsecond})
 	std := &http.Transport{MaxIdleConnsPerHost: 1024, DisableCompression: true}
 	b.Cleanup(func() {
 		h1.Close()
+		proxyLike.Close()
 		std.CloseIdleConnections()
 	})
 	bg := func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }
@@ -33,6 +40,9 @@ func benchTransports(b *testing.B) []struct {
 	}{
 		{"h1", h1, bg},
 		{"h1-cancelable-ctx", h1, cancelable},
+		{"h1-timeout-spin", proxyLike, cancelable},
+		{"h1-timeout", tonly, cancelable},
+		{"h1-spin", sonly, cancelable},
 		{"nethttp", std, cancelable},
 	}
 }
@@ -63,7 +73,7 @@ func benchServer(b testing.TB) string {
 	return rs.url() + "/bench?q=1"
 }
 
-func roundTripOnce(b *testing.B, rt http.RoundTripper, req *http.Request) {
+func roundTripOnce(b testing.TB, rt http.RoundTripper, req *http.Request) {
 	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		b.Fatal(err)

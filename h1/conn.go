@@ -314,11 +314,12 @@ func (c *conn) awaitResponse(req *http.Request) (*http.Response, error) {
 		return c.readResponse(req)
 	}
 	start := time.Now()
-	if sp.waitStart(c.hp) {
+	m := sp.waitStart(c.hp)
+	if m == waitPoll {
 		c.poll(sp.limit)
 	}
 	resp, err := c.readResponse(req)
-	sp.waitEnd(c.hp, time.Since(start))
+	sp.waitEnd(c.hp, m, time.Since(start))
 	return resp, err
 }
 

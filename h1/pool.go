@@ -12,8 +12,11 @@ import (
 // state for it are warm), and the oldest sink to the bottom, where idle
 // expiry finds them.
 type hostPool struct {
-	addr string       // host:port to dial
-	wait atomic.Int64 // smoothed time from request written to response parsed, ns (SpinWait only)
+	addr string // host:port to dial
+	// Smoothed time from request written to response parsed, ns, of calm
+	// exchanges that polled first and of those that blocked (SpinWait
+	// only; 0 until measured).
+	waitPolled, waitBlocked atomic.Int64
 
 	mu   sync.Mutex
 	idle []*conn // idle[len-1] is the most recent

@@ -24,61 +24,69 @@ func TestSpinnerGate(t *testing.T) {
 		t.Error("GOMAXPROCS 1 made a spinner: polling would hold the only processor")
 	}
 	var none *spinner
-	if none.waitStart(&hostPool{}) {
-		t.Error("a nil spinner said poll")
+	if m := none.waitStart(&hostPool{}); m != waitBusy {
+		t.Errorf("a nil spinner said %d", m)
 	}
-	none.waitEnd(&hostPool{}, time.Millisecond) // must not panic
+	none.waitEnd(&hostPool{}, waitPoll, time.Millisecond) // must not panic
 
-	s := &spinner{limit: 100 * time.Microsecond}
+	const limit = 100 * time.Microsecond
+	s := &spinner{limit: limit}
 	hp := &hostPool{}
-	sequential := func(n int) (polled int) {
+	// sequential runs n exchanges one after another; each waits polled or
+	// blocked as its mode says, and it counts the modes.
+	sequential := func(h *hostPool, n int, polled, blocked time.Duration) map[waitMode]int {
+		seen := map[waitMode]int{}
 		for range n {
-			if s.waitStart(hp) {
-				polled++
+			m := s.waitStart(h)
+			seen[m]++
+			w := blocked
+			if m == waitPoll {
+				w = polled
 			}
-			s.waitEnd(hp, 50*time.Microsecond)
+			s.waitEnd(h, m, w)
 		}
-		return polled
+		return seen
 	}
-	// Polling starts only once the load has been sequential for a while.
-	if p := sequential(calmExchanges); p != 0 {
-		t.Errorf("polled %d of the first %d exchanges, want none yet", p, calmExchanges)
+	// Nothing is tried before the load has been sequential for a while.
+	if seen := sequential(hp, calmExchanges, 0, 0); seen[waitBusy] != calmExchanges {
+		t.Fatalf("first %d exchanges: %v, want all busy", calmExchanges, seen)
 	}
-	if p := sequential(10); p != 10 {
-		t.Errorf("polled %d of 10 sequential exchanges after a calm spell, want all", p)
+	// Polling pays here (40 µs against 80 µs): almost every exchange
+	// polls, one in probeEvery blocks to keep that figure current.
+	seen := sequential(hp, 10*probeEvery, 40*time.Microsecond, 80*time.Microsecond)
+	if seen[waitPoll] < 9*probeEvery || seen[waitBlock] < 9 || seen[waitBusy] != 0 {
+		t.Errorf("polling faster: %v, want mostly polls and a probe in %d blocking", seen, probeEvery)
 	}
-	// Two awaiting at once: neither polls, and polling stops until the
+	// Two awaiting at once: neither polls, and nothing is tried until the
 	// load is sequential again for calmExchanges.
-	if !s.waitStart(hp) {
-		t.Error("the only awaiting exchange after a calm spell did not poll")
+	a, b := s.waitStart(hp), s.waitStart(hp)
+	if b != waitBusy {
+		t.Errorf("a second awaiting exchange got mode %d, want busy", b)
 	}
-	if s.waitStart(hp) {
-		t.Error("a second awaiting exchange was told to poll")
-	}
-	s.waitEnd(hp, 50*time.Microsecond)
-	s.waitEnd(hp, 50*time.Microsecond)
+	s.waitEnd(hp, a, 40*time.Microsecond)
+	s.waitEnd(hp, b, 40*time.Microsecond)
 	if n := s.awaiting.Load(); n != 0 {
 		t.Fatalf("awaiting = %d after both ended, want 0", n)
 	}
-	if p := sequential(calmExchanges); p != 0 {
-		t.Errorf("polled %d of %d exchanges right after an overlap, want none", p, calmExchanges)
+	if seen := sequential(hp, calmExchanges, 0, 0); seen[waitBusy] != calmExchanges {
+		t.Errorf("right after an overlap: %v, want all %d busy", seen, calmExchanges)
 	}
-	if p := sequential(1); p != 1 {
-		t.Error("no polling once the load was sequential again")
+	// Polling turns out slower (a backend in the same process): the
+	// exchanges switch to blocking, probing polling now and then.
+	seen = sequential(hp, 20*probeEvery, 150*time.Microsecond, 20*time.Microsecond)
+	late := sequential(hp, 10*probeEvery, 150*time.Microsecond, 20*time.Microsecond)
+	if late[waitBlock] < 9*probeEvery || late[waitPoll] < 9 {
+		t.Errorf("polling slower: %v (earlier %v), want mostly blocking and a probe in %d polling", late, seen, probeEvery)
 	}
-	// A host that answers slowly is not polled for.
+	// A host whose blocking waits are beyond 2×limit is never polled for.
 	slow := &hostPool{}
-	for range calmExchanges {
-		s.waitStart(slow)
-		s.waitEnd(slow, 5*time.Millisecond)
+	seen = sequential(slow, 20*probeEvery, 5*time.Millisecond, 5*time.Millisecond)
+	if got := time.Duration(slow.waitBlocked.Load()); got < 4*time.Millisecond {
+		t.Errorf("smoothed blocking wait %v after waits of 5ms", got)
 	}
-	if got := time.Duration(slow.wait.Load()); got < 4*time.Millisecond {
-		t.Errorf("smoothed wait %v after 64 waits of 5ms", got)
+	if seen[waitPoll] > 1 {
+		t.Errorf("a host answering in 5ms was polled for %d times with a %v limit", seen[waitPoll], limit)
 	}
-	if s.waitStart(slow) {
-		t.Error("a host answering in 5ms was polled for with a 100µs limit")
-	}
-	s.waitEnd(slow, 5*time.Millisecond)
 }
 
 // pollConn returns a transport connection to a raw server whose side of
