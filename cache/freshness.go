@@ -3,6 +3,7 @@ package cache
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,13 @@ func parseAge(h http.Header) time.Duration {
 func parseDate(h http.Header, name string) time.Time {
 	v := h[name]
 	if len(v) == 0 {
+		return time.Time{}
+	}
+	// http.ParseTime (time.Parse) also accepts runs of spaces and one-digit
+	// hours, which IMF-fixdate (RFC 9110 §5.6.7) does not: a value shaped
+	// like one ("Sun, ...", comma after the day name) must be exactly as
+	// long as one, or it is invalid (an invalid Expires means expired).
+	if strings.IndexByte(v[0], ',') == 3 && len(v[0]) != len(http.TimeFormat) {
 		return time.Time{}
 	}
 	t, err := http.ParseTime(v[0])
