@@ -161,8 +161,9 @@ func (e *entry) header() http.Header {
 
 // refreshed returns a copy of e whose headers are updated with those of a
 // 304 response (RFC 9111 §3.2 and §4.3.4): every field of the 304 replaces
-// the stored one, except Content-Length and headers never stored.
-func (c *Cache) refreshed(e *entry, notModified http.Header, requestTime, responseTime time.Time) *entry {
+// the stored one, except Content-Length and headers never stored. It also
+// returns the merged header, for the storability check.
+func (c *Cache) refreshed(e *entry, notModified http.Header, requestTime, responseTime time.Time) (*entry, http.Header) {
 	h := e.header()
 	for k, v := range storedHeader(notModified) {
 		if k == "Content-Length" {
@@ -171,7 +172,7 @@ func (c *Cache) refreshed(e *entry, notModified http.Header, requestTime, respon
 		h[k] = v
 	}
 	return c.newEntry(e.key, e.secondary, e.varyNames, e.status, h, e.body,
-		parseAge(notModified), requestTime, responseTime)
+		parseAge(notModified), requestTime, responseTime), h
 }
 
 // currentAge is RFC 9111 §4.2.3's current_age at now.

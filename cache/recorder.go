@@ -200,9 +200,15 @@ func (rec *recorder) finish(err error, status Status) (Status, error) {
 		}
 		rec.WriteHeader(http.StatusOK) // fetch wrote nothing: an empty 200
 	case modeNotModified:
-		e := c.refreshed(rec.stale, rec.h, rec.requestTime, rec.respTime)
+		e, h := c.refreshed(rec.stale, rec.h, rec.requestTime, rec.respTime)
 		c.stats.revalidated.Add(1)
-		if !parseResponseDirectives(rec.h).noStore {
+		// The refreshed response is stored only if it may be: a 304 can
+		// bring no-store, private or a Set-Cookie meant for this client
+		// alone (stored, it would go to every later client). This client
+		// gets it either way; the stale entry stays for the next one to
+		// revalidate.
+		d := parseResponseDirectives(h)
+		if reason := c.storable(rec.r, e.status, h, d, c.freshnessLifetime(e.status, h, d, e.responseTime)); reason == "" || reason == reasonNotFresh {
 			c.store.add(e)
 			c.stats.stores.Add(1)
 			rec.stored = e

@@ -106,3 +106,54 @@ func TestClientConditionalOnMissPassesThrough(t *testing.T) {
 		t.Fatalf("304 was stored: %s", st)
 	}
 }
+
+// A 304 may carry what makes the refreshed response unfit for a shared
+// cache: a Set-Cookie for this client, private, no-store. This client gets
+// it; no later client does (found by the conformance work: the refreshed
+// entry used to be stored whatever the 304 said but no-store).
+func TestRevalidate304NotStorable(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		extra []string // header pairs the 304 adds
+	}{
+		{"set-cookie", []string{"Set-Cookie", "session=alice"}},
+		{"private", []string{"Cache-Control", "private, max-age=100"}},
+		{"no-store", []string{"Cache-Control", "no-store"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cache, clk := newTestCache(t, Settings{})
+			o := &origin{handler: func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("If-None-Match") == `"e1"` {
+					for i := 0; i < len(c.extra); i += 2 {
+						w.Header().Add(c.extra[i], c.extra[i+1])
+					}
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+				respond(200, "shared body", "Cache-Control", "max-age=10", "ETag", `"e1"`)(w, r)
+			}}
+			do(t, cache, "GET", "http://example.com/c", o.fetch)
+			clk.Advance(20 * time.Second)
+			w, st := do(t, cache, "GET", "http://example.com/c", o.fetch)
+			if st != StatusRevalidated || w.Body.String() != "shared body" {
+				t.Fatalf("revalidation: %s %q", st, w.Body.String())
+			}
+			if c.name == "set-cookie" && w.Header().Get("Set-Cookie") != "session=alice" {
+				t.Fatalf("the client whose request was revalidated lost its cookie: %v", w.Header())
+			}
+			if cs := cacheStatusOf(w); strings.Contains(cs, "stored") {
+				t.Errorf("Cache-Status %q says the refreshed response was stored", cs)
+			}
+			// The next client: revalidated again, never handed the first
+			// client's refreshed headers from the cache.
+			o.handler = respond(200, "fresh body", "Cache-Control", "max-age=10")
+			w, st = do(t, cache, "GET", "http://example.com/c", o.fetch)
+			if got := w.Header().Get("Set-Cookie"); got != "" {
+				t.Fatalf("another client got the cookie %q (status %s)", got, st)
+			}
+			if st == StatusHit {
+				t.Fatalf("the refreshed response was served from cache to another client: %v", w.Header())
+			}
+		})
+	}
+}
