@@ -18,8 +18,13 @@
 //     revalidated), max-age, s-maxage (wins over max-age), must-revalidate
 //     and proxy-revalidate (never served stale), public.
 //   - Authorization requests: stored only with public, s-maxage or
-//     must-revalidate. Set-Cookie responses: stored only with
-//     AllowSetCookie. Hop-by-hop headers are never stored.
+//     must-revalidate. Requests with Cookie: stored only with public or
+//     s-maxage (stricter than RFC 9111, against one user's page being
+//     served to all; such requests are still answered from responses
+//     stored for others). Set-Cookie responses: stored only with
+//     AllowSetCookie, and a 304 carrying Set-Cookie, private or no-store
+//     does not update the stored response. Hop-by-hop headers are never
+//     stored.
 //   - Vary: one entry per variant under a primary key, selected by the
 //     normalised request headers; Vary: * is never stored.
 //   - Revalidation with If-None-Match / If-Modified-Since; a 304 refreshes

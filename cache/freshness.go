@@ -96,6 +96,7 @@ const (
 	reasonNoStore       = "no-store"
 	reasonPrivate       = "private"
 	reasonAuthorization = "authorization"
+	reasonCookie        = "cookie"
 	reasonSetCookie     = "set-cookie"
 	reasonVaryStar      = "vary-star"
 	reasonNotFresh      = "not-fresh"
@@ -115,6 +116,13 @@ func (c *Cache) storable(req *http.Request, code int, h http.Header, d responseD
 		return reasonPrivate
 	case len(req.Header["Authorization"]) > 0 && !d.public && d.sMaxAge == absent && !d.mustRevalidate:
 		return reasonAuthorization
+	case len(req.Header["Cookie"]) > 0 && !d.public && d.sMaxAge == absent:
+		// Not RFC 9111's rule but the same reasoning as its rule for
+		// Authorization (§3.5): a response to a request with cookies is
+		// likely made for that user, and a backend that forgets Vary or
+		// private would have it served to everyone. Stored only when the
+		// backend says it is for sharing.
+		return reasonCookie
 	case len(h["Set-Cookie"]) > 0 && !c.s.AllowSetCookie:
 		return reasonSetCookie
 	case varyStar(h):
