@@ -21,13 +21,15 @@ func correctedInitialAge(date time.Time, ageValue time.Duration, requestTime, re
 }
 
 // parseAge reads an Age header value (delta-seconds); a missing or bad one
-// counts as 0.
+// counts as 0. A list (several field lines, or commas) counts by its first
+// member, as RFC 9111 §5.1 says a cache should.
 func parseAge(h http.Header) time.Duration {
 	v := h["Age"]
 	if len(v) == 0 {
 		return 0
 	}
-	n, ok := parseSeconds(trimOWS(v[0]))
+	first, _, _ := strings.Cut(v[0], ",")
+	n, ok := parseSeconds(trimOWS(first))
 	if !ok {
 		return 0
 	}
