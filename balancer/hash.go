@@ -49,18 +49,21 @@ type hashPicker struct {
 	table []uint32 // slot -> index in live
 }
 
-// Table sizing: at least slotsPerBackend slots for the lightest backend (more
-// slots per backend means less disruption when one leaves), and a prime of
-// at least minTableSize (256 KiB) and about maxTableSize (4 MiB). Weights so
-// skewed that the cap binds give the lightest backends fewer slots.
+// Table sizing: at least slotsPerBackend slots for the lightest backend (the
+// Maglev paper's M >= 100 N keeps each backend's share within about 1 % of
+// its due, and removals move ~1/N of the keys: measured 0.97-1.16/N), and a
+// prime of at least minTableSize (256 KiB) and about maxTableSize (4 MiB).
+// Weights so skewed that the cap binds give the lightest backends fewer
+// slots. 1,000 slots per backend (the first choice) cost 150 ms per build
+// at 1,000 backends, on every availability change; 100 cost 26 ms.
 const (
-	slotsPerBackend = 1000
+	slotsPerBackend = 100
 	minTableSize    = 65537
 	maxTableSize    = 1 << 20
 )
 
-// Build implements Balancer. It costs O(M log M) (measured here: about 4 ms
-// for 10 backends, 25 ms for 100, 300 ms for 1,000); picks keep using the
+// Build implements Balancer. It costs O(M log M) (measured here: about 3 ms
+// for 10 backends, 6 ms for 100, 26 ms for 1,000); picks keep using the
 // previous table meanwhile.
 func (ch *consistentHash) Build(available []*backend.Backend) Picker {
 	bs := live(available)

@@ -176,13 +176,13 @@ func TestConsistentHashIsSticky(t *testing.T) {
 // The table never shrinks: after a backend leaves, a smaller table would
 // move almost every key.
 func TestConsistentHashTableNeverShrinks(t *testing.T) {
-	bs := makeBackends(t, equalWeights(100)...)
+	bs := makeBackends(t, equalWeights(1000)...)
 	bal := mustNew(t, Config{Algorithm: IPHash})
 	full := len(bal.Build(bs).(*hashPicker).table)
-	if fewer := len(bal.Build(bs[:60]).(*hashPicker).table); fewer != full {
-		t.Fatalf("table of %d slots for 100 backends, %d for 60: it shrank", full, fewer)
+	if fewer := len(bal.Build(bs[:600]).(*hashPicker).table); fewer != full {
+		t.Fatalf("table of %d slots for 1000 backends, %d for 600: it shrank", full, fewer)
 	}
-	if fresh := len(mustNew(t, Config{Algorithm: IPHash}).Build(bs[:60]).(*hashPicker).table); fresh >= full {
-		t.Fatalf("a fresh Balancer for 60 backends used %d slots, want fewer than %d", fresh, full)
+	if fresh := len(mustNew(t, Config{Algorithm: IPHash}).Build(bs[:600]).(*hashPicker).table); fresh >= full {
+		t.Fatalf("a fresh Balancer for 600 backends used %d slots, want fewer than %d", fresh, full)
 	}
 }
