@@ -7,9 +7,10 @@ import (
 )
 
 // leastConnections picks the backend with the fewest requests in flight per
-// unit of weight (with equal weights: the fewest in flight). It scans every
-// backend, O(n) per pick, which is fine for pools of the usual size and keeps
-// the answer exact; the scan reads atomics only and allocates nothing.
+// unit of weight (with equal weights: the fewest in flight). Up to 64
+// backends it compares every one, exactly; past that, 16 drawn at random in
+// proportion to weight, so a pick stays O(1) (see visit.go). The scan reads
+// atomics only and allocates nothing.
 //
 // Ties are common (an idle pool is all ties), so the scan starts at a random
 // backend drawn in proportion to weight and the first minimum from there
@@ -48,16 +49,11 @@ func (p *lcPicker) Pick(*http.Request) *backend.Backend {
 // random start winning ties. Weights are scaled by the slow-start fraction,
 // which holds a ramping backend to a proportionally smaller load.
 func (p *lcPicker) scan(c *clock) top2 {
-	n := len(p.live)
 	t := newTop2()
-	i := p.start.pick()
-	for range n {
+	visit(&p.start, len(p.live), func(i int) {
 		b := p.live[i]
 		t.offer(i, float64(b.InFlight())/(float64(b.Weight)*p.ramp.fraction(b, c)))
-		if i++; i == n {
-			i = 0
-		}
-	}
+	})
 	return t
 }
 

@@ -9,8 +9,9 @@ import (
 
 // leastLatency picks the backend with the lowest expected wait: its peak-EWMA
 // latency (backend.Latency) times 1 + in flight / weight (with weight 1:
-// latency x (in flight + 1)). O(n) per pick, like least_connections, and
-// allocation-free. Idle backends of equal latency tie, and ties are spread
+// latency x (in flight + 1)). Like least_connections it compares every
+// backend up to 64 and 16 sampled ones past that (O(1); visit.go), and
+// allocates nothing. Idle backends of equal latency tie, and ties are spread
 // in proportion to weight as in least_connections.
 //
 // The EWMA decays towards zero while a backend gets no responses, so a
@@ -57,11 +58,9 @@ func (p *llPicker) Pick(*http.Request) *backend.Backend {
 // are ranked apart in one pass, then merged once the fastest measured
 // latency, which the unmeasured ones are credited with, is known.
 func (p *llPicker) scan(now time.Time, c *clock) top2 {
-	n := len(p.live)
 	measured, unmeasured := newTop2(), newTop2()
 	fastest := 0.0
-	i := p.start.pick()
-	for range n {
+	visit(&p.start, len(p.live), func(i int) {
 		b := p.live[i]
 		load := 1 + float64(b.InFlight())/(float64(b.Weight)*p.ramp.fraction(b, c))
 		if lat := float64(b.Latency(now)); lat > 0 {
@@ -72,10 +71,7 @@ func (p *llPicker) scan(now time.Time, c *clock) top2 {
 		} else {
 			unmeasured.offer(i, load)
 		}
-		if i++; i == n {
-			i = 0
-		}
-	}
+	})
 	if unmeasured.best < 0 {
 		return measured
 	}
