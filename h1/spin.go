@@ -49,6 +49,9 @@ const (
 	// probeEvery: one calm exchange in this many waits the other way, so
 	// that both figures stay current.
 	probeEvery = 64
+	// sampleClamp bounds a recorded wait, in units of SpinWait (above
+	// spinSkipFactor, so a slow host still reads as slow).
+	sampleClamp = 4
 )
 
 // waitMode is how one exchange awaits its response.
@@ -119,6 +122,9 @@ func (s *spinner) waitEnd(hp *hostPool, m waitMode, waited time.Duration) {
 		return
 	}
 	s.awaiting.Add(-1)
+	// A wait past a few limits says "slow" whatever its size; clamped, one
+	// descheduled exchange (a 2 ms outlier) cannot swing the comparison.
+	waited = min(waited, sampleClamp*s.limit)
 	switch m {
 	case waitPoll:
 		smooth(&hp.waitPolled, waited)

@@ -71,6 +71,13 @@ func TestSpinnerGate(t *testing.T) {
 	if seen := sequential(hp, calmExchanges, 0, 0); seen[waitBusy] != calmExchanges {
 		t.Errorf("right after an overlap: %v, want all %d busy", seen, calmExchanges)
 	}
+	// One outlier cannot swing the comparison: a 2 ms blocking wait among
+	// 80 µs ones counts as 400 µs.
+	s.waitStart(hp)
+	s.waitEnd(hp, waitBlock, 2*time.Millisecond)
+	if got := time.Duration(hp.waitBlocked.Load()); got > 150*time.Microsecond {
+		t.Errorf("one 2ms outlier moved the blocking figure to %v", got)
+	}
 	// Polling turns out slower (a backend in the same process): the
 	// exchanges switch to blocking, probing polling now and then.
 	seen = sequential(hp, 20*probeEvery, 150*time.Microsecond, 20*time.Microsecond)
@@ -81,8 +88,9 @@ func TestSpinnerGate(t *testing.T) {
 	// A host whose blocking waits are beyond 2×limit is never polled for.
 	slow := &hostPool{}
 	seen = sequential(slow, 20*probeEvery, 5*time.Millisecond, 5*time.Millisecond)
-	if got := time.Duration(slow.waitBlocked.Load()); got < 4*time.Millisecond {
-		t.Errorf("smoothed blocking wait %v after waits of 5ms", got)
+	// Recorded waits are clamped to sampleClamp × limit.
+	if got, want := time.Duration(slow.waitBlocked.Load()), sampleClamp*limit; got != want {
+		t.Errorf("smoothed blocking wait %v after waits of 5ms, want the clamp %v", got, want)
 	}
 	if seen[waitPoll] > 1 {
 		t.Errorf("a host answering in 5ms was polled for %d times with a %v limit", seen[waitPoll], limit)
