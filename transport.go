@@ -22,11 +22,12 @@ import (
 const (
 	maxIdleConnsPerHost = 1024
 	defaultDialTimeout  = 3 * time.Second
-	// spinWait is how long a request to a plain-HTTP backend polls for
+	// spinWait is how long a request to a plain-HTTP backend may poll for
 	// the answer before it blocks, while the transport serves one request
-	// at a time (h1.Config.SpinWait): about one fast loopback or same-rack
-	// exchange. At one client connection it took 20-35 µs off the median
-	// on the bench machine; with any concurrency it is off.
+	// at a time and where polling measures faster (h1.Config.SpinWait):
+	// about one fast loopback or same-rack exchange. At one client
+	// connection it took 20-35 µs off the median on the bench machine;
+	// with any concurrency it is off.
 	spinWait = 100 * time.Microsecond
 )
 
