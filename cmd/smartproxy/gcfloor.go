@@ -44,12 +44,10 @@ const (
 // gcFloor re-sets GOGC after each collection.
 type gcFloor struct {
 	floor   uint64
-	base    int
 	prev    int // GOGC before the floor started, restored by stop
 	percent int
 	stopped atomic.Bool
 	sample  []metrics.Sample
-	cycles  atomic.Int64 // adjustments made, for tests
 }
 
 // startGCFloor starts pacing the collector with the given floor (bytes)
@@ -57,7 +55,6 @@ type gcFloor struct {
 func startGCFloor(floor uint64) (stop func()) {
 	g := &gcFloor{
 		floor:  floor,
-		base:   basePercent,
 		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
 	}
 	g.prev = debug.SetGCPercent(basePercent)
@@ -95,11 +92,10 @@ func (g *gcFloor) adjust() {
 	if g.sample[0].Value.Kind() == metrics.KindUint64 {
 		live = g.sample[0].Value.Uint64()
 	}
-	if p := percentFor(g.floor, live, g.base); p != g.percent {
+	if p := percentFor(g.floor, live, basePercent); p != g.percent {
 		debug.SetGCPercent(p)
 		g.percent = p
 	}
-	g.cycles.Add(1)
 }
 
 // percentFor is the GOGC that lets a heap of live bytes grow by at least
