@@ -70,42 +70,54 @@ func (iw *invalidator) decide(code int) {
 		return
 	}
 	c, r := iw.c, iw.r
-	n := c.invalidateURL(r, r.URL)
+	base := originURL(r)
+	n := c.invalidateURL(r, base)
 	h := iw.w.Header()
 	for _, name := range [...]string{"Location", "Content-Location"} {
 		v := h.Get(name)
 		if v == "" {
 			continue
 		}
-		if u, err := r.URL.Parse(v); err == nil && sameOrigin(r, u) {
+		if u, err := base.Parse(v); err == nil && sameOrigin(r, u) {
 			n += c.invalidateURL(r, u)
 		}
 	}
 	c.stats.invalidations.Add(uint64(n))
 }
 
-// invalidateURL removes every variant stored for a GET of u on r's host.
+// invalidateURL removes every variant stored for a GET of u (same origin
+// as r, already checked) on r's connection. The synthetic GET keeps r's
+// TLS state, which is what decides the key's scheme.
 func (c *Cache) invalidateURL(r *http.Request, u *url.URL) int {
-	target := &url.URL{Scheme: u.Scheme, Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
-	if target.Scheme == "" {
-		target.Scheme = r.URL.Scheme
-	}
-	g := &http.Request{Method: http.MethodGet, URL: target, Host: r.Host, TLS: r.TLS, Header: http.Header{}}
-	if g.Host == "" {
-		g.Host = r.URL.Host
-	}
+	target := &url.URL{Scheme: requestScheme(r), Host: requestHost(r), Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	g := &http.Request{Method: http.MethodGet, URL: target, Host: requestHost(r), TLS: r.TLS, Header: http.Header{}}
 	var kb [keyBufSize]byte
 	return c.store.removeKey(string(c.appendKey(kb[:0], g)))
 }
 
+// requestScheme is the scheme of the connection r arrived on: https when
+// it is TLS, else http. The scheme of an absolute-form target is the
+// client's say and is never trusted (see DefaultKey).
 func requestScheme(r *http.Request) string {
-	switch {
-	case r.URL.Scheme != "":
-		return strings.ToLower(r.URL.Scheme)
-	case r.TLS != nil:
+	if r.TLS != nil {
 		return "https"
 	}
 	return "http"
+}
+
+// requestHost is the host r is for: r.Host, else r.URL.Host.
+func requestHost(r *http.Request) string {
+	if r.Host != "" {
+		return r.Host
+	}
+	return r.URL.Host
+}
+
+// originURL is r's target URI with the connection's scheme, the base that
+// Location and Content-Location are resolved against.
+func originURL(r *http.Request) *url.URL {
+	return &url.URL{Scheme: requestScheme(r), Host: requestHost(r),
+		Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery}
 }
 
 // sameOrigin reports whether u (resolved against r's URL) has r's scheme
@@ -115,11 +127,7 @@ func sameOrigin(r *http.Request, u *url.URL) bool {
 	if u.Host == "" {
 		return true
 	}
-	host := r.Host
-	if host == "" {
-		host = r.URL.Host
-	}
-	return strings.EqualFold(u.Host, host) && strings.EqualFold(u.Scheme, requestScheme(r))
+	return strings.EqualFold(u.Host, requestHost(r)) && strings.EqualFold(u.Scheme, requestScheme(r))
 }
 
 // Interface guards

@@ -16,9 +16,13 @@ const keyBufSize = 256
 //
 // for example "GET https://example.com/a/b?x=1". The method is always GET
 // because HEAD requests are answered from the stored GET response. The
-// scheme is r.URL.Scheme when set, else https when r.TLS is set, else http;
-// the host is r.Host (or r.URL.Host), lower-cased; the path is escaped as
-// the client sent it. This is the format Purge and PurgePrefix take.
+// scheme is the connection's: https when r.TLS is set, else http. It is
+// never r.URL.Scheme, which a client chooses: an absolute-form target
+// ("GET https://host/a HTTP/1.1") sent over plain HTTP is keyed as http,
+// as the backend sees it, so it cannot plant a response that HTTPS clients
+// of the same URL would be served. The host is r.Host (or r.URL.Host),
+// lower-cased; the path is escaped as the client sent it. This is the
+// format Purge and PurgePrefix take.
 func DefaultKey(dst []byte, r *http.Request) []byte {
 	dst = appendKeyBase(dst, r)
 	if r.URL.RawQuery != "" || r.URL.ForceQuery {
@@ -35,20 +39,9 @@ func keyWithoutQuery(dst []byte, r *http.Request) []byte {
 
 func appendKeyBase(dst []byte, r *http.Request) []byte {
 	dst = append(dst, "GET "...)
-	switch {
-	case r.URL.Scheme != "":
-		dst = appendLower(dst, r.URL.Scheme)
-	case r.TLS != nil:
-		dst = append(dst, "https"...)
-	default:
-		dst = append(dst, "http"...)
-	}
+	dst = append(dst, requestScheme(r)...)
 	dst = append(dst, "://"...)
-	host := r.Host
-	if host == "" {
-		host = r.URL.Host
-	}
-	dst = appendLower(dst, host)
+	dst = appendLower(dst, requestHost(r))
 	path := r.URL.EscapedPath()
 	if path == "" {
 		path = "/"
