@@ -17,8 +17,23 @@ const absent = -1
 // left as they are; no directive we read needs them), and the rest of s
 // after the separating comma. Names are returned as written; callers compare
 // them case-insensitively. An empty name means "skip". It never allocates
-// and always returns a rest shorter than s when s is not empty.
+// and always returns a rest shorter than s when s is not empty. An
+// unterminated quoted argument is returned as it stands; callers that act
+// on Cache-Control use scanDirective, which reports it.
 func nextDirective(s string) (name, arg, rest string) {
+	name, arg, rest, _ = scanDirective(s)
+	return name, arg, rest
+}
+
+// scanDirective is nextDirective that also reports a malformed directive:
+// bad is true when the argument opens a quoted string that never closes
+// (a final backslash escapes nothing and does not close it either).
+//
+// Such a field is not acted on piecemeal, since what follows an
+// unterminated quote is anyone's guess: a response carrying one is not
+// stored (the safe reading of directives we cannot read), and a request's
+// is ignored as if it had none (so Pragma: no-cache still counts).
+func scanDirective(s string) (name, arg, rest string, bad bool) {
 	i := 0
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == ',') {
 		i++
@@ -30,10 +45,10 @@ func nextDirective(s string) (name, arg, rest string) {
 	}
 	name = trimOWS(s[:j])
 	if j == len(s) {
-		return name, "", ""
+		return name, "", "", false
 	}
 	if s[j] == ',' {
-		return name, "", s[j+1:]
+		return name, "", s[j+1:], false
 	}
 	s = trimOWS(s[j+1:])
 	if len(s) > 0 && s[0] == '"' {
@@ -44,19 +59,19 @@ func nextDirective(s string) (name, arg, rest string) {
 			}
 			k++
 		}
-		if k >= len(s) { // unterminated: take what there is
-			return name, s[1:], ""
+		if k >= len(s) { // unterminated
+			return name, s[1:], "", true
 		}
 		arg, s = s[1:k], s[k+1:]
 		if c := strings.IndexByte(s, ','); c >= 0 {
-			return name, arg, s[c+1:]
+			return name, arg, s[c+1:], false
 		}
-		return name, arg, ""
+		return name, arg, "", false
 	}
 	if c := strings.IndexByte(s, ','); c >= 0 {
-		return name, trimOWS(s[:c]), s[c+1:]
+		return name, trimOWS(s[:c]), s[c+1:], false
 	}
-	return name, s, ""
+	return name, s, "", false
 }
 
 func trimOWS(s string) string {
@@ -96,30 +111,22 @@ type requestDirectives struct {
 }
 
 // parseRequestDirectives reads every Cache-Control field line of h, and
-// Pragma: no-cache when there is no Cache-Control (RFC 9111 §5.4). The
+// Pragma: no-cache when there is no Cache-Control (RFC 9111 §5.4). An
+// invalid Cache-Control (see scanDirective) counts as none. The
 // first occurrence of a numeric directive wins; an invalid max-age counts as
 // 0 (the conservative reading) and an invalid max-stale or min-fresh is
 // ignored.
 func parseRequestDirectives(h http.Header) requestDirectives {
 	d := requestDirectives{maxAge: absent, maxStale: absent, minFresh: absent}
 	values := h["Cache-Control"]
-	if len(values) == 0 {
-		for _, p := range h["Pragma"] {
-			for rest := p; rest != ""; {
-				var name string
-				name, _, rest = nextDirective(rest)
-				if strings.EqualFold(name, "no-cache") {
-					d.noCache = true
-				}
-			}
-		}
-		return d
-	}
 	for _, v := range values {
 		for rest := v; rest != ""; {
 			var name, arg string
-			name, arg, rest = nextDirective(rest)
+			var bad bool
+			name, arg, rest, bad = scanDirective(rest)
 			switch {
+			case bad:
+				return pragmaDirectives(h)
 			case name == "":
 			case strings.EqualFold(name, "no-cache"):
 				d.noCache = true
@@ -148,6 +155,25 @@ func parseRequestDirectives(h http.Header) requestDirectives {
 			}
 		}
 	}
+	if len(values) == 0 {
+		return pragmaDirectives(h)
+	}
+	return d
+}
+
+// pragmaDirectives are the request directives when Cache-Control is absent
+// (or invalid): only Pragma: no-cache counts.
+func pragmaDirectives(h http.Header) requestDirectives {
+	d := requestDirectives{maxAge: absent, maxStale: absent, minFresh: absent}
+	for _, p := range h["Pragma"] {
+		for rest := p; rest != ""; {
+			var name string
+			name, _, rest = nextDirective(rest)
+			if strings.EqualFold(name, "no-cache") {
+				d.noCache = true
+			}
+		}
+	}
 	return d
 }
 
@@ -158,19 +184,23 @@ type responseDirectives struct {
 	noStore, noCache, private, public bool
 	mustRevalidate, proxyRevalidate   bool
 	immutable                         bool
+	invalid                           bool // a malformed field: never stored
 }
 
 // parseResponseDirectives reads every Cache-Control field line of h. An
 // invalid max-age or s-maxage counts as 0, so the response is stale at once
 // (RFC 9111 §4.2.1 allows treating it so). Qualified no-cache="field" and
 // private="field" are treated as their unqualified forms: stricter than
-// required, never wrong.
+// required, never wrong. A malformed field (see scanDirective) sets
+// invalid, and the response is not stored.
 func parseResponseDirectives(h http.Header) responseDirectives {
 	d := responseDirectives{maxAge: absent, sMaxAge: absent}
 	for _, v := range h["Cache-Control"] {
 		for rest := v; rest != ""; {
 			var name, arg string
-			name, arg, rest = nextDirective(rest)
+			var bad bool
+			name, arg, rest, bad = scanDirective(rest)
+			d.invalid = d.invalid || bad
 			switch {
 			case name == "":
 			case strings.EqualFold(name, "no-store"):

@@ -79,6 +79,14 @@ func TestParseRequestDirectives(t *testing.T) {
 			requestDirectives{maxAge: absent, maxStale: absent, minFresh: absent, noCache: true}},
 		{"pragma ignored with cache-control", http.Header{"Pragma": {"no-cache"}, "Cache-Control": {"max-age=9"}},
 			requestDirectives{maxAge: 9, maxStale: absent, minFresh: absent}},
+		{"unterminated quote: field ignored", http.Header{"Cache-Control": {`no-store, max-age=5, x="open, only-if-cached`}},
+			requestDirectives{maxAge: absent, maxStale: absent, minFresh: absent}},
+		{"unterminated on a second line", http.Header{"Cache-Control": {"no-cache", `x="a\"`}},
+			requestDirectives{maxAge: absent, maxStale: absent, minFresh: absent}},
+		{"invalid field: pragma counts", http.Header{"Pragma": {"no-cache"}, "Cache-Control": {`max-age=9, a="`}},
+			requestDirectives{maxAge: absent, maxStale: absent, minFresh: absent, noCache: true}},
+		{"escaped quote closes later", http.Header{"Cache-Control": {`x="a\"b", max-age=3`}},
+			requestDirectives{maxAge: 3, maxStale: absent, minFresh: absent}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,6 +110,10 @@ func TestParseResponseDirectives(t *testing.T) {
 			responseDirectives{maxAge: absent, sMaxAge: absent, private: true, noCache: true, noStore: true}},
 		{"quoted max-age", `max-age="30"`, responseDirectives{maxAge: 30, sMaxAge: absent}},
 		{"bad s-maxage", `s-maxage=x`, responseDirectives{maxAge: absent, sMaxAge: 0}},
+		{"unterminated quote", `public, max-age=600, community="UCI`,
+			responseDirectives{maxAge: 600, sMaxAge: absent, public: true, invalid: true}},
+		{"trailing escape", `max-age=60, x="a\`, responseDirectives{maxAge: 60, sMaxAge: absent, invalid: true}},
+		{"escaped quote inside", `no-cache="a\"b", max-age=60`, responseDirectives{maxAge: 60, sMaxAge: absent, noCache: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,6 +151,9 @@ func FuzzDirectives(f *testing.F) {
 		h := http.Header{"Cache-Control": {s}}
 		rq := parseRequestDirectives(h)
 		rs := parseResponseDirectives(h)
+		if rs.invalid && rq != (requestDirectives{maxAge: absent, maxStale: absent, minFresh: absent}) {
+			t.Fatalf("invalid field %q acted on: %+v", s, rq)
+		}
 		for _, n := range []int64{rq.maxAge, rq.maxStale, rq.minFresh, rs.maxAge, rs.sMaxAge} {
 			if n < absent || n > maxDeltaSeconds {
 				t.Fatalf("out of range %d from %q", n, s)

@@ -103,6 +103,7 @@ const (
 	reasonVaryStar      = "vary-star"
 	reasonNotFresh      = "not-fresh"
 	reasonTrailers      = "trailers"
+	reasonInvalidCC     = "invalid-cache-control"
 )
 
 // storable applies RFC 9111 §3 (and this cache's policy) to a response of
@@ -112,6 +113,8 @@ func (c *Cache) storable(req *http.Request, code int, h http.Header, d responseD
 	switch {
 	case code < 200 || code == http.StatusPartialContent || code == http.StatusNotModified:
 		return reasonStatus
+	case d.invalid:
+		return reasonInvalidCC
 	case d.noStore:
 		return reasonNoStore
 	case d.private:

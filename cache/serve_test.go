@@ -289,3 +289,24 @@ func TestUpstreamCacheStatusKept(t *testing.T) {
 		t.Fatalf("hit Cache-Status %q", got)
 	}
 }
+
+// TestInvalidCacheControl: a response whose Cache-Control has an
+// unterminated quoted string is not stored; a request's is ignored.
+func TestInvalidCacheControl(t *testing.T) {
+	c, _ := newTestCache(t, Settings{})
+	bad := &origin{handler: respond(200, "b", "Cache-Control", `public, max-age=600, x="open`)}
+	w, _ := do(t, c, "GET", "http://example.com/bad", bad.fetch)
+	if cs := cacheStatusOf(w); !strings.HasSuffix(cs, "detail=invalid-cache-control") {
+		t.Fatalf("Cache-Status %q", cs)
+	}
+	if _, st := do(t, c, "GET", "http://example.com/bad", bad.fetch); st == StatusHit {
+		t.Fatal("response with invalid Cache-Control stored")
+	}
+
+	good := &origin{handler: respond(200, "g", "Cache-Control", "max-age=600")}
+	do(t, c, "GET", "http://example.com/good", good.fetch)
+	// no-cache inside an invalid field is not acted on: still a hit.
+	if _, st := do(t, c, "GET", "http://example.com/good", good.fetch, "Cache-Control", `no-cache, x="`); st != StatusHit {
+		t.Fatalf("invalid request Cache-Control acted on: %s", st)
+	}
+}
