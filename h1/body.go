@@ -114,6 +114,15 @@ func (u *upgradedConn) Write(p []byte) (int, error) { return u.c.nc.Write(p) }
 // Close closes the connection.
 func (u *upgradedConn) Close() error { return u.c.nc.Close() }
 
+// CloseWrite half-closes the connection (TCP and TLS can), so a tunnel can
+// pass on the end of the client's stream; errors.ErrUnsupported otherwise.
+func (u *upgradedConn) CloseWrite() error {
+	if cw, ok := u.c.nc.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
 // continueBody stands in for a request body sent with
 // "Expect: 100-continue": (*http.Request).Write flushes the headers before
 // its first Read, which then waits for the backend's go-ahead.
