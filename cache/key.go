@@ -87,31 +87,65 @@ func varyStar(h http.Header) bool {
 	return false
 }
 
+// caseInsensitiveVary lists the request fields whose values are compared
+// without regard to case when they select a Vary variant, because their
+// RFCs make every value in them case-insensitive: content-codings
+// (RFC 9110 §8.4.1), charsets (§8.3.2) and language tags (RFC 5646 §2.1.1).
+// Every other field is compared byte for byte: a value such as X-User:
+// Alice must never select the variant stored for alice. The list is short
+// on purpose; a field missing from it only costs hits, never correctness.
+var caseInsensitiveVary = map[string]bool{
+	"Accept-Encoding": true, "Accept-Charset": true, "Accept-Language": true,
+}
+
 // appendSecondaryKey appends the secondary key of r for the header names
 // (RFC 9111 §4.1): for each name, "name:" then the request's field lines
-// joined by commas, lower-cased, with whitespace around list separators
-// dropped, then '\n'. So "gzip, br" and "GZIP,br" select the same variant,
-// while "gzip" and no Accept-Encoding at all select different ones.
+// joined by commas, with whitespace around list separators (outside
+// quoted strings) dropped, then '\n'; a field the request does not carry
+// is "name\n", so an empty value and no field differ. Values keep their
+// case except in the fields of caseInsensitiveVary. So Accept-Encoding
+// "gzip, br" and "GZIP,br" select the same variant, while "gzip" and no
+// Accept-Encoding at all select different ones, and so do X-User "Alice"
+// and "alice".
 func appendSecondaryKey(dst []byte, r *http.Request, names []string) []byte {
 	for _, name := range names {
 		dst = append(dst, name...)
+		lines, fold := r.Header[name], caseInsensitiveVary[name]
+		if lines == nil {
+			dst = append(dst, '\n')
+			continue
+		}
 		dst = append(dst, ':')
-		for i, v := range r.Header[name] {
+		for i, v := range lines {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendNormalisedList(dst, v)
+			dst = appendNormalisedList(dst, v, fold)
 		}
 		dst = append(dst, '\n')
 	}
 	return dst
 }
 
-func appendNormalisedList(dst []byte, v string) []byte {
+// appendNormalisedList appends field value v with the optional whitespace
+// around its commas removed, leaving quoted strings exactly as they are,
+// and lower-cased when fold is set.
+func appendNormalisedList(dst []byte, v string, fold bool) []byte {
 	v = trimOWS(v)
+	quoted := false
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		switch {
+		case quoted:
+			if c == '\\' && i+1 < len(v) {
+				dst = append(dst, c)
+				i++
+				c = v[i]
+			} else if c == '"' {
+				quoted = false
+			}
+		case c == '"':
+			quoted = true
 		case c == ',':
 			for len(dst) > 0 && (dst[len(dst)-1] == ' ' || dst[len(dst)-1] == '\t') {
 				dst = dst[:len(dst)-1]
@@ -121,7 +155,7 @@ func appendNormalisedList(dst []byte, v string) []byte {
 				i++
 			}
 			continue
-		case 'A' <= c && c <= 'Z':
+		case fold && 'A' <= c && c <= 'Z':
 			c += 'a' - 'A'
 		}
 		dst = append(dst, c)

@@ -107,3 +107,59 @@ func TestInvalidationUsesConnectionScheme(t *testing.T) {
 		}
 	}
 }
+
+// TestVaryComparison checks which request values select the same variant.
+func TestVaryComparison(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b []string // values of the field (nil: absent)
+		vary string
+		same bool
+	}{
+		{"user case matters", []string{"Alice"}, []string{"alice"}, "X-User", false},
+		{"user identical", []string{"Alice"}, []string{"Alice"}, "X-User", true},
+		{"codings fold", []string{"GZIP, br"}, []string{"gzip,br"}, "Accept-Encoding", true},
+		{"language folds", []string{"en-US"}, []string{"en-us"}, "Accept-Language", true},
+		{"charset folds", []string{"UTF-8"}, []string{"utf-8"}, "Accept-Charset", true},
+		{"accept does not fold", []string{"text/HTML"}, []string{"text/html"}, "Accept", false},
+		{"whitespace around commas", []string{"a ,  b"}, []string{"a,b"}, "X-List", true},
+		{"lines join like commas", []string{"a", "b"}, []string{"a, b"}, "X-List", true},
+		{"quoted comma kept", []string{`"a , b"`}, []string{`"a,b"`}, "X-List", false},
+		{"escaped quote stays quoted", []string{`"x\" , y"`}, []string{`"x\",y"`}, "X-List", false},
+		{"empty is not absent", []string{""}, nil, "X-User", false},
+		{"inner space matters", []string{"a b"}, []string{"ab"}, "X-User", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ra, rb := mustRequest("GET", "http://example.com/"), mustRequest("GET", "http://example.com/")
+			name := http.CanonicalHeaderKey(tc.vary)
+			if tc.a != nil {
+				ra.Header[name] = tc.a
+			}
+			if tc.b != nil {
+				rb.Header[name] = tc.b
+			}
+			ka := string(appendSecondaryKey(nil, ra, []string{name}))
+			kb := string(appendSecondaryKey(nil, rb, []string{name}))
+			if (ka == kb) != tc.same {
+				t.Fatalf("keys %q and %q: same = %v, want %v", ka, kb, ka == kb, tc.same)
+			}
+		})
+	}
+}
+
+// TestVaryUserNotFolded replays the attack: X-User: Alice's page must not
+// be served to alice.
+func TestVaryUserNotFolded(t *testing.T) {
+	c, _ := newTestCache(t, Settings{})
+	o := &origin{handler: func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "X-User")
+		w.Header().Set("Cache-Control", "max-age=600")
+		_, _ = w.Write([]byte("page of " + r.Header.Get("X-User")))
+	}}
+	do(t, c, "GET", "http://example.com/me", o.fetch, "X-User", "Alice")
+	w, st := do(t, c, "GET", "http://example.com/me", o.fetch, "X-User", "alice")
+	if st == StatusHit || w.Body.String() != "page of alice" {
+		t.Fatalf("alice got %s %q", st, w.Body.String())
+	}
+}
