@@ -28,6 +28,21 @@ func BenchmarkAllowKnownKey(b *testing.B) {
 	}
 }
 
+// BenchmarkAllowKnownLongKey is a stored key longer than MaxKeyBytes (a
+// 1 KiB token, say): the digest is computed on every request, allocation
+// free.
+func BenchmarkAllowKnownLongKey(b *testing.B) {
+	l := mustNew(b, seed)
+	key := longKey(1<<10, 7)
+	l.Allow(key, t0)
+	b.ReportAllocs()
+	at := t0
+	for b.Loop() {
+		at = at.Add(time.Millisecond)
+		l.Allow(key, at)
+	}
+}
+
 // BenchmarkAllowHotKeyParallel has every goroutine hit the same key: the
 // worst case for the shard lock.
 func BenchmarkAllowHotKeyParallel(b *testing.B) {

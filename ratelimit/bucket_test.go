@@ -146,17 +146,22 @@ func TestRetryAfterIsEnough(t *testing.T) {
 // caller must not run Allow concurrently.
 func (l *Limiter) bucketFor(t testing.TB, key string) *bucket {
 	t.Helper()
-	s := l.shardFor(key)
-	i, ok := s.index[key]
+	s, k := l.locate(key)
+	i, ok := s.index[k]
 	if !ok {
 		t.Fatalf("key %q is not stored", key)
 	}
 	return &s.slots[i].b
 }
 
-// shardFor returns the shard that holds key.
-func (l *Limiter) shardFor(key string) *shard {
-	return &l.shards[maphash.String(l.seed, key)&l.mask]
+// locate returns the shard that holds key and the form key is stored in
+// there: key itself, or its digest when it is longer than MaxKeyBytes.
+func (l *Limiter) locate(key string) (*shard, string) {
+	if len(key) <= MaxKeyBytes {
+		return &l.shards[maphash.String(l.seed, key)&l.mask], key
+	}
+	d := l.long.Sum(key)
+	return &l.shards[binary.LittleEndian.Uint64(d[:])&l.mask], string(d[:])
 }
 
 // matchesRate replays a request script against a Limiter and against

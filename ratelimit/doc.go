@@ -25,6 +25,16 @@
 // key to the front and allocates nothing. The shards' capacities add up to
 // exactly Settings.MaxKeys, so Keys() <= MaxKeys always holds.
 //
+// Memory is bounded in bytes as well as in keys. A key longer than
+// MaxKeyBytes (64) is stored as a 128-bit digest, two maphash sums under
+// seeds drawn at random by New (KeyHasher), so a client sending 20 KB API
+// keys costs the store what one sending IP addresses does: at most about 141
+// bytes a key, 13.4 MiB at the default 100,000 keys (see DefaultMaxKeys).
+// Digesting changes no decision, except that two keys with one digest
+// share a bucket: harmless (two clients share one burst), and not to be
+// aimed at without the seeds. Looking up a long key hashes it twice and
+// allocates nothing.
+//
 // When a new key arrives and its shard is full, the shard looks at its
 // least-recently-used keys (at most 8, from the tail) and evicts the first
 // whose bucket is full at that instant. A full bucket is exactly what a fresh

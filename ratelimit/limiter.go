@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,9 @@ type Limiter struct {
 	epoch time.Time
 	now   func() time.Time
 	seed  maphash.Seed
-	mask  uint64
+	// long digests keys longer than MaxKeyBytes.
+	long KeyHasher
+	mask uint64
 	// shards is empty in Global mode.
 	shards []shard
 	// overflow is the Global bucket in Global mode, and otherwise the
@@ -47,6 +50,7 @@ func New(s Settings) (*Limiter, error) {
 		epoch:    time.Now(),
 		now:      s.Now,
 		seed:     maphash.MakeSeed(),
+		long:     NewKeyHasher(),
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -76,22 +80,33 @@ func New(s Settings) (*Limiter, error) {
 
 // Allow decides one request for key at now, taking a token if one is there.
 // For a key already stored it allocates nothing; a new key allocates its copy
-// of the key and, while the store grows, map and slot space. A new key that
-// finds no room (see the package doc) is decided by the shared overflow
-// bucket, whose Remaining and Reset the Decision then reports.
+// of the key and, while the store grows, map and slot space. A key longer
+// than MaxKeyBytes is stored as its 16-byte digest (see KeyHasher). A new
+// key that finds no room (see the package doc) is decided by the shared
+// overflow bucket, whose Remaining and Reset the Decision then reports.
 func (l *Limiter) Allow(key string, now time.Time) Decision {
 	t := int64(now.Sub(l.epoch))
 	if l.shards == nil {
 		return l.overflow.take(&l.p, t)
 	}
-	s := &l.shards[maphash.String(l.seed, key)&l.mask]
+	if len(key) <= MaxKeyBytes {
+		return allow(l, key, maphash.String(l.seed, key), t)
+	}
+	d := l.long.Sum(key)
+	return allow(l, d[:], binary.LittleEndian.Uint64(d[:]), t)
+}
+
+// allow decides one request at t for the stored form of a key, whose hash
+// picks the shard.
+func allow[K keyBytes](l *Limiter, key K, hash uint64, t int64) Decision {
+	s := &l.shards[hash&l.mask]
 	s.mu.Lock()
-	i, ok := s.index[key]
+	i, ok := s.index[string(key)]
 	if ok {
 		s.touch(i)
 	} else {
 		var o outcome
-		if i, o = s.admit(key, &l.p, t); o == refused {
+		if i, o = admit(s, key, &l.p, t); o == refused {
 			s.mu.Unlock()
 			l.overflowed.Add(1)
 			return l.overflow.take(&l.p, t)

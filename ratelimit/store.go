@@ -93,14 +93,15 @@ const (
 // admit stores key with a full bucket and returns its slot, evicting a full
 // bucket when the shard is at capacity. It returns refused and stores
 // nothing when the evictScan least-recently-used buckets are all still
-// draining. The caller holds s.mu.
-func (s *shard) admit(key string, p *params, now int64) (int32, outcome) {
+// draining. The stored copy of key is the only allocation. The caller holds
+// s.mu.
+func admit[K keyBytes](s *shard, key K, p *params, now int64) (int32, outcome) {
 	if len(s.slots) < s.capacity {
 		if len(s.slots) == cap(s.slots) {
 			s.grow()
 		}
 		i := int32(len(s.slots))
-		s.slots = append(s.slots, slot{key: strings.Clone(key), b: p.full(now)})
+		s.slots = append(s.slots, slot{key: strings.Clone(string(key)), b: p.full(now)})
 		s.index[s.slots[i].key] = i
 		s.pushFront(i)
 		return i, added
@@ -110,7 +111,7 @@ func (s *shard) admit(key string, p *params, now int64) (int32, outcome) {
 		if p.isFull(&s.slots[i].b, now) {
 			delete(s.index, s.slots[i].key)
 			s.unlink(i)
-			s.slots[i].key = strings.Clone(key)
+			s.slots[i].key = strings.Clone(string(key))
 			s.slots[i].b = p.full(now)
 			s.index[s.slots[i].key] = i
 			s.pushFront(i)

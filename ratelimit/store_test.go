@@ -11,10 +11,10 @@ import (
 
 // stored reports whether key currently has a slot in l's store.
 func (l *Limiter) stored(key string) bool {
-	s := l.shardFor(key)
+	s, k := l.locate(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.index[key]
+	_, ok := s.index[k]
 	return ok
 }
 
