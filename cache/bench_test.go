@@ -2,6 +2,7 @@ package cache
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -90,6 +91,36 @@ func BenchmarkDefaultKey(b *testing.B) {
 	for b.Loop() {
 		if k := DefaultKey(buf[:0], r); len(k) == 0 {
 			b.Fatal("empty key")
+		}
+	}
+}
+
+// BenchmarkServeHitVary measures a hit on the oldest of a URL's full set
+// of Vary variants, the lookup that used to scan them all.
+func BenchmarkServeHitVary(b *testing.B) {
+	c, err := New(Settings{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := varyOrigin()
+	var oldest *http.Request
+	for i := range DefaultMaxVariants {
+		r := mustRequest("GET", "http://example.com/v")
+		r.Header.Set("X-V", strings.Repeat("v", 20)+strconv.Itoa(i))
+		if _, err := c.Serve(newDiscard(), r, o.fetch); err != nil {
+			b.Fatal(err)
+		}
+		if oldest == nil {
+			oldest = r
+		}
+	}
+	w := newDiscard()
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.code = 0
+		if st, _ := c.Serve(w, oldest, failFetch); st != StatusHit {
+			b.Fatal(st)
 		}
 	}
 }

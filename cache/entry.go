@@ -26,8 +26,9 @@ type field struct {
 // it would corrupt the stored entry. That is the price of allocation-free
 // hits; no known Caddy handler does it.
 type entry struct {
-	key       string   // primary key
-	secondary string   // secondary key over varyNames
+	full      string   // key, a 0 byte, secondary: the store's index key
+	key       string   // primary key (a prefix of full)
+	secondary string   // secondary key over varyNames (a suffix of full)
 	varyNames []string // canonical, sorted
 
 	status      int
@@ -47,6 +48,11 @@ type entry struct {
 	noStale      bool          // must-revalidate, proxy-revalidate or s-maxage: never serve stale
 
 	size int64 // bytes counted against MaxBytes
+
+	// Owned by the store and guarded by its lock (the only mutable
+	// fields): the URL's variants and e's place on their recency list.
+	group        *variants
+	vprev, vnext *entry
 }
 
 // entryOverhead approximates the fixed bytes an entry and its LRU node take.
@@ -104,8 +110,9 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 		dateOrReceipt = responseTime
 	}
 	f := c.freshnessLifetime(code, h, d, dateOrReceipt)
+	full := key + "\x00" + secondary
 	e := &entry{
-		key: key, secondary: secondary, varyNames: vary,
+		full: full, key: full[:len(key)], secondary: full[len(key)+1:], varyNames: vary,
 		status: code, body: body,
 		responseTime: responseTime,
 		initialAge:   correctedInitialAge(date, upstreamAge, requestTime, responseTime),

@@ -21,6 +21,9 @@ const (
 	// DefaultMaxEntryBytes keeps one response from taking more than a
 	// sixty-fourth of the default memory budget; larger bodies stream through.
 	DefaultMaxEntryBytes int64 = 1 << 20
+	// DefaultMaxVariants keeps a URL whose Vary names a header that every
+	// client sets differently from taking more than a few entries.
+	DefaultMaxVariants = 16
 	// DefaultCoalesceTimeout bounds how long a request waits for another
 	// request's in-flight fetch of the same key before fetching on its own.
 	DefaultCoalesceTimeout = 10 * time.Second
@@ -49,6 +52,12 @@ type Settings struct {
 	// holds more than this many body bytes of it. Must not exceed MaxBytes.
 	// Default: 1 MiB.
 	MaxEntryBytes int64
+
+	// MaxVariants is the most Vary variants stored for one URL (primary
+	// key). Storing one more evicts that URL's least recently used
+	// variant, so a Vary on a header that every client sets differently
+	// costs at most this many entries. Default: 16.
+	MaxVariants int
 
 	// TTL is the heuristic freshness lifetime given to a response that has
 	// no explicit freshness (no max-age, s-maxage or Expires) and whose
@@ -118,6 +127,8 @@ func (s *Settings) Validate() error {
 		return fmt.Errorf("%w: max_bytes %d is negative", ErrInvalidSettings, s.MaxBytes)
 	case s.MaxEntryBytes < 0:
 		return fmt.Errorf("%w: max_entry_bytes %d is negative", ErrInvalidSettings, s.MaxEntryBytes)
+	case s.MaxVariants < 0:
+		return fmt.Errorf("%w: max_variants %d is negative", ErrInvalidSettings, s.MaxVariants)
 	case s.TTL < 0:
 		return fmt.Errorf("%w: ttl %s is negative", ErrInvalidSettings, s.TTL)
 	case s.MaxTTL < 0:
@@ -160,6 +171,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.MaxEntryBytes == 0 {
 		s.MaxEntryBytes = min(DefaultMaxEntryBytes, s.MaxBytes)
+	}
+	if s.MaxVariants == 0 {
+		s.MaxVariants = DefaultMaxVariants
 	}
 	if s.CoalesceTimeout == 0 {
 		s.CoalesceTimeout = DefaultCoalesceTimeout

@@ -18,6 +18,7 @@ func TestValidate(t *testing.T) {
 		{"negative max_size", Settings{MaxSize: -1}, "max_size -1"},
 		{"negative max_bytes", Settings{MaxBytes: -5}, "max_bytes -5"},
 		{"negative max_entry_bytes", Settings{MaxEntryBytes: -2}, "max_entry_bytes -2"},
+		{"negative max_variants", Settings{MaxVariants: -3}, "max_variants -3"},
 		{"negative ttl", Settings{TTL: -time.Second}, "ttl -1s"},
 		{"negative max_ttl", Settings{MaxTTL: -time.Second}, "max_ttl -1s"},
 		{"negative stale_if_error", Settings{StaleIfError: -time.Minute}, "stale_if_error -1m0s"},
@@ -57,7 +58,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Settings()
-	if s.MaxSize != DefaultMaxSize || s.MaxEntryBytes != 4096 || s.CoalesceTimeout != DefaultCoalesceTimeout ||
+	if s.MaxSize != DefaultMaxSize || s.MaxVariants != DefaultMaxVariants || s.MaxEntryBytes != 4096 || s.CoalesceTimeout != DefaultCoalesceTimeout ||
 		s.Name != DefaultName || s.Now == nil || len(s.CacheableStatuses) == 0 {
 		t.Fatalf("defaults not applied: %+v", s)
 	}

@@ -14,22 +14,54 @@ import (
 // and byte count in step) and by bytes (evicting from the cold end), plus
 // an index from primary key to the Vary variants stored under it.
 //
+// Every operation a request can cause is O(1) under the lock: a URL's
+// variants are found through one map keyed by primary and secondary key
+// together (the secondary key is computed before the lock is taken), each
+// URL keeps at most maxVariants of them on a list of its own, and when
+// that list is full its least recently used variant goes. So one URL with
+// a Vary on a header every client sets differently costs at most
+// maxVariants entries and never slows down hits on other URLs. Only the
+// admin's PurgePrefix walks the index, and it lets go of the lock every
+// purgeBatch keys.
+//
 // simplelru rather than lru.Cache because the index must change atomically
 // with the list: one mutex guards both, so lru.Cache's own lock would only
 // be taken twice. Freshness is stored in each entry and checked on read;
 // nothing runs in the background (no expirable.LRU, whose every instance
 // starts a goroutine that never ends).
 type store struct {
-	mu        sync.Mutex
-	lru       *simplelru.LRU[*entry, struct{}]
-	primaries map[string][]*entry // newest variant first
-	bytes     int64
-	maxBytes  int64
-	stats     *counters
+	mu          sync.Mutex
+	lru         *simplelru.LRU[*entry, struct{}]
+	primaries   map[string]*variants // by primary key
+	entries     map[string]*entry    // by entry.full: primary key, 0, secondary key
+	bytes       int64
+	maxBytes    int64
+	maxVariants int
+	stats       *counters
 }
 
-func newStore(maxEntries int, maxBytes int64, stats *counters) *store {
-	s := &store{primaries: make(map[string][]*entry), maxBytes: maxBytes, stats: stats}
+// variants are the stored variants of one primary key, all selected by
+// the same Vary names, most recently used first (a list through the
+// entries' vprev/vnext, guarded by store.mu).
+type variants struct {
+	key        string
+	names      []string // never modified: a new Vary starts a new variants
+	head, tail *entry
+	n          int
+}
+
+// variantsOverhead estimates the bytes a variants and its two index slots
+// take beside the key itself.
+const variantsOverhead = 160
+
+// purgeBatch is how many index keys PurgePrefix looks at per lock hold.
+const purgeBatch = 1024
+
+func newStore(maxEntries int, maxBytes int64, maxVariants int, stats *counters) *store {
+	s := &store{
+		primaries: make(map[string]*variants), entries: make(map[string]*entry),
+		maxBytes: maxBytes, maxVariants: maxVariants, stats: stats,
+	}
 	s.lru, _ = simplelru.NewLRU[*entry, struct{}](maxEntries, s.unlink) // size > 0 after defaults
 	return s
 }
@@ -38,15 +70,56 @@ func newStore(maxEntries int, maxBytes int64, stats *counters) *store {
 // or replacement, goes through it. It runs with s.mu held.
 func (s *store) unlink(e *entry, _ struct{}) {
 	s.bytes -= e.size
-	vs := s.primaries[e.key]
-	if i := slices.Index(vs, e); i >= 0 {
-		vs = slices.Delete(vs, i, i+1)
+	if s.entries[e.full] == e {
+		delete(s.entries, e.full)
 	}
-	if len(vs) == 0 {
-		delete(s.primaries, e.key)
+	v := e.group
+	if v == nil {
+		return
+	}
+	if e.vprev != nil {
+		e.vprev.vnext = e.vnext
 	} else {
-		s.primaries[e.key] = vs
+		v.head = e.vnext
 	}
+	if e.vnext != nil {
+		e.vnext.vprev = e.vprev
+	} else {
+		v.tail = e.vprev
+	}
+	e.vprev, e.vnext, e.group = nil, nil, nil
+	if v.n--; v.n == 0 && s.primaries[v.key] == v {
+		delete(s.primaries, v.key)
+		s.bytes -= variantsOverhead + int64(len(v.key))
+	}
+}
+
+// pushFront puts e at the head of v's recency list.
+func (v *variants) pushFront(e *entry) {
+	e.group, e.vprev, e.vnext = v, nil, v.head
+	if v.head != nil {
+		v.head.vprev = e
+	} else {
+		v.tail = e
+	}
+	v.head = e
+	v.n++
+}
+
+// touch makes e the most recently used variant of its URL.
+func (v *variants) touch(e *entry) {
+	if v.head == e {
+		return
+	}
+	e.vprev.vnext = e.vnext // e is not the head, so it has a vprev
+	if e.vnext != nil {
+		e.vnext.vprev = e.vprev
+	} else {
+		v.tail = e.vprev
+	}
+	e.vprev, e.vnext = nil, v.head
+	v.head.vprev = e
+	v.head = e
 }
 
 // get returns the stored variant of key that r selects, marking it
@@ -54,31 +127,60 @@ func (s *store) unlink(e *entry, _ struct{}) {
 // tell a URI miss from a Vary miss.
 func (s *store) get(key []byte, r *http.Request) (e *entry, known bool) {
 	s.mu.Lock()
-	vs := s.primaries[string(key)]
-	for _, v := range vs {
-		if v.matches(r) {
-			s.lru.Get(v)
-			s.mu.Unlock()
-			return v, true
-		}
+	v := s.primaries[string(key)]
+	if v == nil {
+		s.mu.Unlock()
+		return nil, false
+	}
+	if len(v.names) == 0 {
+		e = v.head
+		s.lru.Get(e)
+		s.mu.Unlock()
+		return e, true
+	}
+	names := v.names
+	s.mu.Unlock()
+
+	// The secondary key is built outside the lock: its cost grows with the
+	// request's header values.
+	var buf [2 * keyBufSize]byte
+	full := appendSecondaryKey(append(append(buf[:0], key...), 0), r, names)
+	s.mu.Lock()
+	if e = s.entries[string(full)]; e != nil {
+		s.lru.Get(e)
+		e.group.touch(e)
 	}
 	s.mu.Unlock()
-	return nil, len(vs) > 0
+	return e, true
 }
 
 // add stores e, replacing any variant of its key with the same secondary
 // key, and every variant stored under a different Vary (the origin changed
-// what it varies on, so those are outdated). It then evicts from the cold
-// end until the byte budget holds.
+// what it varies on, so those are outdated). A URL with maxVariants
+// variants already loses its least recently used one. It then evicts from
+// the cold end until the byte budget holds.
 func (s *store) add(e *entry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, v := range slices.Clone(s.primaries[e.key]) {
-		if v.secondary == e.secondary || !slices.Equal(v.varyNames, e.varyNames) {
-			s.lru.Remove(v)
-		}
+	if v := s.primaries[e.key]; v != nil && !slices.Equal(v.names, e.varyNames) {
+		s.removeVariants(v) // at most maxVariants
 	}
-	s.primaries[e.key] = slices.Insert(s.primaries[e.key], 0, e)
+	if old := s.entries[e.full]; old != nil {
+		s.lru.Remove(old)
+	}
+	v := s.primaries[e.key]
+	if v != nil && v.n >= s.maxVariants {
+		s.lru.Remove(v.tail)
+		s.stats.evictions.Add(1)
+		v = s.primaries[e.key] // gone if that was its last variant
+	}
+	if v == nil {
+		v = &variants{key: e.key, names: e.varyNames}
+		s.primaries[e.key] = v
+		s.bytes += variantsOverhead + int64(len(v.key))
+	}
+	v.pushFront(e)
+	s.entries[e.full] = e
 	s.bytes += e.size
 	if s.lru.Add(e, struct{}{}) {
 		s.stats.evictions.Add(1)
@@ -89,31 +191,46 @@ func (s *store) add(e *entry) {
 	}
 }
 
-// remove removes every variant of each key chosen by match and returns
-// how many responses went.
-func (s *store) remove(match func(key string) bool) int {
+// removeVariants removes every variant of v and returns how many there
+// were. It runs with s.mu held.
+func (s *store) removeVariants(v *variants) int {
+	n := 0
+	for v.head != nil {
+		s.lru.Remove(v.head)
+		n++
+	}
+	return n
+}
+
+// removePrefix removes every variant of each primary key starting with
+// prefix and returns how many responses went. It walks the index, taking
+// the lock for purgeBatch keys at a time so that requests are not held up
+// behind a large purge; a key stored meanwhile may or may not be seen.
+func (s *store) removePrefix(prefix string) int {
+	n, seen := 0, 0
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var doomed []*entry
-	for k, vs := range s.primaries {
-		if match(k) {
-			doomed = append(doomed, vs...)
+	// Deleting and adding map entries between steps of a range is allowed;
+	// every step runs with the lock held.
+	for k, v := range s.primaries {
+		if strings.HasPrefix(k, prefix) {
+			n += s.removeVariants(v)
+		}
+		if seen++; seen%purgeBatch == 0 {
+			s.mu.Unlock()
+			s.mu.Lock()
 		}
 	}
-	for _, e := range doomed {
-		s.lru.Remove(e)
-	}
-	return len(doomed)
+	s.mu.Unlock()
+	return n
 }
 
 func (s *store) removeKey(key string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	vs := slices.Clone(s.primaries[key])
-	for _, e := range vs {
-		s.lru.Remove(e)
+	if v := s.primaries[key]; v != nil {
+		return s.removeVariants(v)
 	}
-	return len(vs)
+	return 0
 }
 
 func (s *store) removeAll() int {
@@ -139,9 +256,9 @@ func (c *Cache) Purge(key string) int {
 
 // PurgePrefix removes every stored response whose primary key starts with
 // prefix (e.g. "GET https://example.com/static/") and returns how many were
-// removed. It walks the whole index under the store lock.
+// removed. It walks the whole index, a batch of keys per lock hold.
 func (c *Cache) PurgePrefix(prefix string) int {
-	return c.store.remove(func(k string) bool { return strings.HasPrefix(k, prefix) })
+	return c.store.removePrefix(prefix)
 }
 
 // PurgeAll empties the cache and returns how many responses were removed.

@@ -210,6 +210,10 @@ type Cache struct {
 	// through uncached. Default: 1 MiB.
 	MaxEntryBytes int64 `json:"max_entry_bytes,omitempty"`
 
+	// MaxVariants is the most Vary variants kept for one URL; storing one
+	// more evicts that URL's least recently used variant. Default: 16.
+	MaxVariants int `json:"max_variants,omitempty"`
+
 	// TTL is the freshness lifetime given to a cacheable response that
 	// carries no explicit freshness (no max-age, s-maxage or Expires).
 	// 0 turns this heuristic off. Default: 0.

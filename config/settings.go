@@ -33,6 +33,7 @@ func (c *Cache) Settings() cache.Settings {
 		MaxSize:         c.MaxSize,
 		MaxBytes:        c.MaxBytes,
 		MaxEntryBytes:   c.MaxEntryBytes,
+		MaxVariants:     c.MaxVariants,
 		TTL:             time.Duration(c.TTL),
 		MaxTTL:          time.Duration(c.MaxTTL),
 		StaleIfError:    time.Duration(c.StaleIfError),

@@ -416,6 +416,7 @@ func (c *Cache) validate(p string) error {
 	}
 	if err := firstErr(
 		nonNegInt(p, "max_size", c.MaxSize),
+		nonNegInt(p, "max_variants", c.MaxVariants),
 		nonNegDur(p, "ttl", time.Duration(c.TTL)),
 		nonNegDur(p, "max_ttl", time.Duration(c.MaxTTL)),
 		nonNegDur(p, "stale_if_error", time.Duration(c.StaleIfError)),
