@@ -123,49 +123,52 @@ func (u *upgradedConn) CloseWrite() error {
 	return errors.ErrUnsupported
 }
 
-// continueBody stands in for a request body sent with
-// "Expect: 100-continue": (*http.Request).Write flushes the headers before
-// its first Read, which then waits for the backend's go-ahead.
-type continueBody struct {
-	c        *conn
-	req      *http.Request
-	rc       io.ReadCloser
-	deadline time.Time // the header deadline, zero if none
-	waited   bool
+// requestBody stands in for the request body while (*http.Request).Write
+// sends it. It keeps the body's own read error, which Write returns
+// wrapped in a type that hides it, so that a failure of the client's side
+// can be told from the backend's (RequestBodyError). With
+// "Expect: 100-continue" its first Read, which comes after Write has
+// flushed the headers, first waits for the backend's go-ahead.
+type requestBody struct {
+	c      *conn
+	req    *http.Request
+	rc     io.ReadCloser
+	expect bool  // wait for 100 Continue before the first read
+	err    error // the body's read error, if any (not io.EOF)
 }
 
 // errExpectRefused stops the body write when the backend answered without
 // 100 Continue; RoundTrip returns that answer.
 var errExpectRefused = errors.New("h1: backend answered before 100 Continue")
 
-func (cb *continueBody) Read(p []byte) (int, error) {
-	if !cb.waited {
-		cb.waited = true
-		if !cb.c.awaitContinue(cb.req, cb.deadline) {
+func (rb *requestBody) Read(p []byte) (int, error) {
+	if rb.expect {
+		rb.expect = false
+		if !rb.c.awaitContinue(rb.req) {
 			return 0, errExpectRefused
 		}
 	}
-	return cb.rc.Read(p)
+	n, err := rb.rc.Read(p)
+	if err != nil && err != io.EOF && rb.err == nil {
+		rb.err = err
+	}
+	return n, err
 }
 
-func (cb *continueBody) Close() error { return cb.rc.Close() }
+func (rb *requestBody) Close() error { return rb.rc.Close() }
 
 // awaitContinue waits for "100 Continue" at most ExpectContinueTimeout
 // and reports whether to send the body: true on 100 or on silence, false
 // when a final response (kept in c.early) or an error (c.earlyErr) came.
-func (c *conn) awaitContinue(req *http.Request, deadline time.Time) bool {
-	wait := time.Now().Add(c.t.cfg.ExpectContinueTimeout)
-	headerBound := !deadline.IsZero() && !wait.Before(deadline)
-	if headerBound {
-		wait = deadline
-	}
-	c.nc.SetReadDeadline(wait)
+// The header timeout does not run yet: the request is not all written.
+func (c *conn) awaitContinue(req *http.Request) bool {
+	c.setReadDeadline(time.Now().Add(c.t.cfg.ExpectContinueTimeout))
 	if err := req.Context().Err(); err != nil {
-		c.earlyErr = err // its abort may have been overwritten just now
+		c.earlyErr = err
 		return false
 	}
 	resume := func() bool {
-		c.nc.SetReadDeadline(deadline)
+		c.setReadDeadline(time.Time{}) // the body is written under none
 		if err := req.Context().Err(); err != nil {
 			c.earlyErr = err
 			return false
@@ -174,9 +177,9 @@ func (c *conn) awaitContinue(req *http.Request, deadline time.Time) bool {
 	}
 	before := c.nread
 	for i := 0; ; i++ {
-		resp, err := http.ReadResponse(c.br, req)
+		resp, err := c.readHead(req)
 		if err != nil {
-			if !headerBound && c.nread == before && isTimeout(err) && req.Context().Err() == nil {
+			if c.nread == before && isTimeout(err) && !c.aborted.Load() && req.Context().Err() == nil {
 				return resume() // silence: send the body anyway
 			}
 			c.earlyErr = err

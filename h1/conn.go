@@ -41,20 +41,19 @@ type conn struct {
 	br *bufio.Reader // reads through conn.Read, which counts bytes
 	bw *bufio.Writer // writes through conn.Write, which records errors
 
-	raw        syscall.RawConn    // for the liveness check; nil if unavailable
-	peekFn     func(uintptr) bool // c.peek, bound once so a check allocates nothing
-	readableFn func(uintptr) bool // c.readable, bound once for the same reason
+	raw        syscall.RawConn    // for the quiet check and polling; nil if unavailable
+	readableFn func(uintptr) bool // c.readable, bound once so a check allocates nothing
 	abortFn    func()             // c.abort, bound once for context.AfterFunc
 	peekBuf    [1]byte
-	dead       bool // set by peek
 	ready      bool // set by readable
 
 	idleSince time.Time
 	reused    bool // served an exchange before this one
-	// deadline is the deadline set on nc, zero if none. The header
-	// deadline is set lazily (see armDeadline) and stays armed while the
-	// body streams and while the connection idles; conn.Read lifts it if
-	// it expires under a body.
+	// deadline is the read deadline set on nc, zero if none (no write
+	// deadline is ever set but abort's). The header deadline is set
+	// lazily (see armDeadline) and stays armed while the body streams
+	// and while the connection idles; conn.Read lifts it if it expires
+	// under a body.
 	deadline time.Time
 	inBody   bool        // the exchange's response headers are in; its body may be read
 	aborted  atomic.Bool // abort ran: a deadline error is final
@@ -67,6 +66,9 @@ type conn struct {
 	stop     func() bool    // stops the context watcher; nil if none
 	early    *http.Response // final answer that came instead of 100 Continue
 	earlyErr error          // failure while awaiting 100 Continue
+	scan     headScan       // framing fields of the last head read
+	rb       requestBody    // the request body's wrapper, reused
+	wreq     http.Request   // the request as written when it has a body
 }
 
 func (t *Transport) dialConn(ctx context.Context, hp *hostPool) (*conn, error) {
@@ -81,7 +83,6 @@ func (t *Transport) dialConn(ctx context.Context, hp *hostPool) (*conn, error) {
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
-			c.peekFn = c.peek
 			c.readableFn = c.readable
 		}
 	}
@@ -116,11 +117,8 @@ func (c *conn) Read(p []byte) (int, error) {
 		// The header deadline, left armed, expired while the body
 		// streams; bodies may take as long as they like. A read that
 		// times out consumed nothing, so reading on loses nothing.
-		c.clearDeadline()
+		c.setReadDeadline(time.Time{})
 		if c.aborted.Load() {
-			// abort ran meanwhile and its deadline may have just been
-			// overwritten: set it again.
-			c.nc.SetDeadline(aLongTimeAgo)
 			return 0, err
 		}
 		n, err = c.nc.Read(p)
@@ -146,51 +144,68 @@ func (c *conn) abort() {
 	c.nc.SetDeadline(aLongTimeAgo)
 }
 
-// armDeadline makes sure that the connection's deadline bounds an exchange
-// starting now by ResponseHeaderTimeout, give or take 1/16 of it: it
-// falls in [now+timeout, now+timeout+timeout/16]. Only a deadline outside
-// that window is moved, so a busy connection sets one every timeout/16
-// rather than one per request (setting a deadline arms a runtime timer,
-// and on a lightly loaded proxy each new earliest timer wakes a thread:
-// measured 15 µs of median latency at one client connection). It returns
-// the deadline, zero when there is no timeout.
-func (c *conn) armDeadline() time.Time {
+// armDeadline makes sure that the connection's read deadline bounds the
+// wait for response headers starting now, the request just written, by
+// ResponseHeaderTimeout, give or take 1/16 of it: it falls in
+// [now+timeout, now+timeout+timeout/16]. Only a deadline outside that
+// window is moved, so a busy connection sets one every timeout/16 rather
+// than one per request (setting a deadline arms a runtime timer, and on a
+// lightly loaded proxy each new earliest timer wakes a thread: measured
+// 15 µs of median latency at one client connection). A deadline left
+// from an earlier exchange bounds no write: it is a read deadline.
+func (c *conn) armDeadline() {
 	d := c.t.cfg.ResponseHeaderTimeout
 	if d <= 0 {
-		return time.Time{}
+		if !c.deadline.IsZero() {
+			c.setReadDeadline(time.Time{}) // awaitContinue's
+		}
+		return
 	}
 	earliest := time.Now().Add(d)
 	latest := earliest.Add(d / 16)
 	if c.deadline.Before(earliest) || c.deadline.After(latest) {
-		c.deadline = latest
-		c.nc.SetDeadline(latest)
-	}
-	return c.deadline
-}
-
-// clearDeadline lifts the connection's deadline.
-func (c *conn) clearDeadline() {
-	if !c.deadline.IsZero() {
-		c.deadline = time.Time{}
-		c.nc.SetDeadline(time.Time{})
+		c.setReadDeadline(latest)
 	}
 }
 
-// alive reports whether an idle connection still looks usable: no close
-// and no unsolicited bytes from the backend. It costs one non-blocking
-// read system call.
-func (c *conn) alive() bool {
-	if c.raw == nil {
+// setReadDeadline sets the read deadline and records it. Should abort
+// have run meanwhile, its deadline, just overwritten, is set again: abort
+// marks itself before it sets its deadline, so one of the two sees the
+// other.
+func (c *conn) setReadDeadline(t time.Time) {
+	if t.Equal(c.deadline) {
+		return
+	}
+	c.deadline = t
+	c.nc.SetReadDeadline(t)
+	if c.aborted.Load() {
+		c.nc.SetDeadline(aLongTimeAgo)
+	}
+}
+
+// quiet reports whether nothing from the backend awaits reading: no byte
+// buffered, and none readable on the socket, nor its close. Only a quiet
+// connection may carry another exchange; it is checked when one goes to
+// the pool and again when it leaves it. The socket check is one
+// non-blocking peek (MSG_PEEK), on Unix only: elsewhere only the buffer
+// is checked.
+func (c *conn) quiet() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	if c.raw == nil || !canPeek {
 		return true
 	}
 	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
-		c.clearDeadline() // expired while idle; the peek would fail on it
+		// Expired (under the body's last read, or while idle): the
+		// peek would fail on it.
+		c.setReadDeadline(time.Time{})
 	}
-	c.dead = false
-	if err := c.raw.Read(c.peekFn); err != nil {
+	c.ready = false
+	if err := c.raw.Read(c.readableFn); err != nil {
 		return false
 	}
-	return !c.dead
+	return !c.ready
 }
 
 // close closes the connection and recycles its buffers.
@@ -207,7 +222,8 @@ func (c *conn) close() {
 }
 
 // release ends an exchange: the connection returns to the pool when reuse
-// allows and the request's context did not abort it, else it is closed.
+// allows, the request's context did not abort it and it is quiet (not a
+// byte past the response has come), else it is closed.
 func (c *conn) release(reuse bool) {
 	if c.stop != nil {
 		if !c.stop() {
@@ -215,7 +231,7 @@ func (c *conn) release(reuse bool) {
 		}
 		c.stop = nil
 	}
-	if reuse && c.t.cfg.MaxIdlePerHost > 0 {
+	if reuse && c.t.cfg.MaxIdlePerHost > 0 && c.quiet() {
 		c.t.put(c)
 	} else {
 		c.close()
@@ -244,26 +260,32 @@ func (s staleness) retryable(replayable, idempotent bool) bool {
 
 // roundTrip runs one exchange on c. On error c is closed; on success c is
 // owned by the response body (or back in the pool when there is none).
+//
+// The request is written under no deadline (the client paces its body;
+// the request's context and the server's read timeouts bound it); the
+// header deadline is armed once it is all written.
 func (c *conn) roundTrip(req *http.Request) (*http.Response, staleness, error) {
 	ctx := req.Context()
 	c.nread, c.werr, c.early, c.earlyErr = 0, nil, nil, nil
 	c.limit = c.t.cfg.MaxResponseHeaderBytes
 	c.inBody = false
 	c.aborted.Store(false)
-	deadline := c.armDeadline()
-	// Armed after the deadline is set, so an abort is never overwritten.
 	if ctx.Done() != nil {
 		c.stop = context.AfterFunc(ctx, c.abortFn)
 	}
-	wreq := req
-	if req.Body != nil && req.Body != http.NoBody && expectsContinue(req.Header) {
-		wreq = new(http.Request)
-		*wreq = *req
-		wreq.Body = &continueBody{c: c, req: req, rc: req.Body, deadline: deadline}
-	}
 	var err error
-	if wreq != req || !writeRequestHead(c.bw, req) {
-		err = wreq.Write(c.bw)
+	var rb *requestBody
+	if req.Body != nil && req.Body != http.NoBody {
+		// The body is read through a wrapper that keeps its error (net/http
+		// hides it in an unexported type) and waits for 100 Continue.
+		rb = &c.rb
+		*rb = requestBody{c: c, req: req, rc: req.Body, expect: expectsContinue(req.Header)}
+		c.wreq = *req
+		c.wreq.Body = rb
+		err = c.wreq.Write(c.bw)
+		c.wreq = http.Request{}
+	} else if !writeRequestHead(c.bw, req) {
+		err = req.Write(c.bw)
 	}
 	if err == nil {
 		err = c.bw.Flush()
@@ -275,15 +297,19 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, staleness, error) {
 		return c.finish(req, c.early, false)
 	case c.earlyErr != nil:
 		c.fail()
-		return nil, notStale, c.wrapErr(ctx, "awaiting 100 Continue", c.earlyErr, deadline)
+		return nil, notStale, c.wrapErr(ctx, "awaiting 100 Continue", c.earlyErr, false)
+	case rb != nil && rb.err != nil:
+		// The client's body failed: the backend has part of a request.
+		c.fail()
+		return nil, notStale, &RequestBodyError{Err: rb.err}
 	case err != nil && c.werr == nil:
-		// Not the connection: the request body failed, or the request
-		// could not be written at all.
+		// Not the connection: the request could not be written.
 		c.fail()
 		return nil, notStale, fmt.Errorf("h1: writing request: %w", err)
 	case err != nil:
 		// The backend broke the connection while we wrote. It may have
 		// answered first (a 413, say): return that answer if so.
+		c.armDeadline()
 		if resp, rerr := c.readResponse(req); rerr == nil {
 			return c.finish(req, resp, false)
 		}
@@ -292,8 +318,12 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, staleness, error) {
 			st = staleWrite
 		}
 		c.fail()
-		return nil, st, c.wrapErr(ctx, "writing request", err, deadline)
+		return nil, st, c.wrapErr(ctx, "writing request", err, false)
 	}
+	if rb != nil {
+		*rb = requestBody{}
+	}
+	c.armDeadline()
 	resp, err := c.awaitResponse(req)
 	if err != nil {
 		st := notStale
@@ -301,7 +331,7 @@ func (c *conn) roundTrip(req *http.Request) (*http.Response, staleness, error) {
 			st = staleRead
 		}
 		c.fail()
-		return nil, st, c.wrapErr(ctx, "reading response", err, deadline)
+		return nil, st, c.wrapErr(ctx, "reading response", err, true)
 	}
 	return c.finish(req, resp, true)
 }
@@ -327,7 +357,7 @@ func (c *conn) awaitResponse(req *http.Request) (*http.Response, error) {
 // ones but 101; httptrace's Got1xxResponse sees each skipped one.
 func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
 	for i := 0; ; i++ {
-		resp, err := http.ReadResponse(c.br, req)
+		resp, err := c.readHead(req)
 		if err != nil {
 			return nil, err
 		}
@@ -343,6 +373,13 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
 	}
 }
 
+// readHead reads one response head (and prepares its body), noting in
+// c.scan what its framing fields were.
+func (c *conn) readHead(req *http.Request) (*http.Response, error) {
+	c.scan = scanHead(c.br)
+	return http.ReadResponse(c.br, req)
+}
+
 // interim reports a skipped 1xx response to the request's client trace.
 func interim(req *http.Request, resp *http.Response) error {
 	if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.Got1xxResponse != nil {
@@ -356,10 +393,6 @@ func interim(req *http.Request, resp *http.Response) error {
 // armed (conn.Read lifts it should it expire under the body).
 func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http.Response, staleness, error) {
 	c.limit = 0 // the body may be as long as it likes
-	if c.early != nil {
-		// awaitContinue moved the read deadline and did not put it back.
-		c.nc.SetReadDeadline(c.deadline)
-	}
 	// Checked after the last change of deadline: a context that ends
 	// later still finds its abort effective, one that ended earlier is
 	// caught here.
@@ -377,12 +410,13 @@ func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http
 				return nil, notStale, fmt.Errorf("h1: %w", req.Context().Err())
 			}
 		}
-		c.clearDeadline()
+		c.setReadDeadline(time.Time{})
 		c.upgraded = true
 		resp.Body = &upgradedConn{c: c}
 		return resp, notStale, nil
 	}
-	reuse = reuse && !resp.Close && !req.Close && !hasToken(req.Header["Connection"], "close")
+	reuse = reuse && !resp.Close && !req.Close && !hasToken(req.Header["Connection"], "close") &&
+		!c.scan.ambiguous(resp)
 	if resp.Body == http.NoBody {
 		c.release(reuse)
 		return resp, notStale, nil
@@ -395,14 +429,14 @@ func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http
 // fail ends an exchange that went wrong: the connection is closed.
 func (c *conn) fail() { c.release(false) }
 
-// wrapErr names what failed, turning the context's end and the header
-// deadline into their own errors.
-func (c *conn) wrapErr(ctx context.Context, step string, err error, deadline time.Time) error {
+// wrapErr names what failed, turning the context's end and, while
+// awaiting headers, the header deadline into their own errors.
+func (c *conn) wrapErr(ctx context.Context, step string, err error, awaitingHeaders bool) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("h1: %s: %w", step, cerr)
 	}
 	var ne net.Error
-	if !deadline.IsZero() && errors.As(err, &ne) && ne.Timeout() {
+	if awaitingHeaders && !c.deadline.IsZero() && errors.As(err, &ne) && ne.Timeout() {
 		return ErrResponseHeaderTimeout
 	}
 	return fmt.Errorf("h1: %s: %w", step, err)

@@ -2,9 +2,10 @@
 
 package h1
 
-// peek cannot look at the socket here: the connection is presumed alive,
-// and a stale one is caught by RoundTrip's retry rules.
-func (c *conn) peek(fd uintptr) bool { return true }
+// canPeek: the socket cannot be looked at here. A connection is reused
+// when nothing is buffered; a stale one is caught by RoundTrip's retry
+// rules, unsolicited bytes are not.
+const canPeek = false
 
 // readable cannot look either: it reports ready, so an exchange simply
 // blocks in its read.

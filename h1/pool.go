@@ -22,16 +22,17 @@ type hostPool struct {
 	idle []*conn // idle[len-1] is the most recent
 }
 
-// getConn returns an idle connection to hp, or dials one. With check set,
-// a pooled connection is first tested for a close by the backend (see
-// conn.alive): the caller's request could not be retried on a stale one.
-func (t *Transport) getConn(ctx context.Context, hp *hostPool, check bool) (*conn, error) {
+// getConn returns an idle connection to hp, or dials one. It is the only
+// way out of the pool, and every pooled connection is checked on it (see
+// conn.quiet): one that the backend closed, or sent bytes on while it
+// idled, is closed, never used.
+func (t *Transport) getConn(ctx context.Context, hp *hostPool) (*conn, error) {
 	for {
 		c := t.pop(hp)
 		if c == nil {
 			return t.dialConn(ctx, hp)
 		}
-		if check && !c.alive() {
+		if !c.quiet() {
 			c.close()
 			continue
 		}

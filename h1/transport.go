@@ -10,6 +10,59 @@
 //
 // It speaks only http:// (HTTP/1.1 over TCP). TLS, HTTP/2 and h2c backends
 // belong to a full transport.
+//
+// # Connection reuse
+//
+// A pooled connection carries one exchange after another, so a byte of one
+// response left on it would be read as the start of the next, another
+// user's, response. A connection therefore goes back to the pool only
+// when its response was framed completely and unambiguously (read to the
+// end of its Content-Length or its last chunk and trailer, or known to
+// have no body) and, at that moment, no byte is buffered and none is
+// readable on the socket (one non-blocking peek; Unix only). It is peeked
+// at again when taken from the pool, on every path, and a connection that
+// became readable while idle (unsolicited bytes, or the backend's close)
+// is closed, never used. Responses to HEAD, 1xx, 204 and 304 never have a
+// body, whatever their headers say: any byte after their head poisons the
+// connection. A 101 hands the connection over; it is never pooled. So is
+// a connection closed after a response to a request whose body was not
+// sent in full (an answer before 100 Continue, a write cut short), or
+// whose request body failed to read.
+//
+// A backend can still race the checkout peek: bytes it sends in the
+// microseconds between the peek and the next request's write are read as
+// that request's answer. Only a backend that is itself desynchronised
+// can do that, and no HTTP/1.1 client can rule it out.
+//
+// Framing decisions, per kind of doubtful response (each is refused where
+// net/http refuses it, so the proxy answers 502; otherwise it is delivered
+// as net/http delivers it and its connection closed after it):
+//   - both Content-Length and Transfer-Encoding: chunked (RFC 9112 §6.3):
+//     delivered by the chunked framing, connection closed;
+//   - Transfer-Encoding other than a single "chunked" (gzip, chunked;
+//     chunked, gzip; identity; two fields): refused;
+//   - Content-Length fields that differ, or one that is not a number:
+//     refused; several that agree: delivered, connection closed;
+//   - an HTTP/1.0 response with Transfer-Encoding (which HTTP/1.0 ignores):
+//     delivered by its Content-Length or to EOF, connection closed;
+//   - a head too large to scan in the 4 KiB read buffer: delivered, its
+//     connection closed when chunked or HTTP/1.0 (where the two cases
+//     above could hide);
+//   - more than 16 interim (1xx) responses: refused.
+//
+// # Timeouts
+//
+// ResponseHeaderTimeout starts when the request, body included, has been
+// written: writing is paced by the client and bounded by the server's own
+// read timeouts and the request's context, never by the header timeout.
+//
+// # Errors
+//
+// DialError means nothing was sent. RequestBodyError means the client's
+// side failed (its body could not be read) and the backend is not to
+// blame. ErrInvalidHeader refuses, before anything is written, a request
+// whose header fields could break the framing (CR, LF, NUL and other
+// control bytes, invalid field names, an invalid Host).
 package h1
 
 import (
@@ -67,6 +120,11 @@ var (
 	ErrHeaderTooLarge = errors.New("h1: response headers too large")
 	// ErrBodyClosed is returned by a response body read after Close.
 	ErrBodyClosed = errors.New("h1: read on closed response body")
+	// ErrInvalidHeader refuses a request with a header field name that is
+	// not a token, a field value with a control byte other than HTAB (CR,
+	// LF and NUL among them), or an invalid Host, as net/http's Transport
+	// does; nothing is sent. The client's request is at fault: 400.
+	ErrInvalidHeader = errors.New("h1: invalid request header")
 )
 
 // timeoutError is a net.Error that reports a timeout.
@@ -89,15 +147,30 @@ func (e DialError) Error() string { return "h1: dialing backend: " + e.Err.Error
 // Unwrap exposes the dial error (a *net.OpError, a context error, ...).
 func (e DialError) Unwrap() error { return e.Err }
 
+// RequestBodyError reports that reading the request body failed (its
+// reader returned an error: a malformed chunked upload, a body over a
+// size limit, a client gone): the client's side failed, not the
+// backend's. The connection it was being written to is closed. Match it
+// with errors.As(err, new(*RequestBodyError)); Unwrap gives the body's
+// error, so errors.As still finds an *http.MaxBytesError.
+type RequestBodyError struct{ Err error }
+
+func (e *RequestBodyError) Error() string { return "h1: reading request body: " + e.Err.Error() }
+
+// Unwrap exposes the body reader's error.
+func (e *RequestBodyError) Unwrap() error { return e.Err }
+
 // Config tunes a Transport. Every zero field gets the default it documents.
 type Config struct {
 	// DialTimeout bounds connecting to a backend; the request's context
 	// may end the dial sooner. Default: 3s.
 	DialTimeout time.Duration
-	// ResponseHeaderTimeout bounds the time from the start of writing the
-	// request to the end of the response headers (the proxy's `timeout`).
-	// It does not limit the body, which may stream for as long as it
-	// likes. Default: 0, no limit besides the request's context.
+	// ResponseHeaderTimeout bounds the time from the end of writing the
+	// request (its body included) to the end of the response headers (the
+	// proxy's `timeout`). It limits neither the request's writing, which
+	// goes at the client's pace, nor the response body, which may stream
+	// for as long as it likes. Default: 0, no limit besides the request's
+	// context.
 	ResponseHeaderTimeout time.Duration
 	// ExpectContinueTimeout is how long a request carrying
 	// "Expect: 100-continue" waits for "100 Continue" before sending its
@@ -187,12 +260,14 @@ func New(cfg Config) *Transport {
 //     only when, besides, it is idempotent (GET, HEAD, OPTIONS, TRACE,
 //     PUT, DELETE, or an Idempotency-Key / X-Idempotency-Key header).
 //
-// Never after a timeout, a context end, or any response byte. A request
-// that could not be retried (a POST, a body without GetBody) instead has
-// its pooled connection checked for a close from the backend before use
-// (one non-blocking read; Unix only), so it is not written to a
-// connection closed while idle; only a close that races the write
-// itself then fails it.
+// Never after a timeout, a context end, or any response byte. Every
+// pooled connection is besides checked before use (one non-blocking peek;
+// Unix only), so a request is not written to a connection closed while
+// idle; only a close that races the write itself then fails it.
+//
+// A request whose header fields could break the framing is refused with
+// ErrInvalidHeader before anything is sent; a request body that fails to
+// read fails the exchange with a *RequestBodyError.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	u := req.URL
 	if u == nil || u.Scheme != "http" {
@@ -207,6 +282,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, ErrNoHost
 	}
+	if err := validateRequest(req); err != nil {
+		closeBody(req)
+		return nil, err
+	}
 	hp := t.hostPool(u.Host)
 	ctx := req.Context()
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
@@ -215,7 +294,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var c *conn
 		var err error
 		if attempt == 0 {
-			c, err = t.getConn(ctx, hp, !(replayable && idem))
+			c, err = t.getConn(ctx, hp)
 		} else {
 			// The retry dials: the pool may hold more connections that
 			// the backend closed (it restarted, say).

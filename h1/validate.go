@@ -1,0 +1,69 @@
+package h1
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// validateRequest refuses, before anything is written, a request whose
+// header fields would break the message framing or smuggle a field in:
+// the checks net/http's Transport makes (field names are tokens, values
+// hold no control byte but HTAB) and, where net/http would blank an
+// invalid Host instead, a refusal too: sending the request to another
+// host than the one asked for is no better.
+func validateRequest(req *http.Request) error {
+	if err := validateFields(req.Header); err != nil {
+		return err
+	}
+	if err := validateFields(req.Trailer); err != nil {
+		return fmt.Errorf("trailer: %w", err)
+	}
+	host := req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	for i := 0; i < len(host); i++ {
+		if !hostByte[host[i]] {
+			return fmt.Errorf("%w: Host %q", ErrInvalidHeader, host)
+		}
+	}
+	return nil
+}
+
+func validateFields(h http.Header) error {
+	for k, vv := range h {
+		if k == "" {
+			return fmt.Errorf("%w: empty field name", ErrInvalidHeader)
+		}
+		for i := 0; i < len(k); i++ {
+			if !tokenByte[k[i]] {
+				return fmt.Errorf("%w: field name %q", ErrInvalidHeader, k)
+			}
+		}
+		for _, v := range vv {
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+					return fmt.Errorf("%w: value of %q holds byte %#02x", ErrInvalidHeader, k, c)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// tokenByte marks RFC 9110's tchar; hostByte the bytes net/http lets
+// through a Host header (letters, digits and RFC 3986's unreserved,
+// sub-delims, ':', '[', ']' and '%').
+var tokenByte, hostByte = func() (tok, host [256]bool) {
+	for c := 0; c < 256; c++ {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		tok[c], host[c] = alnum, alnum
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		tok[c] = true
+	}
+	for _, c := range "!$%&'()*+,-.:;=[]_~" {
+		host[c] = true
+	}
+	return
+}()
