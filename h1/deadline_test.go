@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -200,3 +201,70 @@ func TestAbortWithDeadlineArmed(t *testing.T) {
 		t.Error("aborted connection pooled")
 	}
 }
+
+// slowBody yields n chunks, one every gap: a client uploading at its own
+// pace.
+type slowBody struct {
+	n   int
+	gap time.Duration
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if b.n == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(b.gap)
+	b.n--
+	return copy(p, "chunk"), nil
+}
+
+// The header timeout starts once the request, body included, is written:
+// an upload that takes several timeouts succeeds, and a backend silent
+// after it still times out, a timeout after the upload ended.
+func TestHeaderTimeoutStartsAfterUpload(t *testing.T) {
+	const timeout = 50 * time.Millisecond
+	rs := newRawServer(t, func(_ int, c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, body, err := readRequest(br)
+			if err != nil {
+				return
+			}
+			if req.URL.Path == "/silent" {
+				io.Copy(io.Discard, c)
+				return
+			}
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		}
+	})
+	tr := New(Config{ResponseHeaderTimeout: timeout})
+	defer tr.Close()
+	for _, reused := range []bool{false, true} {
+		start := time.Now()
+		body := &slowBody{n: 8, gap: timeout / 2} // 4 timeouts long, chunked
+		_, got := do(t, tr, mustReq(t, context.Background(), "POST", rs.url(), body))
+		if got != strings.Repeat("chunk", 8) {
+			t.Fatalf("reused %v: echoed %q", reused, got)
+		}
+		if el := time.Since(start); el < 3*timeout {
+			t.Fatalf("upload took %v, not past the timeout: the test proves nothing", el)
+		}
+	}
+	if n := rs.accepted.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
+	}
+	var ended time.Time
+	body := &slowBody{n: 4, gap: timeout / 2}
+	rd := io.MultiReader(body, readerFunc(func([]byte) (int, error) { ended = time.Now(); return 0, io.EOF }))
+	_, err := tr.RoundTrip(mustReq(t, context.Background(), "POST", rs.url()+"/silent", rd))
+	if !errors.Is(err, ErrResponseHeaderTimeout) {
+		t.Fatalf("silent backend after an upload: err = %v, want ErrResponseHeaderTimeout", err)
+	}
+	if el := time.Since(ended); el < timeout {
+		t.Errorf("timed out %v after the upload ended, before the %v timeout", el, timeout)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
