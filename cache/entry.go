@@ -55,9 +55,6 @@ type entry struct {
 	vprev, vnext *entry
 }
 
-// entryOverhead approximates the fixed bytes an entry and its LRU node take.
-const entryOverhead = 256
-
 // hopByHop lists the headers a cache never stores (RFC 9110 §7.6.1), plus
 // Age, which the cache computes itself.
 var hopByHop = map[string]bool{
@@ -134,19 +131,15 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 	e.hitStatus = append(h["Cache-Status"][:len(h["Cache-Status"]):len(h["Cache-Status"])], c.s.Name+"; hit")
 	e.hitStatus = e.hitStatus[:len(e.hitStatus):len(e.hitStatus)]
 	delete(h, "Cache-Status")
-	size := int64(entryOverhead + len(key) + len(secondary) + cap(body))
+	e.fields = make([]field, 0, len(h))
 	for k, v := range h {
 		vals := v[:len(v):len(v)]
 		e.fields = append(e.fields, field{k, vals})
 		if notModifiedHeaders[k] {
 			e.notModified = append(e.notModified, field{k, vals})
 		}
-		size += int64(len(k))
-		for _, s := range v {
-			size += int64(len(s) + 16)
-		}
 	}
-	e.size = size
+	e.size = entryOverhead + int64(len(full)+cap(body)) + headerBytes(h)
 	return e
 }
 

@@ -104,6 +104,7 @@ const (
 	reasonNotFresh      = "not-fresh"
 	reasonTrailers      = "trailers"
 	reasonInvalidCC     = "invalid-cache-control"
+	reasonTooLarge      = "too-large"
 )
 
 // storable applies RFC 9111 §3 (and this cache's policy) to a response of

@@ -19,7 +19,8 @@ const (
 // writes to. It decides at WriteHeader whether to pass the response to the
 // client or swallow it (a 304 answering the cache's own revalidation, or a
 // 5xx replaced by a stale response), and while passing it tees the body
-// into a buffer capped at MaxEntryBytes. Past the cap the buffer is dropped
+// into a buffer capped at MaxEntryBytes less the stored header's size.
+// Past the cap the buffer is dropped
 // and the rest only streams, so a large response is never held whole.
 type recorder struct {
 	c     *Cache
@@ -44,6 +45,7 @@ type recorder struct {
 	vary        []string
 	buf         []byte
 	buffering   bool
+	bodyLimit   int   // MaxEntryBytes less what the stored header takes
 	expectLen   int64 // Content-Length, or -1
 	peak        int   // largest len(buf) ever held, for tests
 
@@ -119,10 +121,15 @@ func (rec *recorder) consider(code int, h http.Header) string {
 			rec.expectLen = n
 		}
 	}
-	if rec.expectLen > c.s.MaxEntryBytes {
-		return "too-large"
-	}
 	rec.header = storedHeader(h)
+	// MaxEntryBytes bounds what an entry holds, headers included: 5 MB of
+	// headers on a small body are as large as a 5 MB body.
+	room := c.s.MaxEntryBytes - headerBytes(rec.header)
+	if room < 0 || rec.expectLen > room {
+		rec.header = nil
+		return reasonTooLarge
+	}
+	rec.bodyLimit = int(room)
 	rec.upstreamAge = parseAge(h)
 	rec.vary = varyNames(h)
 	rec.buffering = true
@@ -149,7 +156,7 @@ func (rec *recorder) Write(p []byte) (int, error) {
 }
 
 func (rec *recorder) tee(p []byte) {
-	limit := int(rec.c.s.MaxEntryBytes)
+	limit := rec.bodyLimit
 	if len(rec.buf)+len(p) > limit {
 		rec.buf, rec.buffering = nil, false // too large: stream only
 		return
@@ -208,7 +215,11 @@ func (rec *recorder) finish(err error, status Status) (Status, error) {
 		// gets it either way; the stale entry stays for the next one to
 		// revalidate.
 		d := parseResponseDirectives(h)
-		if reason := c.storable(rec.r, e.status, h, d, c.freshnessLifetime(e.status, h, d, e.responseTime)); reason == "" || reason == reasonNotFresh {
+		reason := c.storable(rec.r, e.status, h, d, c.freshnessLifetime(e.status, h, d, e.responseTime))
+		if headerBytes(h)+int64(len(e.body)) > c.s.MaxEntryBytes {
+			reason = reasonTooLarge // the 304 brought headers enough to burst it
+		}
+		if reason == "" || reason == reasonNotFresh {
 			c.store.add(e)
 			c.stats.stores.Add(1)
 			rec.stored = e

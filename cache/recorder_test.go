@@ -53,12 +53,20 @@ func TestLargeBodyStreamsUncached(t *testing.T) {
 	}
 }
 
-func TestBodyAtCapStored(t *testing.T) {
-	c, _ := newTestCache(t, Settings{MaxEntryBytes: 1024})
-	o := &origin{handler: respond(200, string(bytes.Repeat([]byte("x"), 1024)), "Cache-Control", "max-age=60")}
-	do(t, c, "GET", "http://example.com/cap", o.fetch)
-	if w, st := do(t, c, "GET", "http://example.com/cap", o.fetch); st != StatusHit || w.Body.Len() != 1024 {
-		t.Fatalf("%s %d", st, w.Body.Len())
+// TestEntryAtCapStored: headers and body together up to MaxEntryBytes are
+// stored, one byte more is not.
+func TestEntryAtCapStored(t *testing.T) {
+	room := 1024 - int(headerBytes(http.Header{"Cache-Control": {"max-age=60"}}))
+	for _, tc := range []struct {
+		body   int
+		stored bool
+	}{{room, true}, {room + 1, false}} {
+		c, _ := newTestCache(t, Settings{MaxEntryBytes: 1024})
+		o := &origin{handler: respond(200, string(bytes.Repeat([]byte("x"), tc.body)), "Cache-Control", "max-age=60")}
+		do(t, c, "GET", "http://example.com/cap", o.fetch)
+		if w, st := do(t, c, "GET", "http://example.com/cap", o.fetch); (st == StatusHit) != tc.stored || w.Body.Len() != tc.body {
+			t.Fatalf("body %d: %s %d, stored want %v", tc.body, st, w.Body.Len(), tc.stored)
+		}
 	}
 }
 

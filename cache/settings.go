@@ -42,15 +42,19 @@ type Settings struct {
 	// counts as one). Default: 1000.
 	MaxSize int
 
-	// MaxBytes is the maximum memory, in bytes, taken by stored bodies,
-	// headers and keys together; the least recently used responses are
-	// evicted past it. Default: 64 MiB.
+	// MaxBytes is the maximum memory, in bytes, held by stored responses:
+	// bodies, header names and values, keys, and fixed estimates for the
+	// structures around them (per entry, per header, per URL; see size.go).
+	// The least recently used responses are evicted past it. The live heap
+	// the cache holds stays within 2× MaxBytes even for many small entries
+	// with many headers, and near 1× otherwise. Default: 64 MiB.
 	MaxBytes int64
 
-	// MaxEntryBytes is the largest body that is stored. A larger response
-	// is streamed to the client unchanged and not stored; the cache never
-	// holds more than this many body bytes of it. Must not exceed MaxBytes.
-	// Default: 1 MiB.
+	// MaxEntryBytes is the largest response stored, counting its stored
+	// headers (names, values and per-header overhead) and body together.
+	// A larger response is streamed to the client unchanged and not
+	// stored; the cache never holds more than this many body bytes of it.
+	// Must not exceed MaxBytes. Default: 1 MiB.
 	MaxEntryBytes int64
 
 	// MaxVariants is the most Vary variants stored for one URL (primary

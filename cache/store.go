@@ -52,7 +52,7 @@ type variants struct {
 
 // variantsOverhead estimates the bytes a variants and its two index slots
 // take beside the key itself.
-const variantsOverhead = 160
+const variantsOverhead = 128
 
 // purgeBatch is how many index keys PurgePrefix looks at per lock hold.
 const purgeBatch = 1024
