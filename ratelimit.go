@@ -34,6 +34,7 @@ type routeLimiter struct {
 	lim     *ratelimit.Limiter
 	shared  *redisstore.Store // non-nil with store redis: lim is then unused
 	key     string            // placeholder expression; "" = the client IP Caddy resolved
+	v6bits  int               // with the default key: the prefix IPv6 clients are keyed by (0 = 64)
 	headers bool
 	policy  []string // the RateLimit-Policy header value, built once
 	allowed prometheus.Counter
@@ -75,6 +76,7 @@ func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics, lo
 		lim:     l,
 		shared:  shared,
 		key:     rc.Key,
+		v6bits:  rc.IPv6Prefix,
 		headers: rc.HeadersOn(),
 		policy:  []string{l.PolicyHeader()},
 		allowed: rm.allowed,
@@ -93,7 +95,10 @@ var errRateLimited = fmt.Errorf("rate limit exceeded")
 func (l *routeLimiter) allow(w http.ResponseWriter, r *http.Request) error {
 	var key string
 	if l.key == "" {
-		key, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+		// One key per IPv4 address and per IPv6 network (a /64 by
+		// default), IPv4-mapped addresses unmapped; no allocation for IPv4.
+		ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+		key = ratelimit.ClientKey(ip, l.v6bits)
 	} else if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		key = repl.ReplaceAll(l.key, "")
 	}

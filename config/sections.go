@@ -128,6 +128,12 @@ type RateLimit struct {
 	// server's `trusted_proxies`; a raw X-Forwarded-For is not trusted).
 	Key string `json:"key,omitempty"`
 
+	// IPv6Prefix is the prefix length, 1 to 128, by which the default key
+	// (the client IP) groups IPv6 clients: every address of one /64 shares
+	// a bucket, since one host may use any of them. IPv4-mapped addresses
+	// count as the IPv4 address. Only with the default key. Default: 64.
+	IPv6Prefix int `json:"ipv6_prefix,omitempty"`
+
 	// Global limits the route as a whole with one bucket; Key is ignored.
 	// Default: false.
 	Global bool `json:"global,omitempty"`

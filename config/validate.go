@@ -329,6 +329,12 @@ func (r *RateLimit) validate(p string) error {
 	if r.Key != "" && r.Global {
 		return errAt(p+".key", "%q: a global limit has no key", r.Key)
 	}
+	if r.IPv6Prefix < 0 || r.IPv6Prefix > 128 {
+		return errAt(p+".ipv6_prefix", "%d: must be between 1 and 128 (default 64)", r.IPv6Prefix)
+	}
+	if r.IPv6Prefix != 0 && (r.Key != "" || r.Global) {
+		return errAt(p+".ipv6_prefix", "%d: applies only to the default key, the client IP; unset key and global", r.IPv6Prefix)
+	}
 	if err := validatePlaceholders(r.Key); err != nil {
 		return &Error{Path: p + ".key", Err: err}
 	}

@@ -149,3 +149,26 @@ func BenchmarkAppendHeader(b *testing.B) {
 		buf = d.AppendRetryAfter(buf)
 	}
 }
+
+// BenchmarkAppendClientKey builds the key of an IPv4 and of an IPv6 client
+// into a reused buffer, as a handler does for every request.
+func BenchmarkAppendClientKey(b *testing.B) {
+	for _, ip := range []string{"203.0.113.7", "2001:db8:1:2:3:4:5:6"} {
+		b.Run(ip, func(b *testing.B) {
+			buf := make([]byte, 0, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = AppendClientKey(buf[:0], ip, DefaultIPv6Prefix)
+			}
+		})
+	}
+}
+
+// BenchmarkClientKeyIPv4 is ClientKey for an IPv4 client: its own key, no
+// allocation.
+func BenchmarkClientKeyIPv4(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		ClientKey("203.0.113.7", DefaultIPv6Prefix)
+	}
+}
