@@ -34,7 +34,9 @@
 // seconds where Caddy's JSON means nanoseconds. Numbers and booleans must
 // not be quoted; a string key accepts unquoted numbers (expect_status:
 // 200). An empty section (`health_check:`) turns it on with its defaults.
-// Anchors, aliases and merge keys (<<) are supported.
+// Anchors, aliases and merge keys (<<) are supported; a file whose aliases
+// and merges expand to more than 50 nodes per byte (at most 2^20 nodes) is
+// refused (ErrTooLarge), at the line where the expansion ran over.
 //
 // Suspicious but valid input in the smartproxy format gives warnings
 // (caddyconfig.Warning with File, Line and the key path as Directive;

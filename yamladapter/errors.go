@@ -35,7 +35,8 @@ var (
 	ErrValue = errors.New("invalid value")
 	// ErrMixed: the top level mixes smartproxy keys with Caddy's own.
 	ErrMixed = errors.New("mixed formats")
-	// ErrTooLarge: aliases expand to more nodes than the adapter walks.
+	// ErrTooLarge: aliases and merge keys (<<) expand to more nodes than
+	// the adapter walks (50 per byte of input, at most 2^20).
 	ErrTooLarge = errors.New("document too large")
 )
 

@@ -9,10 +9,15 @@ import (
 )
 
 // nodeBudget bounds the nodes one adaptation visits, counting every
-// expansion of an alias: a "billion laughs" document of nested aliases is
-// small as text but enormous once expanded. A config reusing an anchor
-// even a hundred times stays far below 50 nodes per byte of input.
-func nodeBudget(inputLen int) int { return min(4096+50*inputLen, 1<<22) }
+// expansion of an alias and every key and value a merge (<<) copies: a
+// "billion laughs" document of nested aliases, or a list of merges of one
+// large mapping, is small as text but enormous once expanded. A config
+// reusing an anchor even a hundred times stays far below 50 nodes per byte
+// of input. The cap, 2^20 nodes (a plain file of a megabyte or more, some
+// tens of thousands of routes), keeps the worst input to a fraction of a
+// second of one core, since POST /load adapts what anyone who reaches the
+// admin endpoint sends.
+func nodeBudget(inputLen int) int { return min(4096+50*inputLen, 1<<20) }
 
 // walker holds the state of one adaptation.
 type walker struct {
@@ -26,10 +31,13 @@ type walker struct {
 	// nodes maps a key path (`routes[1].backends[0].url`) to its value
 	// node, so validation errors and warnings can name a line.
 	nodes map[string]*yaml.Node
+	// entries holds each mapping's entries once its merges are expanded,
+	// so a mapping reached again through an alias is not expanded again.
+	entries map[*yaml.Node][]pair
 }
 
 func newWalker(file string, body []byte) *walker {
-	return &walker{file: file, lines: bytes.Count(body, []byte("\n")) + 1, budget: nodeBudget(len(body)), active: map[*yaml.Node]bool{}, nodes: map[string]*yaml.Node{}}
+	return &walker{file: file, lines: bytes.Count(body, []byte("\n")) + 1, budget: nodeBudget(len(body)), active: map[*yaml.Node]bool{}, nodes: map[string]*yaml.Node{}, entries: map[*yaml.Node][]pair{}}
 }
 
 // errAt returns an *Error located at n. yaml.v3 places the empty value
@@ -46,9 +54,8 @@ func (w *walker) errAt(n *yaml.Node, path string, err error) *Error {
 // enter follows an alias, charges the node budget and marks a mapping or
 // list as being walked. A nil error must be paired with leave(returned).
 func (w *walker) enter(n *yaml.Node, path string) (*yaml.Node, error) {
-	w.visited++
-	if w.visited > w.budget {
-		return nil, w.errAt(n, path, errf(ErrTooLarge, "(more than %d nodes once aliases are expanded)", w.budget))
+	if err := w.charge(1, n, path); err != nil {
+		return nil, err
 	}
 	alias := n
 	if n.Kind == yaml.AliasNode {
@@ -66,6 +73,21 @@ func (w *walker) enter(n *yaml.Node, path string) (*yaml.Node, error) {
 	return n, nil
 }
 
+// charge counts nodes against the budget; at (an alias or a merge key)
+// locates the error once the budget is spent.
+func (w *walker) charge(nodes int, at *yaml.Node, path string) error {
+	w.visited += nodes
+	if w.visited > w.budget {
+		return w.errAt(at, path, errf(ErrTooLarge, "(more than %d nodes once aliases and merges (<<) are expanded)", w.budget))
+	}
+	return nil
+}
+
+// mergeCost is what a merge of entries pairs costs: a key and a value node
+// each. It is charged before they are copied, so a merge that would copy
+// more than the budget is refused after work bounded by the budget.
+func mergeCost(entries int) int { return 2 * entries }
+
 // leave undoes enter's mark.
 func (w *walker) leave(n *yaml.Node) { delete(w.active, n) }
 
@@ -75,21 +97,24 @@ type pair struct{ key, value *yaml.Node }
 // pairs lists the entries of the mapping m (already entered), refusing
 // duplicate keys and non-scalar keys, and expanding merge keys (`<<:
 // *base`): keys written in m win over merged ones, and an earlier merge
-// source wins over a later one.
+// source wins over a later one. Every entry a merge copies is charged to
+// the node budget. The result is kept for the walk and must not be
+// modified: an error ends the walk, so only successes are kept, and a
+// mapping that merges itself fails on its first expansion.
 func (w *walker) pairs(m *yaml.Node, path string) ([]pair, error) {
+	if out, ok := w.entries[m]; ok {
+		return out, nil
+	}
 	out := make([]pair, 0, len(m.Content)/2)
 	seen := make(map[string]*yaml.Node, len(m.Content)/2)
-	var merges []*yaml.Node
+	var merges []pair // merge key (<<) and its source
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], m.Content[i+1]
-		if k.Kind == yaml.AliasNode && k.Alias != nil {
-			k = k.Alias
-		}
+		k, v := resolve(m.Content[i]), m.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
 			return nil, w.errAt(k, path, errf(ErrType, "of mapping key: want a name, got %s", describe(k)))
 		}
 		if k.ShortTag() == "!!merge" {
-			merges = append(merges, v)
+			merges = append(merges, pair{k, v})
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
@@ -99,9 +124,12 @@ func (w *walker) pairs(m *yaml.Node, path string) ([]pair, error) {
 		seen[k.Value] = k
 		out = append(out, pair{k, v})
 	}
-	for _, src := range merges {
-		merged, err := w.mergeSource(src, path)
+	for _, mk := range merges {
+		merged, err := w.mergeSource(mk.value, path)
 		if err != nil {
+			return nil, err
+		}
+		if err := w.charge(mergeCost(len(merged)), mk.key, path); err != nil {
 			return nil, err
 		}
 		for _, p := range merged {
@@ -111,11 +139,15 @@ func (w *walker) pairs(m *yaml.Node, path string) ([]pair, error) {
 			}
 		}
 	}
+	w.entries[m] = out
 	return out, nil
 }
 
 // mergeSource returns the entries a merge key's value brings: a mapping,
-// or a list of mappings where the earlier ones win.
+// or a list of mappings where the earlier ones win. Each item is charged
+// as written, whether or not an earlier one brought its keys already: a
+// source listed again adds nothing, so its copy is skipped, but the budget
+// does not depend on that.
 func (w *walker) mergeSource(src *yaml.Node, path string) ([]pair, error) {
 	n, err := w.enter(src, path)
 	if err != nil {
@@ -128,11 +160,20 @@ func (w *walker) mergeSource(src *yaml.Node, path string) ([]pair, error) {
 	case yaml.SequenceNode:
 		var out []pair
 		seen := map[string]bool{}
+		done := map[*yaml.Node]bool{}
 		for _, item := range n.Content {
 			sub, err := w.mergeSource(item, path)
 			if err != nil {
 				return nil, err
 			}
+			if err := w.charge(mergeCost(len(sub)), item, path); err != nil {
+				return nil, err
+			}
+			src := resolve(item)
+			if done[src] {
+				continue
+			}
+			done[src] = true
 			for _, p := range sub {
 				if !seen[p.key.Value] {
 					seen[p.key.Value] = true
@@ -143,6 +184,14 @@ func (w *walker) mergeSource(src *yaml.Node, path string) ([]pair, error) {
 		return out, nil
 	}
 	return nil, w.errAt(n, path, errf(ErrType, "of merge (<<): want a mapping or a list of mappings, got %s", describe(n)))
+}
+
+// resolve returns the node an alias refers to, or n itself.
+func resolve(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
 }
 
 // describe names a node's type and value for an error message.
