@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
@@ -97,18 +98,55 @@ func (h *Handler) tunnel(w http.ResponseWriter, out *http.Request, resp *http.Re
 	return nil
 }
 
-// pipe copies client→backend and backend→client until one direction ends,
-// then closes both connections so the other ends too.
+// tunnelLinger bounds how long a tunnel stays up once one side has ended
+// its stream: the other side is told (half-close) and may finish sending,
+// and then both connections are closed, whether or not it did.
+const tunnelLinger = 5 * time.Second
+
+// errNoHalfClose ends a direction whose destination cannot be half-closed:
+// the peer would never learn that the stream ended, so the tunnel ends.
+var errNoHalfClose = errors.New("connection cannot be half-closed")
+
+// pipe copies bytes both ways between the client and the backend. When one
+// side ends its stream cleanly, the other side's write half is closed
+// (CloseWrite, where the connection has one) so it learns of the end, and it
+// gets tunnelLinger to end its own; any error, a connection that cannot be
+// half-closed, or the end of the linger closes both connections. pipe
+// returns only when both copies have stopped, so nothing outlives it.
 func pipe(client net.Conn, clientBuf *bufio.Reader, back io.ReadWriteCloser) {
-	done := make(chan struct{}, 1)
-	go func() {
-		// Bytes the server already read past the request headers belong
-		// to the new protocol.
-		_, _ = io.Copy(back, clientBuf)
-		done <- struct{}{}
-	}()
-	_, _ = io.Copy(client, back)
+	done := make(chan error, 2)
+	// Bytes the server already read past the request headers belong to
+	// the new protocol: they are read through clientBuf.
+	go func() { done <- copyHalf(back, clientBuf) }()
+	go func() { done <- copyHalf(client, back) }()
+	pending := 2
+	err := <-done
+	pending--
+	if err == nil {
+		linger := time.NewTimer(tunnelLinger)
+		select {
+		case <-done:
+			pending--
+		case <-linger.C:
+		}
+		linger.Stop()
+	}
 	client.Close()
 	back.Close()
-	<-done
+	for ; pending > 0; pending-- {
+		<-done
+	}
+}
+
+// copyHalf copies src to dst until src ends, then half-closes dst. It
+// returns nil only when the end was clean and passed on.
+func copyHalf(dst io.Writer, src io.Reader) error {
+	if _, err := io.Copy(dst, src); err != nil {
+		return err
+	}
+	cw, ok := dst.(interface{ CloseWrite() error })
+	if !ok {
+		return errNoHalfClose
+	}
+	return cw.CloseWrite()
 }
