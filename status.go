@@ -96,6 +96,19 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
+// availableSlots marks, by pool slot, the backends in the snapshot: one
+// pass, so a status poll is O(backends) rather than O(backends²) (a
+// linear search per backend took 1 s at 50,000).
+func availableSlots(snap *snapshot, n int) []bool {
+	avail := make([]bool, n)
+	for _, b := range snap.available {
+		if b.Slot >= 0 && b.Slot < n {
+			avail[b.Slot] = true
+		}
+	}
+	return avail
+}
+
 // status builds the status document of the live routes.
 func status(now time.Time) StatusDoc {
 	doc := StatusDoc{Generated: now, Routes: []RouteStatus{}}
@@ -108,12 +121,13 @@ func status(now time.Time) StatusDoc {
 			Available: len(snap.available),
 			Backends:  make([]BackendStatus, 0, len(rt.pool.members)),
 		}
+		avail := availableSlots(snap, len(rt.pool.members))
 		for i := range rt.pool.members {
 			m := &rt.pool.members[i]
 			bs := BackendStatus{
 				URL:       m.b.Name,
 				Weight:    m.b.Weight,
-				Available: contains(snap.available, m.b),
+				Available: avail[i],
 				InFlight:  m.b.InFlight(),
 				Requests:  m.metrics.requests.Load(),
 				Failures:  m.metrics.failures.Load(),
