@@ -41,12 +41,11 @@ func (c *Cache) forward(w http.ResponseWriter, r *http.Request, fetch FetchFunc,
 
 	rec := &recorder{
 		c: c, w: w, r: r, key: string(key), stale: stale, fwd: fwd,
-		storeAllowed: storeAllowed, requestTime: now,
+		storeAllowed: storeAllowed, requestTime: now, fl: fl,
 	}
-	if fl != nil {
-		// Deferred so waiters are released even if fetch panics.
-		defer func() { c.flights.finish(fl, rec.stored) }()
-	}
+	// Deferred so that waiters are released and a relay stopped even if
+	// fetch panics (as a proxy does to abort a response cut short).
+	defer rec.abandon()
 	req := r
 	if stale != nil && stale.hasValidator() && storeAllowed && !clientConditional {
 		req = r.Clone(r.Context())

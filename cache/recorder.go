@@ -50,12 +50,20 @@ type recorder struct {
 	peak        int   // largest len(buf) ever held, for tests
 
 	stored *entry
+
+	// coalescing: fl is the flight this request leads (nil when none);
+	// while relay is set the body goes to the client through it, and
+	// relayed says it ever was (trailers then sit in h).
+	fl        *flight
+	secondary string
+	relay     *relay
+	relayed   bool
 }
 
 // Header returns the backend's header map until the response is decided,
 // then the client's, so trailers set after the body reach the client.
 func (rec *recorder) Header() http.Header {
-	if rec.mode == modePass {
+	if rec.mode == modePass && !rec.relayed {
 		return rec.w.Header()
 	}
 	if rec.h == nil {
@@ -83,16 +91,23 @@ func (rec *recorder) WriteHeader(code int) {
 	rec.respTime = c.s.Now()
 	if rec.revalidating && code == http.StatusNotModified {
 		rec.mode = modeNotModified
+		rec.decide(true, rec.stale.varyNames, rec.stale.secondary) // the refreshed entry, if stored
 		return
 	}
 	if rec.stale != nil && isServerError(code) && c.staleUsable(rec.stale, rec.respTime) {
 		rec.mode = modeFailed
+		rec.decide(false, nil, "")
 		return
 	}
 	reason := ""
 	if rec.storeAllowed {
 		reason = rec.consider(code, h)
 	}
+	shared := rec.storeAllowed && reason == ""
+	if shared && len(rec.vary) > 0 {
+		rec.secondary = string(appendSecondaryKey(nil, rec.r, rec.vary))
+	}
+	rec.decide(shared, rec.vary, rec.secondary)
 	wh := rec.w.Header()
 	for k, v := range h {
 		wh[k] = v
@@ -101,6 +116,18 @@ func (rec *recorder) WriteHeader(code int) {
 	wh["Cache-Status"] = append(up[:len(up):len(up)], c.cacheStatus(rec.fwd, 0, rec.storeAllowed && reason == "", reason))
 	rec.mode = modePass
 	rec.w.WriteHeader(code)
+	if shared && rec.fl != nil {
+		rec.relay, rec.relayed = startRelay(rec.w), true
+	}
+}
+
+// decide tells the waiters of the flight rec leads, if any, what the
+// response headers say: whether the response can answer them, and for
+// which variant.
+func (rec *recorder) decide(shared bool, vary []string, secondary string) {
+	if rec.fl != nil {
+		rec.c.flights.decide(rec.fl, shared, vary, secondary)
+	}
 }
 
 // consider decides whether the response may be stored and, if so, takes
@@ -148,6 +175,16 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	if rec.mode != modePass {
 		return len(p), nil
 	}
+	if rec.relay != nil {
+		if len(rec.buf)+len(p) <= rec.bodyLimit {
+			rec.tee(p)
+			rec.relay.publish(rec.buf, false)
+			return len(p), nil // the client's pace is the relay's business
+		}
+		if err := rec.unshare(); err != nil {
+			return 0, err
+		}
+	}
 	n, err := rec.w.Write(p)
 	if rec.buffering {
 		rec.tee(p[:n])
@@ -179,6 +216,10 @@ func (rec *recorder) Flush() {
 	if rec.mode != modePass {
 		return
 	}
+	if rec.relay != nil {
+		rec.relay.publish(rec.buf, true)
+		return
+	}
 	if f, ok := rec.w.(http.Flusher); ok {
 		f.Flush()
 		return
@@ -186,8 +227,21 @@ func (rec *recorder) Flush() {
 	_ = http.NewResponseController(rec.w).Flush()
 }
 
+// unshare turns a relayed fill that outgrew MaxEntryBytes into a plain
+// stream: the waiters are released (they fetch on their own), the relay
+// writes out what it holds and exits, and from then on the fetch writes to
+// the client itself, at the client's pace, holding nothing. It returns the
+// client's write error, if the relay met one.
+func (rec *recorder) unshare() error {
+	rec.c.flights.finish(rec.fl, nil)
+	err := rec.relay.drain()
+	rec.relay, rec.buf, rec.buffering = nil, nil, false
+	return err
+}
+
 // Unwrap lets http.ResponseController reach the client's writer (for
-// deadlines, hijacking and full-duplex).
+// deadlines, hijacking and full-duplex). While a relay writes the body,
+// only deadlines may be set through it.
 func (rec *recorder) Unwrap() http.ResponseWriter {
 	return rec.w
 }
@@ -224,33 +278,75 @@ func (rec *recorder) finish(err error, status Status) (Status, error) {
 			c.stats.stores.Add(1)
 			rec.stored = e
 		}
+		rec.release()
 		cs := []string{c.cacheStatus("stale", http.StatusNotModified, rec.stored != nil, "")}
 		c.writeEntry(rec.w, rec.r, e, e.currentAge(c.s.Now()), cs)
 		return StatusRevalidated, nil
 	case modeFailed:
 		return rec.serveStale(rec.code)
 	}
-	if err != nil || !rec.buffering {
-		return status, err
+	rec.storeFill(err)
+	rec.release() // the waiters have what they need; the leader's client may be slow
+	if rec.relay != nil {
+		// A write error means the client went away: there is no one left
+		// to tell, and the fill was stored for the others all the same.
+		_ = rec.relay.drain()
+		rec.relay = nil
 	}
-	if rec.expectLen >= 0 && int64(len(rec.buf)) != rec.expectLen {
-		return status, nil // cut short
-	}
-	for k := range rec.w.Header() {
-		if strings.HasPrefix(k, http.TrailerPrefix) {
-			return status, nil
+	if rec.relayed {
+		// Trailers the fetch set after the body sit in rec.h.
+		wh := rec.w.Header()
+		for k, v := range rec.h {
+			if strings.HasPrefix(k, http.TrailerPrefix) {
+				wh[k] = v
+			}
 		}
 	}
-	var secondary string
-	if len(rec.vary) > 0 {
-		secondary = string(appendSecondaryKey(nil, rec.r, rec.vary))
+	return status, err
+}
+
+// storeFill stores the teed response if it arrived whole: fetch returned
+// no error, the body fit, matched its Content-Length, and no trailers came.
+func (rec *recorder) storeFill(err error) {
+	if err != nil || !rec.buffering {
+		return
 	}
-	e := c.newEntry(rec.key, secondary, rec.vary, rec.code, rec.header, rec.buf,
+	if rec.expectLen >= 0 && int64(len(rec.buf)) != rec.expectLen {
+		return // cut short
+	}
+	trailers := rec.w.Header()
+	if rec.relayed {
+		trailers = rec.h
+	}
+	for k := range trailers {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			return
+		}
+	}
+	c := rec.c
+	e := c.newEntry(rec.key, rec.secondary, rec.vary, rec.code, rec.header, rec.buf,
 		rec.upstreamAge, rec.requestTime, rec.respTime)
 	c.store.add(e)
 	c.stats.stores.Add(1)
 	rec.stored = e
-	return status, nil
+}
+
+// release ends the flight rec leads, if any, handing its waiters what was
+// stored. Safe to call more than once.
+func (rec *recorder) release() {
+	if rec.fl != nil {
+		rec.c.flights.finish(rec.fl, rec.stored)
+	}
+}
+
+// abandon runs when Serve returns, even by panic: it releases the waiters
+// and stops a relay still running, so nothing writes to the client after.
+func (rec *recorder) abandon() {
+	rec.release()
+	if rec.relay != nil {
+		rec.relay.stop()
+		rec.relay = nil
+	}
 }
 
 // serveStale answers with the stale entry after a failed fetch; fwdStatus
