@@ -103,7 +103,7 @@ func (a *Admin) handlePurge(w http.ResponseWriter, r *http.Request) error {
 	}
 	purged, found := 0, false
 	for _, rt := range liveRoutes() {
-		if rt.cache == nil || (req.Route != "" && rt.name != req.Route) {
+		if rt.cache == nil || (req.Route != "" && rt.name != req.Route && rt.short != req.Route) {
 			continue
 		}
 		found = true

@@ -22,6 +22,10 @@ var hopHeaders = []string{
 	"Trailer",
 	"Transfer-Encoding",
 	"Upgrade",
+	// Only meaningful with "Upgrade: h2c", which is never forwarded: an
+	// h2c upgrade reaching a backend that honours it would switch the
+	// connection under the proxy's feet (request smuggling).
+	"Http2-Settings",
 }
 
 // removeHopHeaders deletes the hop-by-hop headers from h, including every
@@ -54,6 +58,51 @@ func upgradeType(h http.Header) string {
 		}
 	}
 	return ""
+}
+
+// isH2CUpgrade reports whether an Upgrade value asks for h2c. Like Caddy,
+// the proxy never forwards such an upgrade: the client's connection to the
+// proxy is not the proxy's connection to the backend.
+func isH2CUpgrade(up string) bool {
+	for len(up) > 0 {
+		var tok string
+		tok, up, _ = strings.Cut(up, ",")
+		tok = textproto.TrimString(tok)
+		if len(tok) >= 3 && strings.EqualFold(tok[:3], "h2c") {
+			return true
+		}
+	}
+	return false
+}
+
+// forbiddenTrailer reports whether a field must not be sent as a trailer
+// (RFC 9110 §6.5.1): framing, routing, request modifiers, authentication,
+// response control and the fields that say how to process the payload.
+func forbiddenTrailer(name string) bool {
+	switch http.CanonicalHeaderKey(name) {
+	case "Content-Length", "Transfer-Encoding", "Content-Encoding", "Content-Type", "Content-Range",
+		"Trailer", "Host", "Connection", "Keep-Alive", "Upgrade", "Te", "Proxy-Connection",
+		"Cache-Control", "Expect", "Max-Forwards", "Pragma", "Range", "Authorization",
+		"Proxy-Authenticate", "Proxy-Authorization", "Www-Authenticate", "Set-Cookie", "Cookie",
+		"Age", "Expires", "Date", "Location", "Retry-After", "Vary", "Warning":
+		return true
+	}
+	return false
+}
+
+// permittedTrailers returns a map of the trailer names announced in t that
+// may be forwarded; the values are filled in when the body ends.
+func permittedTrailers(t http.Header) http.Header {
+	out := make(http.Header, len(t))
+	for k := range t {
+		if !forbiddenTrailer(k) {
+			out[k] = nil
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // Shared, never modified values of X-Forwarded-Proto: assigning them saves

@@ -55,6 +55,7 @@ type Handler struct {
 	transports transports
 	tunnels    *tunnels
 	liveKey    string // this handler's key in liveHandlers
+	scope      scope  // the Caddy server and site this handler sits in
 	// pooled lists the keys this config holds in the package's usage
 	// pools, released in Cleanup.
 	pooled []pooledKey
@@ -69,7 +70,9 @@ type pooledKey struct {
 // route is what a request is matched to: a pool of backends and the
 // settings of its section.
 type route struct {
-	name      string
+	name      string // the route's id: server, site and short name (scope.go)
+	short     string // the route's own name, as {http.smartproxy.route} gives it
+	scope     scope
 	pool      *pool
 	transport http.RoundTripper
 	retry     *retryPolicy
@@ -82,6 +85,7 @@ type route struct {
 	// pooledOut: the transport keeps no reference to a request after its
 	// response, so outbound requests are pooled (h1 only).
 	pooledOut bool
+	h2c       bool // the backends speak h2c, which cannot carry an Upgrade
 }
 
 // CaddyModule returns the Caddy module information.
@@ -109,6 +113,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("getting events app: %v", err)
 	}
 	h.events = eventsApp.(*caddyevents.App)
+	h.scope = handlerScope(ctx)
 	if len(h.Backends) > 0 {
 		rt, err := h.buildRoute(ctx, "default", h.Section)
 		if err != nil {
@@ -143,7 +148,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 }
 
 // buildRoute makes the pool, strategy and transport of one route.
-func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (*route, error) {
+//
+// short is the route's own name ("default", "api.example.com/v1/"); every
+// key of shared state, metrics label and status entry uses its id, which
+// adds the handler's server and site (see scope.go).
+func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) (*route, error) {
+	name := h.scope.qualify(short)
 	members := make([]member, len(s.Backends))
 	scheme := ""
 	for i, bc := range s.Backends {
@@ -185,10 +195,13 @@ func (h *Handler) buildRoute(ctx caddy.Context, name string, s config.Section) (
 	}
 	rt := &route{
 		name:      name,
+		short:     short,
+		scope:     h.scope,
 		pool:      newPool(members, bal, panicThreshold),
 		transport: tr,
 		retry:     newRetryPolicy(s.Retries),
 		pooledOut: isH1(tr),
+		h2c:       scheme == "h2c",
 		metrics:   newRouteMetrics(name),
 		algorithm: s.LoadBalancer.AlgorithmOrDefault(),
 	}
@@ -248,6 +261,9 @@ func (h *Handler) Validate() error {
 // ServeHTTP routes the request and proxies it; a request no route matches
 // goes to the next handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if err := cleanRequestPath(r); err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	rt := h.def
 	if h.router != nil {
 		if x, ok := h.router.Lookup(r.Host, r.URL.Path); ok {
@@ -256,6 +272,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	if rt == nil {
 		return next.ServeHTTP(w, r)
+	}
+	if r.Method == http.MethodConnect {
+		// A CONNECT would go out as "CONNECT / HTTP/1.1": this is a
+		// reverse proxy, not a forward one.
+		w.Header()["Allow"] = allowedMethods
+		return caddyhttp.Error(http.StatusNotImplemented, errConnect)
 	}
 	ri := newRequestInfo(r, rt)
 	if rt.limiter != nil {

@@ -51,7 +51,7 @@ func (ri *requestInfo) placeholder(key string) (any, bool) {
 
 // newRequestInfo makes r's requestInfo and registers its placeholders.
 func newRequestInfo(r *http.Request, rt *route) *requestInfo {
-	ri := &requestInfo{route: rt.name}
+	ri := &requestInfo{route: rt.short}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Map(ri.placeholder)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -40,6 +39,9 @@ const maxTries = 8
 // retried after a transport failure or a 502/503/504, within the route's
 // retry count and budget, with backoff between tries.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *requestInfo) error {
+	if rt.h2c && upgradeType(r.Header) != "" {
+		return caddyhttp.Error(http.StatusNotImplemented, errUpgradeH2C)
+	}
 	rp := rt.retry
 	rp.active.Add(1)
 	defer rp.active.Add(-1)
@@ -51,8 +53,13 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 	var reset func()
 	if rp.count > 0 && idempotent(r) {
 		var err error
-		if reset, err = replayBody(out, r, rp.maxReplay); err != nil {
-			return caddyhttp.Error(http.StatusBadRequest, fmt.Errorf("reading request body: %w", err))
+		var held int64
+		reset, held, err = replayBody(out, r, rp.maxReplay)
+		if held > 0 {
+			defer replayHeld.give(held)
+		}
+		if err != nil {
+			return caddyhttp.Error(bodyStatus(err), fmt.Errorf("reading request body: %w", err))
 		}
 	}
 	var triedBuf [maxTries]*backend.Backend
@@ -79,7 +86,13 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 			if err == nil {
 				return h.deliver(w, out, resp, b)
 			}
-			if lastErr != nil && errors.Is(err, errBreakerRefused) {
+			if errors.Is(err, errBreakerRefused) {
+				if lastErr == nil {
+					// Every backend tried refused (open or half-open
+					// with its probes taken): nothing was sent.
+					rt.metrics.noBackend.Inc()
+					return caddyhttp.Error(http.StatusServiceUnavailable, err)
+				}
 				err = lastErr // the real failure, not the last refusal
 			}
 			return statusError(r, err)
@@ -112,7 +125,10 @@ type retryState struct {
 // A breaker refusal is not a retry: nothing was sent and it costs nothing.
 func (h *Handler) again(r *http.Request, rt *route, st *retryState, tried []*backend.Backend, resp *http.Response, err error, replayable bool) bool {
 	var retryable bool
+	var ce *clientError
 	switch {
+	case errors.As(err, &ce):
+		return false // the request is at fault; another backend would fail it too
 	case err == nil:
 		retryable = replayable && retryStatus(resp.StatusCode)
 	case nothingSent(err):
@@ -164,6 +180,11 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	latency := now.Sub(begin)
 	if err != nil {
 		b.Release()
+		body, _ := out.Body.(*clientBody)
+		if cerr := clientFault(err, body); cerr != nil {
+			done.Discard() // the request's fault, not the backend's
+			return nil, fmt.Errorf("backend %s: %w", b.Name, cerr)
+		}
 		if r.Context().Err() != nil {
 			done.Discard() // the client left; not the backend's fault
 		} else {
@@ -206,6 +227,9 @@ func (h *Handler) debug(msg string, rt *route, b *backend.Backend, err error) {
 // statusError maps a proxying failure to the status the client gets, as a
 // caddyhttp.Error so that handle_errors can restyle it.
 func statusError(r *http.Request, err error) error {
+	if cerr := asClientStatus(err); cerr != nil {
+		return cerr
+	}
 	if r.Context().Err() != nil || errors.Is(err, context.Canceled) {
 		// The client went away; 499 is the customary "client closed
 		// request" code and keeps such requests out of 5xx alerts.
@@ -218,22 +242,16 @@ func statusError(r *http.Request, err error) error {
 	return caddyhttp.Error(http.StatusBadGateway, err)
 }
 
-// noCloseBody hides Close from the transport: it closes a request body on
-// every error, and the client's body must survive a failed try to be sent
-// again. Caddy's server closes the real body when the handler returns.
-type noCloseBody struct{ io.Reader }
-
-func (noCloseBody) Close() error { return nil }
-
 // outbound is the request sent to backends, with the storage it needs. On
 // routes whose transport is h1 (which keeps no reference to a request once
 // its response body is done) it is pooled, so a proxied request allocates
 // no Request, URL or header map of its own.
 type outbound struct {
-	req http.Request
-	url url.URL
-	hdr http.Header
-	fwd [2]string // X-Forwarded-For and -Host values
+	req  http.Request
+	url  url.URL
+	hdr  http.Header
+	fwd  [2]string // X-Forwarded-For and -Host values
+	body clientBody
 }
 
 var outboundPool = sync.Pool{New: func() any { return &outbound{hdr: make(http.Header, 16)} }}
@@ -244,6 +262,9 @@ func (o *outbound) release() {
 	o.url = url.URL{}
 	clear(o.hdr)
 	o.fwd = [2]string{}
+	o.body.r = nil
+	o.body.err.Store(nil)
+	o.body.trailerIn, o.body.trailerOut = nil, nil
 	outboundPool.Put(o)
 }
 
@@ -268,7 +289,7 @@ func outboundRequest(r *http.Request, pooled bool) *outbound {
 	out.Close = false
 	out.URL = &o.url
 	removeHopHeaders(out.Header)
-	if up := upgradeType(r.Header); up != "" {
+	if up := upgradeType(r.Header); up != "" && !isH2CUpgrade(up) {
 		out.Header["Connection"] = []string{"Upgrade"}
 		out.Header["Upgrade"] = []string{up}
 	}
@@ -285,7 +306,13 @@ func outboundRequest(r *http.Request, pooled bool) *outbound {
 	// A request with a known empty body is sent without one (and so needs
 	// no replay buffer).
 	if r.Body != nil && r.Body != http.NoBody && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
-		out.Body = noCloseBody{r.Body}
+		o.body.r = r.Body
+		out.Body = &o.body
+		out.Trailer = nil
+		if len(r.Trailer) > 0 {
+			out.Trailer = permittedTrailers(r.Trailer)
+			o.body.trailerIn, o.body.trailerOut = r.Trailer, out.Trailer
+		}
 	} else {
 		out.Body = nil
 	}
@@ -311,7 +338,7 @@ func setTarget(out, r *http.Request, b *backend.Backend) {
 		u.Scheme = "http"
 	}
 	if r.URL.RawPath != "" {
-		u.RawPath = b.URL.Path + r.URL.RawPath
+		u.RawPath = b.URL.EscapedPath() + r.URL.RawPath
 	}
 }
 
@@ -328,6 +355,10 @@ func (h *Handler) respond(w http.ResponseWriter, resp *http.Response) error {
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))
 		for k := range resp.Trailer {
+			if forbiddenTrailer(k) {
+				delete(resp.Trailer, k)
+				continue
+			}
 			names = append(names, k)
 		}
 		hdr["Trailer"] = names
@@ -347,7 +378,10 @@ func (h *Handler) respond(w http.ResponseWriter, resp *http.Response) error {
 		panic(http.ErrAbortHandler)
 	}
 	for k, vv := range resp.Trailer {
-		hdr[http.TrailerPrefix+k] = vv
+		// The body reader may have added fields it was not told of.
+		if !forbiddenTrailer(k) {
+			hdr[http.TrailerPrefix+k] = vv
+		}
 	}
 	return nil
 }

@@ -119,30 +119,74 @@ func retryStatus(code int) bool {
 // try gets a fresh reader over it. A larger body streams as usual and the
 // request is not retried once sent. The returned func resets the body for
 // another try; nil when the body cannot be replayed.
-func replayBody(out *http.Request, r *http.Request, maxReplay int64) (reset func(), err error) {
+//
+// All requests together hold at most maxReplayTotal bytes of replay
+// buffers (held counts what this one holds, to be given back with
+// replayHeld.give when the request is done); past that, a request is simply
+// not replayable, so concurrent large uploads cannot exhaust memory.
+func replayBody(out *http.Request, r *http.Request, maxReplay int64) (reset func(), held int64, err error) {
 	if out.Body == nil {
-		return func() {}, nil
+		return func() {}, 0, nil
 	}
 	if r.ContentLength > maxReplay {
-		return nil, nil
+		return nil, 0, nil
+	}
+	held = maxReplay + 1
+	if r.ContentLength >= 0 {
+		held = r.ContentLength
+	}
+	if !replayHeld.take(held) {
+		return nil, 0, nil
 	}
 	buf, err := io.ReadAll(io.LimitReader(r.Body, maxReplay+1))
 	if err != nil {
-		return nil, err
+		return nil, held, err
+	}
+	if n := int64(cap(buf)); n != held {
+		replayHeld.give(held - n)
+		held = n
+	}
+	if cb, ok := out.Body.(*clientBody); ok && cb.trailerOut != nil {
+		for k := range cb.trailerOut {
+			cb.trailerOut[k] = cb.trailerIn[k]
+		}
 	}
 	if int64(len(buf)) > maxReplay {
 		// Too large after all (no Content-Length): stitch the part read
 		// back in front of the rest and stream it.
-		out.Body = noCloseBody{io.MultiReader(bytes.NewReader(buf), r.Body)}
-		return nil, nil
+		cb := out.Body.(*clientBody)
+		cb.r = io.MultiReader(bytes.NewReader(buf), cb.r)
+		return nil, held, nil
 	}
 	// GetBody lets the transport resend the body on a fresh connection
 	// when a pooled one turns out to be stale.
-	out.GetBody = func() (io.ReadCloser, error) { return noCloseBody{bytes.NewReader(buf)}, nil }
+	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 	reset = func() {
-		out.Body = noCloseBody{bytes.NewReader(buf)}
+		out.Body = io.NopCloser(bytes.NewReader(buf))
 		out.ContentLength = int64(len(buf))
 	}
 	reset()
-	return reset, nil
+	return reset, held, nil
 }
+
+// maxReplayTotal bounds the memory all replay buffers hold together.
+const maxReplayTotal = 64 << 20
+
+// replayHeld counts the bytes of replay buffers held by requests in flight.
+var replayHeld replayBudget
+
+// replayBudget is a byte budget taken and given back atomically.
+type replayBudget struct{ held atomic.Int64 }
+
+// take reserves n bytes, or reports false when that would pass
+// maxReplayTotal.
+func (b *replayBudget) take(n int64) bool {
+	if b.held.Add(n) > maxReplayTotal {
+		b.held.Add(-n)
+		return false
+	}
+	return true
+}
+
+// give returns n bytes to the budget.
+func (b *replayBudget) give(n int64) { b.held.Add(-n) }

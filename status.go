@@ -20,7 +20,14 @@ type StatusDoc struct {
 // RouteStatus is one route: its strategy, its backends, its limiter and
 // cache.
 type RouteStatus struct {
-	Name      string          `json:"name"`
+	// Name is the route's id, unique among the running routes:
+	// "server|site|route", e.g. "srv0|example.com|default".
+	Name string `json:"name"`
+	// Server, Site and Route are the parts of Name: the Caddy server's
+	// name, the site's hosts ("*" for any) and the route's own name.
+	Server    string          `json:"server,omitempty"`
+	Site      string          `json:"site,omitempty"`
+	Route     string          `json:"route"`
 	Algorithm string          `json:"algorithm"`
 	Panicking bool            `json:"panicking"` // balancing over all backends: too few available
 	Available int             `json:"available"` // backends in the current snapshot
@@ -116,6 +123,9 @@ func status(now time.Time) StatusDoc {
 		snap := rt.pool.snap.Load()
 		rs := RouteStatus{
 			Name:      rt.name,
+			Server:    rt.scope.server,
+			Site:      rt.scope.site,
+			Route:     rt.short,
 			Algorithm: rt.algorithm,
 			Panicking: snap.panicking,
 			Available: len(snap.available),

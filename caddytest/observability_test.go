@@ -103,7 +103,7 @@ func TestMetricsAfterTrafficAndFailure(t *testing.T) {
 	}
 	m := scrape(t)
 	goodName, badName := `backend="`+good.URL, `backend="`+bad.URL
-	def := `route="default"`
+	def := `route="sp|*|default"`
 	if v := sample(t, m, "caddy_smartproxy_requests_total", def, badName, `code_class="5xx"`); v != 2 {
 		t.Errorf("5xx from the bad backend: %v, want 2 (then its breaker opened)", v)
 	}
@@ -131,7 +131,7 @@ func TestMetricsAfterTrafficAndFailure(t *testing.T) {
 	if v := sample(t, m, "caddy_smartproxy_ratelimit_limited_total", def); v != 2 {
 		t.Errorf("ratelimit limited: %v, want 2", v)
 	}
-	if v := sample(t, m, "caddy_smartproxy_cache_hits_total", `route="*/cached"`); v != 2 {
+	if v := sample(t, m, "caddy_smartproxy_cache_hits_total", `route="sp|*|*/cached"`); v != 2 {
 		t.Errorf("cache hits: %v, want 2", v)
 	}
 	if v := sample(t, m, "caddy_smartproxy_backend_response_seconds_count", def, goodName); v < 5 {
@@ -146,6 +146,9 @@ type statusDoc struct {
 	Generated time.Time `json:"generated"`
 	Routes    []struct {
 		Name      string `json:"name"`
+		Server    string `json:"server"`
+		Site      string `json:"site"`
+		Route     string `json:"route"`
 		Algorithm string `json:"algorithm"`
 		Available int    `json:"available"`
 		Backends  []struct {
@@ -237,7 +240,7 @@ func TestStatusAPI(t *testing.T) {
 		t.Errorf("generated %v", doc.Generated)
 	}
 	r := doc.Routes[0]
-	if r.Name != "default" || r.Algorithm != "weighted_round_robin" || r.Available != 1 || len(r.Backends) != 2 {
+	if r.Name != "sp|*|default" || r.Route != "default" || r.Server != "sp" || r.Site != "*" || r.Algorithm != "weighted_round_robin" || r.Available != 1 || len(r.Backends) != 2 {
 		t.Fatalf("route %+v", r)
 	}
 	g, b := r.Backends[0], r.Backends[1]
@@ -425,7 +428,7 @@ func TestStatusPageInHeadlessChromium(t *testing.T) {
 		t.Fatalf("chromium: %v", err)
 	}
 	dom := string(out)
-	for _, want := range []string{b1.URL, b2.URL, `data-route="default"`, "healthy", "closed"} {
+	for _, want := range []string{b1.URL, b2.URL, `data-route="sp|*|default"`, "healthy", "closed"} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("the rendered page lacks %q:\n%s", want, dom)
 		}

@@ -243,14 +243,14 @@ func TestScaleOutRedisDownAndBack(t *testing.T) {
 		t.Fatalf("a request waited %v on a dead Redis", worst)
 	}
 	m := scrape(t)
-	if v := sample(t, m, "caddy_smartproxy_ratelimit_store_degraded", `route="*/closed"`); v != 1 {
+	if v := sample(t, m, "caddy_smartproxy_ratelimit_store_degraded", `route="sp|*|*/closed"`); v != 1 {
 		t.Errorf("degraded gauge %v, want 1", v)
 	}
 	redis.start()
 	if !eventually(10*time.Second, func() bool { code, _ := get(t, c, "/closed"); return code == 200 }) {
 		t.Fatal("fail_closed route did not recover when Redis came back")
 	}
-	if v := sample(t, scrape(t), "caddy_smartproxy_ratelimit_store_transitions_total", `route="*/closed"`); v < 2 {
+	if v := sample(t, scrape(t), "caddy_smartproxy_ratelimit_store_transitions_total", `route="sp|*|*/closed"`); v < 2 {
 		t.Errorf("transitions %v, want 2 (down, up)", v)
 	}
 }

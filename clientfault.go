@@ -1,0 +1,128 @@
+package smartproxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-smartproxy/smartproxy/h1"
+)
+
+// A failed try is the backend's fault only when the backend did it: a
+// connection it refused or dropped, an answer that was malformed or late.
+// A try that failed because of the request (its body broke off or was too
+// large, a header no backend may receive) says nothing about the backend:
+// counted against it, a handful of such requests would open every
+// breaker and mark every backend down for all other clients. Such a try
+// gets a 4xx and touches neither breaker nor health.
+
+// clientError is a try that failed because of the request.
+type clientError struct {
+	status int
+	err    error
+}
+
+func (e *clientError) Error() string { return e.err.Error() }
+func (e *clientError) Unwrap() error { return e.err }
+
+// errUpgradeH2C is the cause of the 501 an upgrade request gets on a route
+// whose backends speak h2c: HTTP/2 has no Upgrade, and Go's HTTP/2
+// client refuses such a request before sending it.
+var errUpgradeH2C = errors.New("protocol upgrade (WebSocket) is not possible to h2c backends: HTTP/2 cannot carry it")
+
+// clientBody is the client's request body as the transport reads it. It
+// remembers the first read error, so that a failure of the client's body
+// (a malformed chunk, Caddy's request_body max_size, a client that
+// vanished mid-upload) is told apart from a failure of the backend,
+// whatever the transport makes of it. The transport may read it from
+// another goroutine (net/http's writes bodies in its own).
+//
+// With trailers it also forwards the client's permitted trailer fields: at
+// the end of the body it copies them from trailerIn to trailerOut (the
+// outbound request's own map, whose names were announced up front).
+type clientBody struct {
+	r                     io.Reader
+	err                   atomic.Pointer[error]
+	trailerIn, trailerOut http.Header
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF && b.trailerOut != nil {
+		for k := range b.trailerOut {
+			b.trailerOut[k] = b.trailerIn[k]
+		}
+	} else if err != nil && err != io.EOF {
+		b.err.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+// Close does nothing: the transport closes a request body on every error,
+// and the client's body must survive a failed try to be sent again.
+// Caddy's server closes the real body when the handler returns.
+func (*clientBody) Close() error { return nil }
+
+// failed returns the body's first read error, or nil.
+func (b *clientBody) failed() error {
+	if p := b.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// bodyStatus is the status for a request body that could not be read: 413
+// when it was over Caddy's request_body limit, else 400.
+func bodyStatus(err error) int {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
+// clientFault returns a *clientError when the failed try err was caused by
+// the request, else nil. body is the request body the try read (nil when
+// it had none).
+func clientFault(err error, body *clientBody) error {
+	if body != nil {
+		if berr := body.failed(); berr != nil {
+			return &clientError{bodyStatus(berr), fmt.Errorf("reading request body: %w", berr)}
+		}
+	}
+	var rbe *h1.RequestBodyError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return &clientError{http.StatusRequestEntityTooLarge, err}
+	case errors.As(err, &rbe):
+		return &clientError{bodyStatus(rbe.Err), err}
+	case errors.Is(err, h1.ErrInvalidHeader):
+		return &clientError{http.StatusBadRequest, err}
+	}
+	// Refusals of Go's HTTP/1 and HTTP/2 clients (Caddy's transport),
+	// made before anything was sent; their errors are not exported.
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "invalid header field"), strings.Contains(msg, "invalid HTTP header"),
+		strings.Contains(msg, "invalid Http-Header"):
+		return &clientError{http.StatusBadRequest, err}
+	case strings.Contains(msg, "request header list larger than"):
+		return &clientError{http.StatusRequestHeaderFieldsTooLarge, err}
+	}
+	return nil
+}
+
+// asStatus returns the caddyhttp.Error for a clientError, or nil.
+func asClientStatus(err error) error {
+	var ce *clientError
+	if errors.As(err, &ce) {
+		return caddyhttp.Error(ce.status, ce.err)
+	}
+	return nil
+}
