@@ -13,9 +13,10 @@ import (
 type FetchFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Cache is an RFC 9111 shared HTTP cache used as middleware around a
-// FetchFunc. It is safe for concurrent use, starts no goroutine and needs
-// no Close, so one instance can outlive config reloads (kept in a usage
-// pool keyed by its Settings). Must not be copied.
+// FetchFunc. It is safe for concurrent use, starts no background
+// goroutine (a shared fill's relay ends before its Serve returns) and
+// needs no Close, so one instance can outlive config reloads (kept in a
+// usage pool keyed by its Settings). Must not be copied.
 type Cache struct {
 	s       Settings
 	store   *store

@@ -6,8 +6,12 @@
 // What it does:
 //
 //   - Stores GET responses in an LRU bounded by count (MaxSize) and bytes
-//     (MaxBytes); bodies over MaxEntryBytes stream through unstored, and
-//     the cache never buffers more than that to find out.
+//     (MaxBytes). MaxBytes counts what an entry holds: body, header names
+//     and values, keys, and fixed estimates for the structures around them
+//     (size.go), so the live heap stays within 2× MaxBytes (measured near
+//     1×). A response whose stored headers and body together exceed
+//     MaxEntryBytes streams through unstored, and the cache never buffers
+//     more than that to find out.
 //   - Freshness from s-maxage, max-age, Expires - Date, else the heuristic
 //     TTL; MaxTTL caps it. Age per RFC 9111 §4.2.3 (apparent age, upstream
 //     Age corrected by the response delay, resident time).
@@ -25,15 +29,26 @@
 //     AllowSetCookie, and a 304 carrying Set-Cookie, private or no-store
 //     does not update the stored response. Hop-by-hop headers are never
 //     stored.
+//   - Cache-Control with an unterminated quoted string is invalid: such a
+//     response is not stored (detail=invalid-cache-control), and such a
+//     request field is ignored as if absent (Pragma: no-cache then counts).
 //   - Vary: one entry per variant under a primary key, selected by the
-//     normalised request headers; Vary: * is never stored.
+//     request's values of the named headers, byte for byte except in
+//     Accept-Encoding, Accept-Charset and Accept-Language, whose values are
+//     case-insensitive by their RFCs; whitespace around list commas
+//     (outside quoted strings) is ignored, and an empty field differs from
+//     none. At most MaxVariants variants per URL (default 16): one more
+//     evicts that URL's least recently used variant. A variant is found by
+//     one map lookup, and nothing a request causes walks the index under
+//     the store lock. Vary: * is never stored.
 //   - Revalidation with If-None-Match / If-Modified-Since; a 304 refreshes
 //     the stored headers and the stored body is served. Clients'
 //     If-None-Match / If-Modified-Since are answered with 304 from cache.
 //   - HEAD is answered from the stored GET.
 //   - Unsafe methods answered 2xx/3xx invalidate the target URI and
 //     same-origin Location / Content-Location.
-//   - Concurrent misses for one key are coalesced into one fetch.
+//   - Concurrent misses for one key are coalesced into one fetch; see
+//     Coalescing below.
 //   - Stale-if-error (StaleIfError): a stale response is served when fetch
 //     returns an error or a 500/502/503/504.
 //   - Age and Cache-Status (RFC 9211) on every response it handles.
@@ -55,6 +70,33 @@
 //     responses never update a stored GET (RFC 9111 §4.3.5 is optional).
 //   - Invalidation across Vary variants is whole-URI (all variants go).
 //
-// Keys are documented on DefaultKey; Purge, PurgePrefix and PurgeAll take
-// them. A Cache has no goroutine and no Close: keep one across reloads.
+// # Coalescing
+//
+// The first miss for a primary key leads a flight; concurrent misses for
+// that key wait on it, in two steps. When the leader's response headers
+// arrive, every waiter that the response cannot answer is released at
+// once and goes to the backend itself: the response is not storable
+// (private, no-store, Set-Cookie, too large by its Content-Length, ...),
+// the leader's revalidation failed over to a stale response, or the
+// response varies and the waiter's request is another variant. The others
+// wait for the body to be stored and are answered from it.
+//
+// The body fill never goes at the pace of the leader's client: for a
+// response shared this way, the leader's fetch only appends the body to
+// the entry's buffer (at most MaxEntryBytes), and a relay goroutine of the
+// leader's request writes that buffer to the leader's client as it grows.
+// The entry is stored, and the waiters answered, as soon as the backend
+// has sent the body, however slowly the leader's client reads; a leader
+// whose client went away still completes the fill for the others. If a
+// body of unknown length outgrows MaxEntryBytes, the waiters are released,
+// the relay writes out what it holds, and the leader streams the rest
+// directly. A waiter never waits longer than CoalesceTimeout in all, nor
+// past its own context; a flight that decided not to share stays until
+// its leader is done, so later misses skip it without waiting.
+//
+// Keys are documented on DefaultKey (the scheme is the connection's,
+// never an absolute-form target's); Purge, PurgePrefix and PurgeAll take
+// them. A Cache starts no background goroutine and needs no Close: keep
+// one across reloads. The only goroutine it runs is a shared fill's
+// relay, which ends before the Serve that started it returns.
 package cache

@@ -13,8 +13,11 @@ import (
 // memory with Age and Cache-Status headers, and fetch is not called.
 // Otherwise the request is forwarded — conditionally when a stale stored
 // response has a validator — while concurrent misses for the same key wait
-// for one fetch (see CoalesceTimeout). The forwarded response streams to w
-// and is teed into a buffer of at most MaxEntryBytes for storage.
+// for one fetch when its response can answer them (see the package doc's
+// Coalescing and CoalesceTimeout). The forwarded response streams to w
+// and is teed into a buffer of at most MaxEntryBytes for storage; for a
+// coalesced fetch it reaches w through a relay, so that a slow w holds up
+// no one else (fetch may then set deadlines through w, but not hijack it).
 // Unsafe methods pass through and, on a 2xx/3xx answer, invalidate what is
 // stored for their target URI and same-origin Location/Content-Location.
 //

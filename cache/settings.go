@@ -85,7 +85,8 @@ type Settings struct {
 
 	// CoalesceTimeout bounds how long a request waits for a concurrent
 	// request's fetch of the same key (it also stops waiting when its own
-	// context ends). Default: 10s.
+	// context ends, and at once when that fetch's response headers show it
+	// cannot answer this request). Default: 10s.
 	CoalesceTimeout time.Duration
 
 	// AllowSetCookie lets responses carrying Set-Cookie be stored (and the
