@@ -165,3 +165,33 @@ func TestAllocsPerRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkQuiet measures the check a connection passes when it goes to
+// the pool and again when it leaves it (a buffer check and one
+// non-blocking MSG_PEEK): two per exchange on a reused connection.
+func BenchmarkQuiet(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			defer c.Close()
+			io.Copy(io.Discard, c)
+		}
+	}()
+	tr := New(Config{})
+	defer tr.Close()
+	c, err := tr.dialConn(context.Background(), tr.hostPool(ln.Addr().String()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !c.quiet() {
+			b.Fatal("a silent connection is not quiet")
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -140,6 +141,63 @@ func TestNoByteCrossesExchanges(t *testing.T) {
 			}
 			if n := rs.accepted.Load(); n != want {
 				t.Errorf("connections = %d, want %d (reused: %v)", n, want, tc.reuse)
+			}
+		})
+	}
+}
+
+// A response to a request whose body was not sent whole (the backend
+// answered before 100 Continue, or while the upload was cut short) ends
+// its connection: the backend and the transport no longer agree on where
+// the next request starts.
+func TestEarlyAnswerNotReused(t *testing.T) {
+	cases := []struct {
+		name string
+		body io.Reader
+		size int64
+		hdr  string
+	}{
+		{"answer before 100 Continue", strings.NewReader("payload"), 7, "100-continue"},
+		{"answer during an upload cut short", io.LimitReader(zeros{}, 64<<20), 64 << 20, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := newRawServer(t, func(n int, c net.Conn) {
+				br := bufio.NewReader(c)
+				if n == 1 {
+					if _, err := http.ReadRequest(br); err != nil { // the head only
+						return
+					}
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nearly")
+					if tc.hdr == "" {
+						return // close with the upload unread: a reset
+					}
+				}
+				for {
+					if _, _, err := readRequest(br); err != nil {
+						return
+					}
+					io.WriteString(c, nextAnswer)
+				}
+			})
+			tr := New(Config{})
+			defer tr.Close()
+			req := mustReq(t, context.Background(), "PUT", rs.url(), tc.body)
+			req.ContentLength = tc.size
+			if tc.hdr != "" {
+				req.Header.Set("Expect", tc.hdr)
+			}
+			if _, body := do(t, tr, req); body != "early" {
+				t.Fatalf("body %q, want the early answer", body)
+			}
+			if n := tr.idleCount(); n != 0 {
+				t.Fatalf("%d idle connections after an early answer, want 0", n)
+			}
+			if _, body := get(t, tr, rs.url()); body != "next" {
+				t.Errorf("next request read %q", body)
+			}
+			if n := rs.accepted.Load(); n != 2 {
+				t.Errorf("connections = %d, want 2", n)
 			}
 		})
 	}
