@@ -148,8 +148,13 @@ func TestInvalidHeaderRefused(t *testing.T) {
 		"space in a name":    func(r *http.Request) { r.Header["Bad Name"] = []string{"1"} },
 		"colon in a name":    func(r *http.Request) { r.Header["X:Y"] = []string{"1"} },
 		"empty name":         func(r *http.Request) { r.Header[""] = []string{"1"} },
-		"CRLF in the Host":   func(r *http.Request) { r.Host = "a\r\nX-Injected: 1" },
-		"space in the Host":  func(r *http.Request) { r.Host = "a b" },
+		"lower-case Content-Length": func(r *http.Request) {
+			r.Body = io.NopCloser(strings.NewReader("x"))
+			r.Header["content-length"] = []string{"0"}
+		},
+		"lower-case Transfer-Encoding": func(r *http.Request) { r.Header["transfer-encoding"] = []string{"chunked"} },
+		"CRLF in the Host":             func(r *http.Request) { r.Host = "a\r\nX-Injected: 1" },
+		"space in the Host":            func(r *http.Request) { r.Host = "a b" },
 		"CRLF in a trailer": func(r *http.Request) {
 			r.Body = io.NopCloser(strings.NewReader("x"))
 			r.Trailer = http.Header{"X-T": {"a\r\nInjected: 1"}}

@@ -62,7 +62,8 @@
 // side failed (its body could not be read) and the backend is not to
 // blame. ErrInvalidHeader refuses, before anything is written, a request
 // whose header fields could break the framing (CR, LF, NUL and other
-// control bytes, invalid field names, an invalid Host).
+// control bytes, invalid field names, an invalid Host, a framing field
+// such as Content-Length spelt other than canonically).
 package h1
 
 import (
@@ -122,8 +123,10 @@ var (
 	ErrBodyClosed = errors.New("h1: read on closed response body")
 	// ErrInvalidHeader refuses a request with a header field name that is
 	// not a token, a field value with a control byte other than HTAB (CR,
-	// LF and NUL among them), or an invalid Host, as net/http's Transport
-	// does; nothing is sent. The client's request is at fault: 400.
+	// LF and NUL among them), as net/http's Transport does, or an invalid
+	// Host, or Content-Length, Transfer-Encoding, Host or Trailer spelt
+	// other than canonically; nothing is sent. The request is at fault:
+	// 400.
 	ErrInvalidHeader = errors.New("h1: invalid request header")
 )
 

@@ -3,14 +3,18 @@ package h1
 import (
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // validateRequest refuses, before anything is written, a request whose
 // header fields would break the message framing or smuggle a field in:
 // the checks net/http's Transport makes (field names are tokens, values
-// hold no control byte but HTAB) and, where net/http would blank an
-// invalid Host instead, a refusal too: sending the request to another
-// host than the one asked for is no better.
+// hold no control byte but HTAB) and two more. Where net/http would blank
+// an invalid Host, it is refused: sending the request to another host
+// than the one asked for is no better. And a framing field spelt other
+// than canonically ("content-length" set straight in the map) is refused:
+// the writers skip only the canonical keys, so it would go out beside the
+// framing they compute.
 func validateRequest(req *http.Request) error {
 	if err := validateFields(req.Header); err != nil {
 		return err
@@ -40,6 +44,9 @@ func validateFields(h http.Header) error {
 				return fmt.Errorf("%w: field name %q", ErrInvalidHeader, k)
 			}
 		}
+		if framingField(k) {
+			return fmt.Errorf("%w: field name %q spelt other than canonically", ErrInvalidHeader, k)
+		}
 		for _, v := range vv {
 			for i := 0; i < len(v); i++ {
 				if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
@@ -49,6 +56,17 @@ func validateFields(h http.Header) error {
 		}
 	}
 	return nil
+}
+
+// framingField reports whether k names Content-Length,
+// Transfer-Encoding, Host or Trailer other than in canonical form.
+func framingField(k string) bool {
+	for _, f := range [...]string{"Content-Length", "Transfer-Encoding", "Host", "Trailer"} {
+		if len(k) == len(f) && k != f && strings.EqualFold(k, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // tokenByte marks RFC 9110's tchar; hostByte the bytes net/http lets
