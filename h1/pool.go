@@ -183,3 +183,28 @@ func (r *reaper) stop() {
 	close(r.quit)
 	<-r.done
 }
+
+// quiet reports whether nothing from the backend awaits reading: no byte
+// buffered, and none readable on the socket, nor its close. Only a quiet
+// connection may carry another exchange; it is checked when one goes to
+// the pool and again when it leaves it. The socket check is one
+// non-blocking peek (MSG_PEEK), on Unix only: elsewhere only the buffer
+// is checked.
+func (c *conn) quiet() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	if c.raw == nil || !canPeek {
+		return true
+	}
+	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		// Expired (under the body's last read, or while idle): the
+		// peek would fail on it.
+		c.setReadDeadline(time.Time{})
+	}
+	c.ready = false
+	if err := c.raw.Read(c.readableFn); err != nil {
+		return false
+	}
+	return !c.ready
+}
