@@ -1,7 +1,6 @@
 package caddytest
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -26,25 +25,9 @@ func rawExchange(t *testing.T, raw string) string {
 // connection open until then; it returns their status lines.
 func rawExchangeN(t *testing.T, raw string, n int) []string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", proxyAddr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		return nil
-	}
-	br := bufio.NewReader(c)
 	var lines []string
-	for range n {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			break
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		lines = append(lines, resp.Proto+" "+resp.Status)
+	for _, r := range rawDo(t, proxyAddr, "", raw, n) {
+		lines = append(lines, r.Line)
 	}
 	return lines
 }

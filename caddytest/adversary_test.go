@@ -1,0 +1,359 @@
+package caddytest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// The adversarial backend and the raw client of the attack_*_test.go
+// suite. The backend is a raw TCP HTTP/1.1 server whose every answer is
+// scripted per request, byte for byte, so it can misframe responses the way
+// a broken or hostile backend does; it logs every byte it receives on every
+// connection, so a test can tell on which connection a request arrived and
+// exactly what the proxy sent.
+
+// advRequest is one request the adversarial backend read.
+type advRequest struct {
+	Conn   int // connection number, from 0 in order of accept
+	Seq    int // position of the request on its connection, from 0
+	Method string
+	Target string // the request-target exactly as sent
+	Host   string
+	Header http.Header
+	Body   []byte
+}
+
+// advReply is what the adversarial backend does after reading a request.
+type advReply struct {
+	// Raw is written as is once the request (and its body) was read.
+	Raw string
+	// Idle is written IdleAfter later, while the connection idles.
+	Idle      string
+	IdleAfter time.Duration
+	// Close closes the connection after Raw.
+	Close bool
+}
+
+// advConn is one accepted connection and everything read from it.
+type advConn struct {
+	nc   net.Conn
+	mu   sync.Mutex
+	raw  bytes.Buffer
+	reqs []*advRequest
+}
+
+func (c *advConn) Write(p []byte) (int, error) { // logs bytes read from nc
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.raw.Write(p)
+}
+
+// advBackend is the adversarial backend. Its script answers each request;
+// with a nil script (or a nil-returning one) it answers honestly.
+type advBackend struct {
+	URL string // http://127.0.0.1:port
+	ln  net.Listener
+
+	mu     sync.Mutex
+	conns  []*advConn
+	script func(*advRequest) *advReply
+	wg     sync.WaitGroup
+}
+
+// newAdvBackend starts an adversarial backend on loopback, stopped with the
+// test.
+func newAdvBackend(t *testing.T) *advBackend {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &advBackend{ln: ln, URL: "http://" + ln.Addr().String()}
+	b.wg.Add(1)
+	go b.accept()
+	t.Cleanup(b.close)
+	return b
+}
+
+// honestReply answers with the request's target in the body, so a client
+// can tell its own answer from another's.
+func honestReply(r *advRequest) *advReply {
+	body := "path:" + r.Target
+	if r.Method == http.MethodHead {
+		return &advReply{Raw: fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(body))}
+	}
+	return &advReply{Raw: fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", len(body), body)}
+}
+
+// setScript replaces the script; nil answers every request honestly.
+func (b *advBackend) setScript(f func(*advRequest) *advReply) {
+	b.mu.Lock()
+	b.script = f
+	b.mu.Unlock()
+}
+
+func (b *advBackend) accept() {
+	defer b.wg.Done()
+	for {
+		nc, err := b.ln.Accept()
+		if err != nil {
+			return
+		}
+		c := &advConn{nc: nc}
+		b.mu.Lock()
+		id := len(b.conns)
+		b.conns = append(b.conns, c)
+		b.mu.Unlock()
+		b.wg.Add(1)
+		go b.serve(id, c)
+	}
+}
+
+func (b *advBackend) serve(id int, c *advConn) {
+	defer b.wg.Done()
+	defer c.nc.Close()
+	br := bufio.NewReader(io.TeeReader(c.nc, c))
+	var idle sync.WaitGroup
+	defer idle.Wait()
+	for seq := 0; ; seq++ {
+		c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		body, err := io.ReadAll(req.Body)
+		ar := &advRequest{Conn: id, Seq: seq, Method: req.Method, Target: req.RequestURI,
+			Host: req.Host, Header: req.Header, Body: body}
+		c.mu.Lock()
+		c.reqs = append(c.reqs, ar)
+		c.mu.Unlock()
+		if err != nil {
+			return // a body that does not parse: nothing sane to answer
+		}
+		b.mu.Lock()
+		script := b.script
+		b.mu.Unlock()
+		var rep *advReply
+		if script != nil {
+			rep = script(ar)
+		}
+		if rep == nil {
+			rep = honestReply(ar)
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c.nc, rep.Raw); err != nil {
+			return
+		}
+		if rep.Idle != "" {
+			idle.Add(1)
+			go func() {
+				defer idle.Done()
+				time.Sleep(rep.IdleAfter)
+				io.WriteString(c.nc, rep.Idle)
+			}()
+		}
+		if rep.Close {
+			return
+		}
+	}
+}
+
+func (b *advBackend) close() {
+	b.ln.Close()
+	b.mu.Lock()
+	for _, c := range b.conns {
+		c.nc.Close()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+}
+
+// requests returns every request read so far, in order of connection and
+// then of arrival.
+func (b *advBackend) requests() []*advRequest {
+	b.mu.Lock()
+	conns := append([]*advConn(nil), b.conns...)
+	b.mu.Unlock()
+	var out []*advRequest
+	for _, c := range conns {
+		c.mu.Lock()
+		out = append(out, c.reqs...)
+		c.mu.Unlock()
+	}
+	return out
+}
+
+// received returns every byte read on every connection so far.
+func (b *advBackend) received() string {
+	b.mu.Lock()
+	conns := append([]*advConn(nil), b.conns...)
+	b.mu.Unlock()
+	var sb strings.Builder
+	for _, c := range conns {
+		c.mu.Lock()
+		sb.Write(c.raw.Bytes())
+		c.mu.Unlock()
+	}
+	return sb.String()
+}
+
+// find returns the requests whose target is target.
+func (b *advBackend) find(target string) []*advRequest {
+	var out []*advRequest
+	for _, r := range b.requests() {
+		if r.Target == target {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// rawResponse is one response read by rawDo.
+type rawResponse struct {
+	Line   string // the status line without CRLF: "HTTP/1.1 200 OK"
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// rawDo dials addr, writes raw exactly as given and reads up to n
+// responses (fewer if the connection closes or 5s pass); method tells the
+// reader which responses have no body (HEAD).
+func rawDo(t *testing.T, addr, method, raw string, n int) []rawResponse {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		return nil
+	}
+	br := bufio.NewReader(c)
+	var out []rawResponse
+	for range n {
+		resp, err := http.ReadResponse(br, &http.Request{Method: method})
+		if err != nil {
+			break
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out = append(out, rawResponse{resp.Proto + " " + resp.Status, resp.StatusCode, resp.Header, string(body)})
+	}
+	return out
+}
+
+// rawGet sends one raw request to the proxy and returns its answer (status
+// 0 when the connection closed without one).
+func rawGet(t *testing.T, raw string) rawResponse {
+	t.Helper()
+	method, _, _ := strings.Cut(raw, " ")
+	if rs := rawDo(t, proxyAddr, method, raw, 1); len(rs) > 0 {
+		return rs[0]
+	}
+	return rawResponse{}
+}
+
+// startServers loads a Caddy config with the given HTTP servers (name ->
+// server JSON object) and returns the tester.
+func startServers(t *testing.T, servers map[string]any) *caddytest.Tester {
+	t.Helper()
+	return startConfig(t, map[string]any{"servers": servers})
+}
+
+// startConfig loads a Caddy config whose http app is httpApp.
+func startConfig(t *testing.T, httpApp map[string]any, apps ...map[string]any) *caddytest.Tester {
+	t.Helper()
+	all := map[string]any{"http": httpApp}
+	for _, a := range apps {
+		for k, v := range a {
+			all[k] = v
+		}
+	}
+	cfg, err := json.Marshal(map[string]any{
+		"admin":   map[string]any{"listen": "localhost:2999"},
+		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"apps":    all,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tester := caddytest.NewTester(t)
+	tester.InitServer(string(cfg), "json")
+	if t.Failed() {
+		t.FailNow()
+	}
+	return tester
+}
+
+// plainServer is a server JSON object listening on addr, without automatic
+// HTTPS, whose routes are routes.
+func plainServer(addr string, routes ...map[string]any) map[string]any {
+	return map[string]any{
+		"listen":          []string{addr},
+		"automatic_https": map[string]any{"disable": true},
+		"routes":          routes,
+	}
+}
+
+// spRoute is a route whose handlers are pre (if any) and then smartproxy
+// with config h; hosts, when given, match the request's Host.
+func spRoute(h map[string]any, hosts []string, pre ...map[string]any) map[string]any {
+	h["handler"] = "smartproxy"
+	r := map[string]any{"handle": append(pre, h)}
+	if len(hosts) > 0 {
+		r["match"] = []map[string]any{{"host": hosts}}
+	}
+	return r
+}
+
+// purge posts a purge request to the admin API and returns how many
+// entries it removed.
+func purge(t *testing.T, body string) int {
+	t.Helper()
+	resp, err := http.Post("http://localhost:2999/smartproxy/cache/purge", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Purged int }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("purge %s: status %d, %v", body, resp.StatusCode, err)
+	}
+	return out.Purged
+}
+
+// readBody reads and closes resp's body.
+func readBody(resp *http.Response) string {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// newH2CBackend starts a backend that speaks HTTP/2 without TLS (h2c) and
+// answers with its name; its URL has the h2c scheme smartproxy takes.
+func newH2CBackend(t *testing.T, name string) string {
+	t.Helper()
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%s %s", name, r.Proto)
+	}))
+	s.Config.Protocols = new(http.Protocols)
+	s.Config.Protocols.SetUnencryptedHTTP2(true)
+	s.Start()
+	t.Cleanup(s.Close)
+	return "h2c://" + s.Listener.Addr().String()
+}
