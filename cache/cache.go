@@ -36,7 +36,7 @@ func New(s Settings) (*Cache, error) {
 	s = s.withDefaults()
 	c := &Cache{s: s}
 	c.store = newStore(s.MaxSize, s.MaxBytes, s.MaxVariants, &c.stats)
-	c.flights.m = make(map[string]*flight)
+	c.flights = newFlights(s.Now)
 	c.csOnlyIfCached = []string{s.Name + "; detail=only-if-cached"}
 	c.csCoalesced = []string{s.Name + "; fwd=uri-miss; collapsed"}
 	return c, nil

@@ -28,17 +28,28 @@ type flight struct {
 	result *entry
 }
 
-// flights tracks the fetches in progress, by primary key.
+// flights tracks the fetches in progress, by primary key, and the keys
+// whose misses are not worth coalescing for now (see passMemory).
 type flights struct {
-	mu sync.Mutex
-	m  map[string]*flight
+	mu   sync.Mutex
+	m    map[string]*flight
+	pass passList
+	now  func() time.Time
+}
+
+func newFlights(now func() time.Time) flights {
+	return flights{m: make(map[string]*flight), pass: newPassList(), now: now}
 }
 
 // join returns the flight for key and whether the caller leads it (and so
-// must finish it).
+// must finish it). It returns no flight when key's last response could
+// not be shared: the caller fetches on its own.
 func (f *flights) join(key []byte) (fl *flight, leader bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.pass.skip(key, f.now()) {
+		return nil, false
+	}
 	if fl := f.m[string(key)]; fl != nil {
 		return fl, false
 	}
@@ -48,11 +59,23 @@ func (f *flights) join(key []byte) (fl *flight, leader bool) {
 }
 
 // decide publishes what the leader's response headers say and releases
-// the waiters that cannot use it. Only the first call counts.
+// the waiters that cannot use it. Only the first call counts. A response
+// that cannot be shared also stops coalescing on its key for a while.
 func (f *flights) decide(fl *flight, shared bool, vary []string, secondary string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !shared {
+		f.pass.mark(fl.key, f.now())
+	}
 	f.decideLocked(fl, shared, vary, secondary)
+}
+
+// stored tells that a response for key was stored: its misses are worth
+// coalescing again.
+func (f *flights) stored(key string) {
+	f.mu.Lock()
+	f.pass.forget(key)
+	f.mu.Unlock()
 }
 
 func (f *flights) decideLocked(fl *flight, shared bool, vary []string, secondary string) {
@@ -109,8 +132,8 @@ func waitOn(ctx context.Context, t *time.Timer, ch <-chan struct{}) (bool, error
 // waits longer than CoalesceTimeout in all, nor past its context.
 func (c *Cache) coalesce(w http.ResponseWriter, r *http.Request, key []byte) (fl *flight, leader, served bool, err error) {
 	fl, leader = c.flights.join(key)
-	if leader {
-		return fl, true, false, nil
+	if fl == nil || leader {
+		return fl, leader, false, nil
 	}
 	c.stats.coalesced.Add(1)
 	t := time.NewTimer(c.s.CoalesceTimeout)

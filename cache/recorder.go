@@ -276,6 +276,7 @@ func (rec *recorder) finish(err error, status Status) (Status, error) {
 		if reason == "" || reason == reasonNotFresh {
 			c.store.add(e)
 			c.stats.stores.Add(1)
+			c.flights.stored(e.key)
 			rec.stored = e
 		}
 		rec.release()
@@ -328,6 +329,7 @@ func (rec *recorder) storeFill(err error) {
 		rec.upstreamAge, rec.requestTime, rec.respTime)
 	c.store.add(e)
 	c.stats.stores.Add(1)
+	c.flights.stored(e.key)
 	rec.stored = e
 }
 
