@@ -307,3 +307,24 @@ func TestRelayStoppedOnPanic(t *testing.T) {
 		}
 	}
 }
+
+// panicWriter is a client writer that panics on Write.
+type panicWriter struct{ h http.Header }
+
+func (p *panicWriter) Header() http.Header       { return p.h }
+func (p *panicWriter) WriteHeader(int)           {}
+func (p *panicWriter) Write([]byte) (int, error) { panic("writer bug") }
+
+// TestRelayWriterPanicContained: a client writer that panics inside the
+// relay goroutine counts as a failed write (no process crash), and the
+// fill is still stored.
+func TestRelayWriterPanicContained(t *testing.T) {
+	c, _ := newTestCache(t, Settings{})
+	o := &origin{handler: respond(200, "body", "Cache-Control", "max-age=60")}
+	if _, err := c.Serve(&panicWriter{h: make(http.Header)}, mustRequest("GET", "http://example.com/pw"), o.fetch); err != nil {
+		t.Fatal(err)
+	}
+	if w, st := do(t, c, "GET", "http://example.com/pw", o.fetch); st != StatusHit || w.Body.String() != "body" {
+		t.Fatalf("%s %q", st, w.Body.String())
+	}
+}

@@ -91,8 +91,11 @@
 // body of unknown length outgrows MaxEntryBytes, the waiters are released,
 // the relay writes out what it holds, and the leader streams the rest
 // directly. A waiter never waits longer than CoalesceTimeout in all, nor
-// past its own context; a flight that decided not to share stays until
-// its leader is done, so later misses skip it without waiting.
+// past its own context. A flight that decided not to share stays until
+// its leader is done, so later misses skip it without waiting, and for
+// 30 s after (or until a response for the key is stored) misses for that
+// key do not wait on one another at all: a burst of requests to a private
+// endpoint goes to the backend side by side.
 //
 // Keys are documented on DefaultKey (the scheme is the connection's,
 // never an absolute-form target's); Purge, PurgePrefix and PurgeAll take

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 )
@@ -39,6 +40,13 @@ func startRelay(w http.ResponseWriter) *relay {
 
 func (rl *relay) run() {
 	defer close(rl.exited)
+	defer func() {
+		// A writer that panics must not take the process down from a
+		// goroutine no handler recovers: it counts as a failed write.
+		if v := recover(); v != nil {
+			rl.fail(fmt.Errorf("writing to client: panic: %v", v))
+		}
+	}()
 	sent := 0
 	for {
 		rl.mu.Lock()

@@ -146,9 +146,13 @@ func (s *store) get(key []byte, r *http.Request) (e *entry, known bool) {
 	var buf [2 * keyBufSize]byte
 	full := appendSecondaryKey(append(append(buf[:0], key...), 0), r, names)
 	s.mu.Lock()
-	if e = s.entries[string(full)]; e != nil {
+	// The key check matters only for a KeyFunc whose keys hold a 0 byte,
+	// where two (primary, secondary) pairs could join to one index key.
+	if e = s.entries[string(full)]; e != nil && e.key == string(key) {
 		s.lru.Get(e)
 		e.group.touch(e)
+	} else {
+		e = nil
 	}
 	s.mu.Unlock()
 	return e, true
