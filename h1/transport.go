@@ -24,19 +24,20 @@
 // became readable while idle (unsolicited bytes, or the backend's close)
 // is closed, never used. Responses to HEAD, 1xx, 204 and 304 never have a
 // body, whatever their headers say: any byte after their head poisons the
-// connection. A 101 hands the connection over; it is never pooled. So is
-// a connection closed after a response to a request whose body was not
-// sent in full (an answer before 100 Continue, a write cut short), or
-// whose request body failed to read.
+// connection. A 101 hands the connection over; it is never pooled. A
+// connection is closed, too, after the answer to a request whose body was
+// not sent in full (an answer before 100 Continue, a write cut short by
+// the backend) and when the request body failed to read.
 //
 // A backend can still race the checkout peek: bytes it sends in the
 // microseconds between the peek and the next request's write are read as
 // that request's answer. Only a backend that is itself desynchronised
 // can do that, and no HTTP/1.1 client can rule it out.
 //
-// Framing decisions, per kind of doubtful response (each is refused where
-// net/http refuses it, so the proxy answers 502; otherwise it is delivered
-// as net/http delivers it and its connection closed after it):
+// Framing decisions, per kind of doubtful response: each is refused
+// (RoundTrip fails, so the proxy answers 502) where net/http refuses it,
+// and otherwise delivered as net/http delivers it, its connection closed
+// after it (TestFramingAgainstNetHTTP holds h1 to that):
 //   - both Content-Length and Transfer-Encoding: chunked (RFC 9112 §6.3):
 //     delivered by the chunked framing, connection closed;
 //   - Transfer-Encoding other than a single "chunked" (gzip, chunked;
@@ -48,7 +49,8 @@
 //   - a head too large to scan in the 4 KiB read buffer: delivered, its
 //     connection closed when chunked or HTTP/1.0 (where the two cases
 //     above could hide);
-//   - more than 16 interim (1xx) responses: refused.
+//   - more than 16 interim (1xx) responses: refused (net/http bounds
+//     them only by the header size limit, which applies here too).
 //
 // # Timeouts
 //
