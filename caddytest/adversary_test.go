@@ -351,6 +351,9 @@ func newH2CBackend(t *testing.T, name string) string {
 		io.Copy(io.Discard, r.Body)
 		fmt.Fprintf(w, "%s %s", name, r.Proto)
 	}))
+	// A small header limit (advertised in its SETTINGS), so that a request
+	// Caddy accepts can be too large for it.
+	s.Config.MaxHeaderBytes = 16 << 10
 	s.Config.Protocols = new(http.Protocols)
 	s.Config.Protocols.SetUnencryptedHTTP2(true)
 	s.Start()
