@@ -1,29 +1,12 @@
 // Command smartproxy is Caddy with its standard modules and the smartproxy
 // plugin: `smartproxy run --config examples/Caddyfile` behaves like
 // `caddy run`, with http.handlers.smartproxy and the yaml adapter built in.
-// It also paces Go's garbage collector for a proxy's heap (see gcfloor.go;
-// SMARTPROXY_GC_FLOOR, or GOGC to choose the pacing yourself).
+// It also paces Go's garbage collector for a proxy's heap (see
+// internal/caddymain/gcfloor.go; SMARTPROXY_GC_FLOOR, or GOGC to choose
+// the pacing yourself). cmd/proxy is the same program behind the product
+// description's front door (`proxy -config config.yaml`).
 package main
 
-import (
-	"fmt"
-	"os"
+import "github.com/caddy-smartproxy/smartproxy/internal/caddymain"
 
-	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-
-	_ "github.com/caddyserver/caddy/v2/modules/standard"
-
-	_ "github.com/caddy-smartproxy/smartproxy"
-)
-
-func main() {
-	floor, err := gcFloorFromEnv(os.Getenv)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "smartproxy:", err)
-		os.Exit(1)
-	}
-	if floor > 0 {
-		startGCFloor(floor)
-	}
-	caddycmd.Main()
-}
+func main() { caddymain.Main() }
