@@ -81,8 +81,15 @@ func (ts *transports) get(timeout time.Duration, scheme string) (http.RoundTripp
 			MaxIdleConnsPerHost: maxIdleConnsPerHost,
 		},
 	}
-	if scheme == "h2c" {
+	switch scheme {
+	case "h2c":
 		t.Versions = []string{"h2c", "2"}
+	case "https":
+		// The TLS handshake is part of the dial and has its bound: without
+		// one, a backend that accepts the connection and never answers the
+		// handshake held the request (and its goroutines and socket) past
+		// the route's timeout, and the breaker never saw a failure.
+		t.TLS = &reverseproxy.TLSConfig{HandshakeTimeout: caddy.Duration(dial)}
 	}
 	if err := t.Provision(ts.ctx); err != nil {
 		return nil, fmt.Errorf("provisioning transport: %v", err)
