@@ -163,3 +163,28 @@ func TestVaryUserNotFolded(t *testing.T) {
 		t.Fatalf("alice got %s %q", st, w.Body.String())
 	}
 }
+
+// FuzzVaryNormalise checks that the secondary-key normalisation of a field
+// value is idempotent, never grows the value, and folds case only when
+// asked.
+func FuzzVaryNormalise(f *testing.F) {
+	for _, s := range []string{"gzip, br", ` "a , b" , c `, `"x\" ,y"`, `"open , x`, "A,\tB ,C", `\`, `"\`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		for _, fold := range []bool{false, true} {
+			once := string(appendNormalisedList(nil, v, fold))
+			if twice := string(appendNormalisedList(nil, once, fold)); twice != once {
+				t.Fatalf("not idempotent (fold %v): %q -> %q -> %q", fold, v, once, twice)
+			}
+			if len(once) > len(v) {
+				t.Fatalf("grew: %q -> %q", v, once)
+			}
+			if !fold && strings.ToLower(once) != string(appendNormalisedList(nil, strings.ToLower(v), false)) {
+				// Case is kept byte for byte: lower-casing commutes with
+				// normalising, so nothing but whitespace was touched.
+				t.Fatalf("case not kept: %q -> %q", v, once)
+			}
+		}
+	})
+}

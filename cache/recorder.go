@@ -61,7 +61,9 @@ type recorder struct {
 }
 
 // Header returns the backend's header map until the response is decided,
-// then the client's, so trailers set after the body reach the client.
+// then the client's, so trailers set after the body reach the client. A
+// relayed response keeps the backend's map (the relay goroutine owns the
+// client's writer), and its trailers are moved over once the relay is done.
 func (rec *recorder) Header() http.Header {
 	if rec.mode == modePass && !rec.relayed {
 		return rec.w.Header()
