@@ -21,8 +21,8 @@ import (
 // that list is full its least recently used variant goes. So one URL with
 // a Vary on a header every client sets differently costs at most
 // maxVariants entries and never slows down hits on other URLs. Only the
-// admin's PurgePrefix walks the index, and it lets go of the lock every
-// purgeBatch keys.
+// admin's PurgePrefix and PurgeAll walk the index, and they let go of the
+// lock every purgeBatch keys.
 //
 // simplelru rather than lru.Cache because the index must change atomically
 // with the list: one mutex guards both, so lru.Cache's own lock would only
@@ -237,11 +237,22 @@ func (s *store) removeKey(key string) int {
 	return 0
 }
 
+// removeAll removes the responses stored when it starts, purgeBatch per
+// lock hold from the cold end, and returns how many went.
 func (s *store) removeAll() int {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := s.lru.Len()
-	s.lru.Purge()
+	todo := s.lru.Len()
+	n := 0
+	for n < todo && s.lru.Len() > 0 {
+		if _, _, ok := s.lru.RemoveOldest(); ok {
+			n++
+		}
+		if n%purgeBatch == 0 {
+			s.mu.Unlock()
+			s.mu.Lock()
+		}
+	}
+	s.mu.Unlock()
 	return n
 }
 

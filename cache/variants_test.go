@@ -116,4 +116,10 @@ func TestPurgePrefixLarge(t *testing.T) {
 	if n := c.Stats().Entries; n != 2*purgeBatch {
 		t.Fatalf("entries %d", n)
 	}
+	if n := c.PurgeAll(); n != 2*purgeBatch {
+		t.Fatalf("PurgeAll removed %d, want %d", n, 2*purgeBatch)
+	}
+	if st := c.Stats(); st.Entries != 0 || st.Bytes != 0 {
+		t.Fatalf("after PurgeAll %+v", st)
+	}
 }
