@@ -100,4 +100,38 @@
 // (Transitions) and reported to Settings.OnStateChange, so the caller can
 // log it and export a metric. Close stops the goroutine and closes every
 // connection.
+//
+// # Keys
+//
+// A key of up to ratelimit.MaxKeyBytes (64) bytes is used byte for byte
+// (Redis keys are binary-safe). A longer one is held in the lease table as
+// its 128-bit seeded digest (ratelimit.KeyHasher) and named in Redis by its
+// SHA-256, KeyPrefix+"h:"+64 hex digits, which every instance computes
+// alike: whatever clients send, no Redis key is longer than KeyPrefix plus
+// 66 bytes, and a local entry costs about 200 bytes.
+//
+// # Trusting Redis
+//
+// Redis decides requests, so whoever controls it, or the network path to
+// it, can admit or refuse any request: use TLS (Settings.TLS) and
+// authentication (Username, Password) to a Redis no one else can write
+// to. What a hostile or broken server cannot do:
+//
+//   - Exhaust memory. go-redis allocates what a reply header announces
+//     before the payload arrives, so every connection is read through a
+//     guard that checks the RESP stream first and fails the connection on
+//     an aggregate of more than 64 elements, a reply of more than 1,024
+//     elements, 64 KiB or 8 levels of nesting, a line of more than 4 KiB,
+//     or anything that is not RESP (guard.go). Connection buffers are 4 KiB.
+//   - Stall requests. Every call carries a deadline of ReadTimeout, which
+//     go-redis applies to the pool wait (PoolTimeout is ReadTimeout too),
+//     the dial, the write and each read; a server that never answers, or
+//     trickles a byte at a time, costs a request ReadTimeout and then the
+//     FailurePolicy.
+//   - Grant more than was asked. A reply that is not four non-negative
+//     integers is an error, counted like an unreachable Redis (the Store
+//     degrades and the FailurePolicy applies); numbers beyond what the
+//     script can return are clamped: granted to the tokens asked for, the
+//     tokens left to Burst, waits to the time a token and the whole burst
+//     take to refill.
 package redisstore

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,10 +33,10 @@ type fakeRedis struct {
 	pingErr atomic.Pointer[error]
 }
 
-func (f *fakeRedis) call(ctx context.Context, rkey string, args []any) (grant, error) {
-	want, err := strconv.Atoi(args[2].(string))
-	if err != nil {
-		panic(err)
+func (f *fakeRedis) call(ctx context.Context, rkey string, a *ask) (grant, error) {
+	want, err := strconv.Atoi(a.args[2].(string))
+	if err != nil || want != a.want {
+		panic(fmt.Sprintf("ask for %d tokens has argument %v", a.want, a.args[2]))
 	}
 	f.mu.Lock()
 	f.wants = append(f.wants, want)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -73,13 +74,52 @@ type grant struct {
 // means the server at Address is not running our script (or is not Redis).
 var errReply = errors.New("unexpected reply from the rate limit script")
 
-// take runs takeScript for rkey with args (rate, burst, wanted), precomputed
-// as strings so that a call boxes nothing.
-func take(ctx context.Context, c redis.Scripter, rkey string, args []any) (grant, error) {
-	v, err := script.Run(ctx, c, []string{rkey}, args...).Slice()
+// ask is one kind of script call, prepared once: its arguments, and the
+// bounds a reply to it must stay within.
+type ask struct {
+	// args are (rate, burst, wanted), formatted once so that a call boxes
+	// nothing.
+	args []any
+	// want and burst bound granted and left.
+	want, burst int
+	// full and next, in microseconds, bound the reply's times: the time
+	// to refill the whole burst, and one token (the script rounds each up,
+	// hence the extra microsecond).
+	full, next int64
+}
+
+// newAsk prepares the call asking for want tokens of a bucket of burst
+// tokens refilled at rate a second.
+func newAsk(rate float64, burst, want int) *ask {
+	return &ask{
+		args: []any{
+			strconv.FormatFloat(rate, 'g', -1, 64),
+			strconv.Itoa(burst),
+			strconv.Itoa(want),
+		},
+		want:  want,
+		burst: burst,
+		full:  int64(math.Ceil(float64(burst)/rate*1e6)) + 1,
+		next:  int64(math.Ceil(1e6/rate)) + 1,
+	}
+}
+
+// take runs takeScript for rkey as a asks.
+func take(ctx context.Context, c redis.Scripter, rkey string, a *ask) (grant, error) {
+	v, err := script.Run(ctx, c, []string{rkey}, a.args...).Slice()
 	if err != nil {
 		return grant{}, err
 	}
+	return a.parse(v)
+}
+
+// parse turns a script reply into a grant. Redis decides requests, so it is
+// trusted that far, and no further: a reply that is not four non-negative
+// integers is an error (errReply, counted as Redis being unavailable), and
+// a number beyond what the script can return is clamped to its bound, so no
+// reply grants more tokens than were asked for, reports more than the burst
+// left, or a wait longer than the bucket takes to refill.
+func (a *ask) parse(v []any) (grant, error) {
 	if len(v) != 4 {
 		return grant{}, fmt.Errorf("%w: %d values", errReply, len(v))
 	}
@@ -87,23 +127,14 @@ func take(ctx context.Context, c redis.Scripter, rkey string, args []any) (grant
 	for i, x := range v {
 		k, ok := x.(int64)
 		if !ok || k < 0 {
-			return grant{}, fmt.Errorf("%w: value %d is %v", errReply, i, x)
+			return grant{}, fmt.Errorf("%w: value %d is %T %.40v", errReply, i, x, x)
 		}
 		n[i] = k
 	}
 	return grant{
-		granted: int(n[0]),
-		left:    int(n[1]),
-		full:    time.Duration(n[2]) * time.Microsecond,
-		next:    time.Duration(n[3]) * time.Microsecond,
+		granted: int(min(n[0], int64(a.want))),
+		left:    int(min(n[1], int64(a.burst))),
+		full:    time.Duration(min(n[2], a.full)) * time.Microsecond,
+		next:    time.Duration(min(n[3], a.next)) * time.Microsecond,
 	}, nil
-}
-
-// scriptArgs formats the script's arguments once.
-func scriptArgs(rate float64, burst, want int) []any {
-	return []any{
-		strconv.FormatFloat(rate, 'g', -1, 64),
-		strconv.Itoa(burst),
-		strconv.Itoa(want),
-	}
 }

@@ -109,8 +109,9 @@ type Settings struct {
 	// DialTimeout bounds a connection attempt. Default: DefaultDialTimeout.
 	DialTimeout time.Duration
 
-	// ReadTimeout bounds a socket read and the whole Redis call a request
-	// waits for. Default: DefaultReadTimeout.
+	// ReadTimeout bounds a socket read, the wait for a pooled connection
+	// and the whole Redis call a request waits for. Default:
+	// DefaultReadTimeout.
 	ReadTimeout time.Duration
 
 	// WriteTimeout bounds a socket write. Default: DefaultWriteTimeout.

@@ -2,6 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -36,12 +39,16 @@ type Store struct {
 	call     callFunc
 	fallback *ratelimit.Limiter
 
-	leaseArgs, oneArgs []any
-	lifetime           time.Duration
+	// lease and one are the script calls for a lease and for one token.
+	lease, one *ask
+	lifetime   time.Duration
 
 	epoch time.Time
 	seed  maphash.Seed
-	mask  uint64
+	// long digests keys longer than ratelimit.MaxKeyBytes for the lease
+	// table.
+	long ratelimit.KeyHasher
+	mask uint64
 	// shards hold the leases; one shard serves Global mode.
 	shards []shard
 
@@ -67,14 +74,23 @@ func New(s Settings) (*Store, error) {
 		return nil, fmt.Errorf("%w: fallback limiter: %w", ErrInvalidSettings, err)
 	}
 	client := redis.NewClient(&redis.Options{
-		Addr:         s.Address,
-		Username:     s.Username,
-		Password:     s.Password,
-		DB:           s.DB,
-		TLSConfig:    s.TLS,
+		Addr:     s.Address,
+		Username: s.Username,
+		Password: s.Password,
+		DB:       s.DB,
+		// TLS, and the guard on every connection against replies that
+		// would make go-redis allocate without bound (see guard.go).
+		Dialer:       dialer(s.DialTimeout, s.TLS),
 		DialTimeout:  s.DialTimeout,
 		ReadTimeout:  s.ReadTimeout,
 		WriteTimeout: s.WriteTimeout,
+		// A request waits for a pooled connection no longer than it may
+		// wait for Redis at all.
+		PoolTimeout: s.ReadTimeout,
+		// The script's replies are tiny: small buffers keep each pooled
+		// connection's memory small.
+		ReadBufferSize:  connBufferSize,
+		WriteBufferSize: connBufferSize,
 		// The request's deadline bounds every wait, pool and dial included.
 		ContextTimeoutEnabled: true,
 		// A retry would double a request's wait; the failure policy and
@@ -86,37 +102,38 @@ func New(s Settings) (*Store, error) {
 			Mode: maintnotifications.ModeDisabled,
 		},
 	})
-	call := func(ctx context.Context, rkey string, args []any) (grant, error) {
-		return take(ctx, client, rkey, args)
+	call := func(ctx context.Context, rkey string, a *ask) (grant, error) {
+		return take(ctx, client, rkey, a)
 	}
 	// The probe runs the script itself, on a key of its own: an answer
 	// then means requests will work too (a PING would also succeed on a
 	// read-only replica, or for a user the ACL forbids our keys).
-	probeKey, probeArgs := s.KeyPrefix+probeSuffix, scriptArgs(s.RequestsPerSecond, s.Burst, 1)
+	probeKey, probeAsk := s.KeyPrefix+probeSuffix, newAsk(s.RequestsPerSecond, s.Burst, 1)
 	ping := func(ctx context.Context) error {
-		_, err := take(ctx, client, probeKey, probeArgs)
+		_, err := take(ctx, client, probeKey, probeAsk)
 		return err
 	}
 	return newStore(s, fb, client, call, ping), nil
 }
 
-// callFunc runs the script for a Redis key with the given arguments.
-type callFunc func(ctx context.Context, rkey string, args []any) (grant, error)
+// callFunc runs the script for a Redis key as a asks.
+type callFunc func(ctx context.Context, rkey string, a *ask) (grant, error)
 
 // newStore builds a Store whose Redis is reached through call and ping;
 // client, closed by Close, is nil in tests that stand in for Redis.
 func newStore(s Settings, fb *ratelimit.Limiter, client *redis.Client, call callFunc, ping func(context.Context) error) *Store {
 	size, lifetime := s.Lease()
 	st := &Store{
-		settings:  s,
-		client:    client,
-		call:      call,
-		fallback:  fb,
-		leaseArgs: scriptArgs(s.RequestsPerSecond, s.Burst, size),
-		oneArgs:   scriptArgs(s.RequestsPerSecond, s.Burst, 1),
-		lifetime:  lifetime,
-		epoch:     s.Now(),
-		seed:      maphash.MakeSeed(),
+		settings: s,
+		client:   client,
+		call:     call,
+		fallback: fb,
+		lease:    newAsk(s.RequestsPerSecond, s.Burst, size),
+		one:      newAsk(s.RequestsPerSecond, s.Burst, 1),
+		lifetime: lifetime,
+		epoch:    s.Now(),
+		seed:     maphash.MakeSeed(),
+		long:     ratelimit.NewKeyHasher(),
 	}
 	n := maxShards
 	for n > 1 && (s.Global || s.MaxKeys/n < minPerShard) {
@@ -148,9 +165,11 @@ func (s *Store) clock(now time.Time) int64 { return int64(now.Sub(s.epoch)) }
 // ReadTimeout. When Redis fails, or a request runs out of time waiting for
 // others' calls, the FailurePolicy decides: FailOpen returns the local
 // fallback limiter's decision and a nil error, FailClosed a refusal whose
-// RetryAfter is ProbeInterval and an error wrapping ErrUnavailable. ctx only lets a waiting request give up
-// early (its error is then ctx.Err()); a Redis call runs to its own
-// deadline, since other requests may be waiting for it.
+// RetryAfter is ProbeInterval and an error wrapping ErrUnavailable. ctx
+// only lets a waiting request give up early (its error is then ctx.Err());
+// a Redis call runs to its own deadline, since other requests may be
+// waiting for it. A key longer than ratelimit.MaxKeyBytes is held locally
+// as its 128-bit digest and in Redis under its SHA-256 (see redisKey).
 func (s *Store) Allow(ctx context.Context, key string) (ratelimit.Decision, error) {
 	switch s.state.Load() {
 	case stateDegraded:
@@ -161,14 +180,29 @@ func (s *Store) Allow(ctx context.Context, key string) (ratelimit.Decision, erro
 	if s.settings.Global {
 		key = ""
 	}
+	if len(key) <= ratelimit.MaxKeyBytes {
+		return decide(s, ctx, key, key, maphash.String(s.seed, key))
+	}
+	// A long key's lease is found by its digest, allocating nothing.
+	d := s.long.Sum(key)
+	return decide(s, ctx, key, d[:], binary.LittleEndian.Uint64(d[:]))
+}
+
+// keyBytes is the lease table's lookup key: a short key itself, or a long
+// key's digest in an array on the caller's stack.
+type keyBytes interface{ string | []byte }
+
+// decide is Allow for key, whose entry in the lease table is under lk in
+// the shard hash picks.
+func decide[K keyBytes](s *Store, ctx context.Context, key string, lk K, hash uint64) (ratelimit.Decision, error) {
 	t := s.clock(s.settings.Now())
 	deadline := t + int64(s.settings.ReadTimeout)
-	sh := &s.shards[maphash.String(s.seed, key)&s.mask]
+	sh := &s.shards[hash&s.mask]
 	sh.mu.Lock()
 	for {
-		e := sh.index[key]
+		e := sh.index[string(lk)]
 		if e == nil {
-			if e = sh.add(key, s.redisKey(key), t); e == nil {
+			if e = sh.add(string(lk), s.redisKey(key), t); e == nil {
 				sh.mu.Unlock()
 				return s.direct(key, t)
 			}
@@ -218,7 +252,7 @@ func (s *Store) lead(sh *shard, e *entry, key string, t int64, budget time.Durat
 	rkey := e.rkey
 	sh.mu.Unlock()
 
-	g, err := s.redisCall(rkey, s.leaseArgs, budget)
+	g, err := s.redisCall(rkey, s.lease, budget)
 	now := s.clock(s.settings.Now())
 
 	sh.mu.Lock()
@@ -239,7 +273,7 @@ func (s *Store) lead(sh *shard, e *entry, key string, t int64, budget time.Durat
 // direct decides a request for a key the lease table has no room for: one
 // token from Redis, nothing kept.
 func (s *Store) direct(key string, t int64) (ratelimit.Decision, error) {
-	g, err := s.redisCall(s.redisKey(key), s.oneArgs, s.settings.ReadTimeout)
+	g, err := s.redisCall(s.redisKey(key), s.one, s.settings.ReadTimeout)
 	if err != nil {
 		return s.failed(key, err)
 	}
@@ -251,14 +285,23 @@ func (s *Store) direct(key string, t int64) (ratelimit.Decision, error) {
 // can name the global bucket or the probe's.
 const (
 	keySuffix    = "k:"
+	hashSuffix   = "h:"
 	globalSuffix = "g"
 	probeSuffix  = "p"
 )
 
-// redisKey is the Redis key of key's bucket.
+// redisKey is the Redis key of key's bucket. A key longer than
+// ratelimit.MaxKeyBytes is named by its SHA-256, the same on every
+// instance, so no client can make this store send Redis a key of more than
+// KeyPrefix and 66 bytes, and no two keys share a bucket short of a SHA-256
+// collision.
 func (s *Store) redisKey(key string) string {
-	if s.settings.Global {
+	switch {
+	case s.settings.Global:
 		return s.settings.KeyPrefix + globalSuffix
+	case len(key) > ratelimit.MaxKeyBytes:
+		sum := sha256.Sum256([]byte(key))
+		return s.settings.KeyPrefix + hashSuffix + hex.EncodeToString(sum[:])
 	}
 	return s.settings.KeyPrefix + keySuffix + key
 }
@@ -266,9 +309,9 @@ func (s *Store) redisKey(key string) string {
 // redisCall runs the script for rkey, giving up after budget of real time
 // (the Now seam may not be real time), and records the outcome in the
 // health counters.
-func (s *Store) redisCall(rkey string, args []any, budget time.Duration) (grant, error) {
+func (s *Store) redisCall(rkey string, a *ask, budget time.Duration) (grant, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, budget)
-	g, err := s.call(ctx, rkey, args)
+	g, err := s.call(ctx, rkey, a)
 	short := budget < s.settings.ReadTimeout && ctx.Err() == context.DeadlineExceeded
 	cancel()
 	s.calls.Add(1)
