@@ -92,6 +92,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        max_size <entries>
 //	        max_bytes <bytes>
 //	        max_entry_bytes <bytes>
+//	        max_variants <n>
 //	        ttl <duration>
 //	        max_ttl <duration>
 //	        stale_if_error <duration>
