@@ -102,6 +102,9 @@ func TestNoByteCrossesExchanges(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if !canPeek && (tc.late != "" || len(tc.first) > bufSize) {
+				t.Skip("bytes left in the socket are seen only where it can be peeked at")
+			}
 			released := make(chan struct{})
 			rs := hostileBackend(t, tc.first, tc.late, released)
 			tr := New(Config{})
