@@ -31,6 +31,11 @@ func startRogue(t *testing.T, answer func(w io.Writer)) *rogue {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveRogue(t, l, answer)
+}
+
+// serveRogue serves on l until the test ends.
+func serveRogue(t *testing.T, l net.Listener, answer func(w io.Writer)) *rogue {
 	r := &rogue{addr: l.Addr().String(), closed: make(chan struct{}, 64)}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
