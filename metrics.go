@@ -2,6 +2,7 @@ package smartproxy
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -93,8 +94,14 @@ type backendMetrics struct {
 	requests, failures *atomic.Uint64
 }
 
+// newBackendMetrics resolves a backend's metric children. The series stay
+// as long as totals does: when the last config holding totals lets go of
+// it (its Destruct), they are deleted (see seriesOwners).
 func newBackendMetrics(route, backendName string, totals *requestTotals) backendMetrics {
 	initMetrics()
+	series.mu.Lock()
+	defer series.mu.Unlock()
+	series.own(seriesKey{route, backendName}, totals)
 	m := backendMetrics{
 		duration: metrics.duration.WithLabelValues(route, backendName),
 		requests: &totals.requests,
@@ -264,9 +271,101 @@ func liveRoutes() []*route {
 }
 
 // backendTotals keeps each backend's request totals across reloads, for
-// the status API's counts and error rate.
+// the status API's counts and error rate. An entry lives while some config
+// holds it, and so do the metric series of its backend.
 var backendTotals = caddy.NewUsagePool()
 
-type requestTotals struct{ requests, failures atomic.Uint64 }
+type requestTotals struct {
+	requests, failures atomic.Uint64
+	// keys are the label sets whose series this owns (guarded by
+	// series.mu).
+	keys []seriesKey
+}
 
-func (*requestTotals) Destruct() error { return nil }
+// Destruct deletes the metric series of the backend (and of its route,
+// when no backend of the route is left): the last config that held the
+// backend is gone.
+func (t *requestTotals) Destruct() error {
+	series.mu.Lock()
+	defer series.mu.Unlock()
+	for _, k := range t.keys {
+		series.disown(k, t)
+	}
+	t.keys = nil
+	return nil
+}
+
+// Metric series lifetime. The per-request series of a backend (requests by
+// class, the latency histogram, health transitions) and of a route (retries,
+// limiter, no-backend counters) are children of Vecs, and a child lives
+// until it is deleted. They are tied to the backend's requestTotals, which
+// every config naming the backend holds in backendTotals: a reload that
+// keeps the backend holds it again before the old config lets go, so its
+// counters never reset; a backend that left is deleted with its last
+// holder, and a route's series with its last backend. At 2,000 backends
+// changing over 8 reloads, never deleting them grew /metrics from 5.6 to
+// 42 MB. Labels are taken as given: nothing here parses a route name.
+var series = seriesOwners{
+	owner:    map[seriesKey]*requestTotals{},
+	backends: map[string]int{},
+}
+
+// seriesKey is one backend's label values.
+type seriesKey struct{ route, backend string }
+
+// seriesOwners records which requestTotals owns each backend's series and
+// how many backends each route has. A UsagePool calls Destruct outside its
+// lock, so a config being built may already hold a fresh requestTotals for
+// the same backend when the old one is destructed: only the current owner
+// deletes.
+type seriesOwners struct {
+	mu       sync.Mutex
+	owner    map[seriesKey]*requestTotals
+	backends map[string]int // route -> owned backend keys
+}
+
+// own makes t the owner of k's series; series.mu is held.
+func (s *seriesOwners) own(k seriesKey, t *requestTotals) {
+	prev, ok := s.owner[k]
+	if prev == t {
+		return
+	}
+	if ok {
+		// A newer holder of the same backend (the old one is on its way
+		// out): it takes the series over as they are.
+		prev.keys = slices.DeleteFunc(prev.keys, func(x seriesKey) bool { return x == k })
+	} else {
+		s.backends[k.route]++
+	}
+	s.owner[k] = t
+	t.keys = append(t.keys, k)
+}
+
+// disown deletes k's series if t still owns them; series.mu is held.
+func (s *seriesOwners) disown(k seriesKey, t *requestTotals) {
+	if s.owner[k] != t {
+		return
+	}
+	delete(s.owner, k)
+	deleteBackendSeries(k.route, k.backend)
+	if s.backends[k.route]--; s.backends[k.route] <= 0 {
+		delete(s.backends, k.route)
+		deleteRouteSeries(k.route)
+	}
+}
+
+func deleteBackendSeries(route, backendName string) {
+	metrics.duration.DeleteLabelValues(route, backendName)
+	metrics.requests.DeleteLabelValues(route, backendName, "error")
+	for c := 1; c <= 5; c++ {
+		metrics.requests.DeleteLabelValues(route, backendName, strconv.Itoa(c)+"xx")
+	}
+	// Transitions are made on the fly, one per state entered.
+	metrics.transitions.DeletePartialMatch(prometheus.Labels{"route": route, "backend": backendName})
+}
+
+func deleteRouteSeries(route string) {
+	for _, v := range []*prometheus.CounterVec{metrics.retries, metrics.budget, metrics.noBackend, metrics.allowed, metrics.limited} {
+		v.DeleteLabelValues(route)
+	}
+}
