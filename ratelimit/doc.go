@@ -59,6 +59,14 @@
 // In Global mode the key is ignored and one bucket serves every request; the
 // store is not used.
 //
+// # Client keys
+//
+// AppendClientKey and ClientKey turn a client address into a key: an IPv4
+// address is its own key; an IPv4-mapped IPv6 address is unmapped, so that
+// ::ffff:192.0.2.1 and 192.0.2.1 share a bucket; any other IPv6 address is
+// keyed by its network, a /64 by default (DefaultIPv6Prefix), since one host
+// may pick any address of its /64 and would otherwise get 2^64 bursts.
+//
 // # Headers
 //
 // The header helpers follow draft-ietf-httpapi-ratelimit-headers-11 (May

@@ -22,13 +22,15 @@ var leased = Settings{RequestsPerSecond: 1e8, Burst: 1e8, LeaseSize: 1e6}
 // call.
 var roundTrip = Settings{RequestsPerSecond: 1e6, Burst: 1e6, LeaseSize: 1}
 
-func benchSerial(b *testing.B, s Settings) {
+func benchSerial(b *testing.B, s Settings) { benchSerialKey(b, s, "198.51.100.7") }
+
+func benchSerialKey(b *testing.B, s Settings, key string) {
 	r := startRedis(b)
 	st := newTestStore(b, r, s)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if d, err := st.Allow(ctx, "198.51.100.7"); err != nil || !d.Allowed {
+		if d, err := st.Allow(ctx, key); err != nil || !d.Allowed {
 			b.Fatalf("refused: %+v, %v", d, err)
 		}
 	}
@@ -58,6 +60,10 @@ func benchParallel(b *testing.B, s Settings, sameKey bool) {
 
 // BenchmarkAllowLease is the hot path: a known key with a live lease.
 func BenchmarkAllowLease(b *testing.B) { benchSerial(b, leased) }
+
+// BenchmarkAllowLeaseLongKey is the hot path for a 1 KiB key (a bearer
+// token, say), found by its digest.
+func BenchmarkAllowLeaseLongKey(b *testing.B) { benchSerialKey(b, leased, longKey(1<<10, 7)) }
 
 // BenchmarkAllowLeaseParallel has every goroutine on the same key, the
 // worst case for its shard lock.
