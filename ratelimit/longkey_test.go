@@ -136,6 +136,7 @@ func TestStoreBytesPerKey(t *testing.T) {
 		limit uint64 // bytes per key
 	}{
 		{"IPv4 addresses", 0, 200},
+		{"IPv6 /64 networks", -1, 250},
 		{"longest kept whole", MaxKeyBytes, 250},
 		{"1 KiB, digested", 1 << 10, 200},
 	}
@@ -143,9 +144,12 @@ func TestStoreBytesPerKey(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			keys := make([]string, DefaultMaxKeys)
 			for i := range keys {
-				if tc.size == 0 {
+				switch tc.size {
+				case 0:
 					keys[i] = "10." + strconv.Itoa(i>>16) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255)
-				} else {
+				case -1:
+					keys[i] = ClientKey("2001:db8:"+strconv.FormatInt(int64(i>>16), 16)+":"+strconv.FormatInt(int64(i&0xffff), 16)+"::1", DefaultIPv6Prefix)
+				default:
 					keys[i] = longKey(tc.size, i)
 				}
 			}

@@ -16,9 +16,9 @@ var ErrInvalidSettings = errors.New("invalid rate limit settings")
 // memory is bounded in bytes, whatever clients send, because a key longer
 // than MaxKeyBytes is stored as a 16-byte digest. Measured live heap of a
 // full store (Go 1.26, linux/amd64, TestStoreBytesPerKey): 93 bytes a key
-// for keys of up to 16 bytes (IPv4 addresses, digests of long keys), 141
-// bytes for keys of MaxKeyBytes, the most any key costs; so at most 13.4 MiB
-// at 100,000 keys, about 9 MiB for IPv4 clients. Small for a proxy, yet
+// for keys of up to 16 bytes (IPv4 addresses, digests of long keys), 101
+// for IPv6 /64 networks, 141 for keys of MaxKeyBytes, the most any key
+// costs; so at most 13.4 MiB at 100,000 keys, about 9 MiB for IP clients. Small for a proxy, yet
 // room for every client of a busy site.
 const DefaultMaxKeys = 100_000
 
