@@ -26,7 +26,7 @@ func dialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Conte
 			return nil, err
 		}
 		if tlsConfig == nil {
-			return guard(conn), nil
+			return guard(conn, conn), nil
 		}
 		cfg := tlsConfig
 		if cfg.ServerName == "" {
@@ -42,6 +42,6 @@ func dialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Conte
 			conn.Close()
 			return nil, err
 		}
-		return guard(tc), nil
+		return guard(tc, conn), nil
 	}
 }

@@ -250,6 +250,10 @@ func (g *respGuard) done() {
 // closes the connection, as does every read after it.
 type guardedConn struct {
 	net.Conn
+	// raw is the TCP connection under Conn (Conn itself without TLS). A
+	// failed connection closes raw: closing a TLS connection would first
+	// write an alert, which a peer that does not read could stall.
+	raw net.Conn
 	g   respGuard
 	err error
 }
@@ -263,7 +267,7 @@ func (c *guardedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if gerr := c.g.check(p[:n]); gerr != nil {
 		c.err = gerr
-		c.Conn.Close()
+		c.raw.Close()
 		return 0, gerr
 	}
 	return n, err
@@ -280,9 +284,10 @@ func (c guardedSysConn) SyscallConn() (syscall.RawConn, error) {
 	return c.Conn.(syscall.Conn).SyscallConn()
 }
 
-// guard wraps conn in a guardedConn.
-func guard(conn net.Conn) net.Conn {
-	gc := &guardedConn{Conn: conn}
+// guard wraps conn, which runs over the TCP connection raw, in a
+// guardedConn.
+func guard(conn, raw net.Conn) net.Conn {
+	gc := &guardedConn{Conn: conn, raw: raw}
 	if _, ok := conn.(syscall.Conn); ok {
 		return guardedSysConn{gc}
 	}
