@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
 // The seed's own commands, as its readers type them:
@@ -153,8 +156,9 @@ func TestSeedCommands(t *testing.T) {
 		stderr := runSeedProxy(t, bin, t.TempDir()) // no config.yaml there
 		code, body, took := seedGet(t, "http://127.0.0.1:8080/")
 		t.Logf("no backends: %d %q in %v", code, body, took)
-		if code != http.StatusBadGateway && code != http.StatusServiceUnavailable {
-			t.Errorf("with no backends: %d %q, want 502 or 503", code, body)
+		if !(code == http.StatusBadGateway && strings.HasPrefix(body, "502 Bad Gateway: no backend could be reached")) &&
+			!(code == http.StatusServiceUnavailable && strings.HasPrefix(body, "503 Service Unavailable: no backend is available")) {
+			t.Errorf("with no backends: %d %q, want 502 or 503 saying no backend could be reached or is available", code, body)
 		}
 		if took > 5*time.Second {
 			t.Errorf("with no backends the answer took %v", took)
@@ -196,4 +200,67 @@ func TestSeedCommands(t *testing.T) {
 			t.Errorf("stderr lacks %q", want)
 		}
 	})
+}
+
+// TestYAMLErrorBodies: a config from the YAML adapter answers errors with
+// the status and a plain-text reason, not an empty body, and keeps the
+// headers the handler set (Retry-After on a 429); answers that succeed
+// are untouched. (A 503 comes from the open breaker: no backend may
+// take the request.)
+func TestYAMLErrorBodies(t *testing.T) {
+	b := newBackend(t, "ok", nil)
+	cfg := fmt.Sprintf(`server: {port: 9080, host: 127.0.0.1}
+admin: localhost:2999
+logging: error
+backends: [{url: %q}]
+routes:
+  - path: /dead
+    backends: [{url: %q}]
+  - path: /broken
+    backends: [{url: %q}]
+    circuit_breaker: {failure_threshold: 1}
+  - path: /limited
+    backends: [{url: %q}]
+    rate_limit: {requests_per_second: 1, burst: 1}
+`, b.URL, deadURL(t), deadURL(t), b.URL)
+	caddytest.NewTester(t).InitServer(cfg, "yaml")
+	if t.Failed() {
+		t.FailNow()
+	}
+	client := newClient()
+	fetch := func(path string) (*http.Response, string) {
+		resp, err := client.Get(proxyURL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	if resp, body := fetch("/"); resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("GET /: %d %q", resp.StatusCode, body)
+	}
+	fetch("/limited") // spends the burst
+	fetch("/broken")  // 502, and its breaker opens
+	for _, tc := range []struct {
+		path   string
+		status int
+		body   string
+		header string // that must be kept
+	}{
+		{"/dead", 502, "502 Bad Gateway: no backend could be reached, or one answered with an invalid response\n", ""},
+		{"/broken", 503, "503 Service Unavailable: no backend is available\n", ""},
+		{"/limited", 429, "429 Too Many Requests: the rate limit is exceeded; retry after the Retry-After header's seconds\n", "Retry-After"},
+	} {
+		resp, body := fetch(tc.path)
+		if resp.StatusCode != tc.status || body != tc.body {
+			t.Errorf("GET %s: %d %q, want %d %q", tc.path, resp.StatusCode, body, tc.status, tc.body)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+			t.Errorf("GET %s: Content-Type %q", tc.path, ct)
+		}
+		if tc.header != "" && resp.Header.Get(tc.header) == "" {
+			t.Errorf("GET %s: the %s header was lost", tc.path, tc.header)
+		}
+	}
 }

@@ -18,6 +18,10 @@
 //     server.host to every interface; server.timeout is the handler's
 //     timeout. The handler's keys are read from the config package's Go
 //     types by their json tags, so a key added there is accepted here.
+//     Errors the handler returns before a response starts are answered
+//     with the status and a plain-text reason, such as "503 Service
+//     Unavailable: no backend is available", instead of Caddy's empty
+//     body (see errorpage.go).
 //   - Caddy's own config written in YAML (top-level apps, admin, logging,
 //     storage as mappings): converted to JSON as-is and passed through;
 //     Caddy checks it when it loads it. A file that mixes keys of both

@@ -76,6 +76,7 @@ type (
 	serverJSON struct {
 		Listen []string    `json:"listen"`
 		Routes []routeJSON `json:"routes"`
+		Errors *errorsJSON `json:"errors,omitempty"` // see errorpage.go
 	}
 	routeJSON struct {
 		Handle []handlerJSON `json:"handle"`
@@ -268,6 +269,7 @@ func (f *proxyFile) caddyConfig() caddyJSON {
 			ServerName: {
 				Listen: []string{net.JoinHostPort(f.host, strconv.Itoa(f.port))},
 				Routes: []routeJSON{{Handle: []handlerJSON{{Handler: "smartproxy", Config: f.cfg}}}},
+				Errors: errorRoutes(&f.cfg),
 			},
 		}}},
 	}
