@@ -24,7 +24,11 @@ import (
 
 // DefaultConfig is the file `proxy` runs when given no arguments, looked
 // up in the working directory; when it is not there, the built-in copy of
-// examples/config.yaml (the seed's configuration) runs instead.
+// examples/config.yaml (the seed's configuration) runs instead. Caddy
+// reads the built-in copy from standard input (`run --config -`), so
+// SIGUSR1, which re-reads the file a config came from, finds nothing and
+// keeps the running config (Caddy logs the error); POST /load and a
+// config.yaml on disk reload as usual.
 const DefaultConfig = "config.yaml"
 
 // Errors of the front door.
