@@ -69,6 +69,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        key <placeholders>
 //	        global
 //	        max_keys <n>
+//	        ipv6_prefix <bits>
 //	        headers on|off
 //	        store local|redis
 //	        redis {

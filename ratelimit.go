@@ -57,9 +57,10 @@ func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics, lo
 		shared = st
 		keys = append(keys, pooledKey{sharedStores, key})
 	}
-	// The buckets depend on these settings only (key and headers do not
-	// change what a bucket holds).
-	poolKey := fmt.Sprintf("ratelimit|%s|%v|%d|%d|%t", routeName, s.RequestsPerSecond, s.Burst, s.MaxKeys, s.Global)
+	// The buckets depend on these settings only (the key expression and
+	// headers do not change what a bucket holds; the IPv6 prefix changes
+	// which clients share one).
+	poolKey := fmt.Sprintf("ratelimit|%s|%v|%d|%d|%t|%d", routeName, s.RequestsPerSecond, s.Burst, s.MaxKeys, s.Global, rc.IPv6Prefix)
 	v, _, err := limiters.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
 		l, err := ratelimit.New(s)
 		if err != nil {
