@@ -1,7 +1,11 @@
 package smartproxy
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -94,8 +98,138 @@ func (ts *transports) get(timeout time.Duration, scheme string) (http.RoundTripp
 	if err := t.Provision(ts.ctx); err != nil {
 		return nil, fmt.Errorf("provisioning transport: %v", err)
 	}
+	if scheme == "https" {
+		t.Transport.DialTLSContext = dialTLS(t.Transport.TLSClientConfig, dial)
+	}
 	ts.m[k] = t
 	return t, nil
+}
+
+// dialTLS dials an https backend: TCP and the TLS handshake together
+// within the dial timeout. A connection that negotiated HTTP/2 is pooled
+// as net/http pools it (its framing cannot hide one response in another).
+// One that speaks HTTP/1.1 carries a single exchange (oneExchangeConn):
+// net/http returns such a connection to its pool before it looks for
+// bytes left after the response, so under concurrency a backend's extra
+// bytes (a body past its Content-Length, bytes after a chunked body, a
+// body after the answer to HEAD) were read as another request's response
+// (TestTLSBackendHostileResponsesUnderConcurrency). Sessions are resumed,
+// which keeps the cost of the extra handshakes down.
+func dialTLS(base *tls.Config, dial time.Duration) func(context.Context, string, string) (net.Conn, error) {
+	if base == nil {
+		base = new(tls.Config)
+	} else {
+		base = base.Clone()
+	}
+	if base.ClientSessionCache == nil {
+		base.ClientSessionCache = tls.NewLRUClientSessionCache(0)
+	}
+	d := &net.Dialer{KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, dial)
+		defer cancel()
+		raw, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, reverseproxy.NewDialError(err)
+		}
+		cfg := base.Clone()
+		if cfg.ServerName == "" {
+			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+		}
+		tc := tls.Client(raw, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			// Nothing of the request was sent.
+			return nil, reverseproxy.NewDialError(fmt.Errorf("tls handshake with %s: %w", addr, err))
+		}
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			return tc, nil // net/http's HTTP/2 needs the *tls.Conn itself
+		}
+		return &oneExchangeConn{Conn: tc}, nil
+	}
+}
+
+// oneExchangeConn is an HTTP/1.1-over-TLS backend connection that carries
+// one exchange: it adds "Connection: close" to the head of the final
+// response (after any 1xx interim ones; a 101 is left alone, its
+// connection becomes a tunnel), so net/http closes the connection after
+// that response instead of pooling it. Its bytes are otherwise passed on
+// untouched.
+type oneExchangeConn struct {
+	*tls.Conn
+	state   int    // exStatus, exInterim or exPass
+	status  []byte // the status line so far (its first bytes)
+	lineLen int    // bytes of the current header line of an interim head, CR aside
+	pending []byte // to return before reading on
+	err     error  // the read error that came with pending
+}
+
+const (
+	exStatus  = iota // reading a status line
+	exInterim        // reading the header fields of a 1xx response
+	exPass           // the final head is marked: pass everything on
+)
+
+var connectionClose = []byte("Connection: close\r\n")
+
+func (c *oneExchangeConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		if len(c.pending) == 0 && c.err != nil {
+			return n, c.err
+		}
+		return n, nil
+	}
+	n, err := c.Conn.Read(p)
+	for i := 0; i < n && c.state != exPass; i++ {
+		b := p[i]
+		if c.state == exInterim {
+			switch {
+			case b == '\n' && c.lineLen == 0: // the blank line: a head follows
+				c.state, c.status = exStatus, c.status[:0]
+			case b == '\n':
+				c.lineLen = 0
+			case b != '\r':
+				c.lineLen++
+			}
+			continue
+		}
+		if b != '\n' {
+			if len(c.status) < 16 {
+				c.status = append(c.status, b)
+			}
+			continue
+		}
+		switch code := statusCode(c.status); {
+		case code == http.StatusSwitchingProtocols:
+			c.state = exPass
+		case code >= 100 && code < 200:
+			c.state, c.lineLen = exInterim, 0
+		default:
+			c.state = exPass
+			c.pending = append(append(make([]byte, 0, len(connectionClose)+n-i-1), connectionClose...), p[i+1:n]...)
+			c.err = err
+			return i + 1, nil
+		}
+	}
+	return n, err
+}
+
+// statusCode returns the code of a status line ("HTTP/1.1 200 OK"), or 0.
+func statusCode(line []byte) int {
+	_, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok || len(rest) < 3 {
+		return 0
+	}
+	code := 0
+	for _, d := range rest[:3] {
+		if d < '0' || d > '9' {
+			return 0
+		}
+		code = code*10 + int(d-'0')
+	}
+	return code
 }
 
 // cleanup closes every transport's idle connections; requests still in
