@@ -86,3 +86,38 @@ func TestFrontUnknownFormatMessage(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFront: no command line panics; one is either passed to Caddy as it
+// is, or becomes `run --config FILE ...` with FILE as given and an adapter
+// its name decides.
+func FuzzFront(f *testing.F) {
+	for _, s := range []string{"", "-config\x00a.yaml", "--config=Caddyfile", "-config\x00x.json\x00--watch",
+		"run\x00--config\x00a", "-config=", "-config\x00-", "--config\x00a.conf", "version"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		var args []string
+		if line != "" {
+			args = strings.Split(line, "\x00")
+		}
+		p, err := front(args, func(string) bool { return false })
+		if err != nil {
+			if !errors.Is(err, ErrNoConfigFile) && !errors.Is(err, ErrUnknownFormat) {
+				t.Fatalf("%q: unexpected error %v", args, err)
+			}
+			return
+		}
+		if p.file == "" {
+			if !slices.Equal(p.args, args) {
+				t.Fatalf("%q passed through as %q", args, p.args)
+			}
+			return
+		}
+		if len(p.args) < 3 || p.args[0] != "run" || p.args[1] != "--config" || p.args[2] == "" {
+			t.Fatalf("%q became %q", args, p.args)
+		}
+		if len(args) > 0 && p.args[2] != p.file {
+			t.Fatalf("%q: runs %q but announces %q", args, p.args[2], p.file)
+		}
+	})
+}
