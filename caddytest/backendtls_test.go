@@ -219,19 +219,27 @@ func (hb *hostileTLSBackend) requestsPerConn() [][]string {
 	return out
 }
 
-// TestTLSBackendHostileResponsesAreNotReused: after a response that hides
-// another (a body past Content-Length, bytes after a chunked body, a body
-// after the answer to HEAD), the next request must never be answered with
-// the hidden bytes, and the connection that carried them must carry no
-// further request. Caddy runs as its own process here, trusting only the
-// test's certificate (SSL_CERT_FILE).
-func TestTLSBackendHostileResponsesAreNotReused(t *testing.T) {
+// proxyToHostileTLS starts a hostile TLS backend and a Caddy process (on
+// the returned address) in front of it that trusts only the backend's
+// certificate (SSL_CERT_FILE) and never retries.
+func proxyToHostileTLS(t *testing.T) (*hostileTLSBackend, string) {
+	t.Helper()
 	cert, caFile := testCert(t)
 	hb := newHostileTLSBackend(t, cert)
 	t.Setenv("SSL_CERT_FILE", caFile)
 	addr := freeAddr(t)
 	caddyProcess(t, addr, fmt.Sprintf(`{"handler": "smartproxy", "timeout": "5s", "retries": {"count": 0},
 		"backends": [{"url": "https://%s"}]}`, hb.ln.Addr()))
+	return hb, addr
+}
+
+// TestTLSBackendHostileResponsesAreNotReused: after a response that hides
+// another (a body past Content-Length, bytes after a chunked body, a body
+// after the answer to HEAD), the next request must never be answered with
+// the hidden bytes, and the connection that carried them must carry no
+// further request.
+func TestTLSBackendHostileResponsesAreNotReused(t *testing.T) {
+	hb, addr := proxyToHostileTLS(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 	do := func(method, path string) (int, http.Header, string) {
 		t.Helper()
@@ -283,12 +291,7 @@ func TestTLSBackendHostileResponsesAreNotReused(t *testing.T) {
 // in parallel, so a connection freed by a hostile exchange is wanted by
 // another request at once.
 func TestTLSBackendHostileResponsesUnderConcurrency(t *testing.T) {
-	cert, caFile := testCert(t)
-	hb := newHostileTLSBackend(t, cert)
-	t.Setenv("SSL_CERT_FILE", caFile)
-	addr := freeAddr(t)
-	caddyProcess(t, addr, fmt.Sprintf(`{"handler": "smartproxy", "timeout": "5s", "retries": {"count": 0},
-		"backends": [{"url": "https://%s"}]}`, hb.ln.Addr()))
+	_, addr := proxyToHostileTLS(t)
 	var poisoned, sent atomic.Int64
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(5 * time.Second)
