@@ -82,11 +82,7 @@ func (rec *recorder) WriteHeader(code int) {
 	c := rec.c
 	h := rec.Header()
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		wh := rec.w.Header()
-		for k, v := range h {
-			wh[k] = v
-		}
-		rec.w.WriteHeader(code)
+		rec.interim(code, h)
 		return
 	}
 	rec.code = code
@@ -121,6 +117,32 @@ func (rec *recorder) WriteHeader(code int) {
 	if shared && rec.fl != nil {
 		rec.relay, rec.relayed = startRelay(rec.w), true
 	}
+}
+
+// interim forwards a 1xx response to the client with the header fields
+// set for it, then drops them from both maps: an interim response's fields
+// (a 103's Link) are its own, so they reach neither the final response nor
+// the stored one. net/http's server would keep them for the final
+// response; a cache must not store early hints as the response's headers.
+// A client's fields of the same name set before are put back.
+func (rec *recorder) interim(code int, h http.Header) {
+	wh := rec.w.Header()
+	var saved [8]field
+	kept := saved[:0]
+	for k, v := range h {
+		if old, ok := wh[k]; ok {
+			kept = append(kept, field{k, old})
+		}
+		wh[k] = v
+	}
+	rec.w.WriteHeader(code)
+	for k := range h {
+		delete(wh, k)
+	}
+	for _, f := range kept {
+		wh[f.name] = f.values
+	}
+	clear(h)
 }
 
 // decide tells the waiters of the flight rec leads, if any, what the
