@@ -49,6 +49,9 @@ type entry struct {
 
 	size int64 // bytes counted against MaxBytes
 
+	tags      []string // see tags.go; never modified
+	tagFields []field  // the tag fields kept from clients (not ExposeTags)
+
 	// Owned by the store and guarded by its lock (the only mutable
 	// fields): the URL's variants and e's place on their recency list.
 	group        *variants
@@ -128,6 +131,17 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 	if bodyAllowed(code) {
 		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	}
+	e.tags = parseTags(h, c.s.TagHeaders)
+	size := tagsBytes(e.tags)
+	if !c.s.ExposeTags {
+		for _, name := range c.s.TagHeaders {
+			if v, ok := h[name]; ok {
+				e.tagFields = append(e.tagFields, field{name, v[:len(v):len(v)]})
+				size += headerBytes(http.Header{name: v})
+				delete(h, name)
+			}
+		}
+	}
 	e.hitStatus = append(h["Cache-Status"][:len(h["Cache-Status"]):len(h["Cache-Status"])], c.s.Name+"; hit")
 	e.hitStatus = e.hitStatus[:len(e.hitStatus):len(e.hitStatus)]
 	delete(h, "Cache-Status")
@@ -139,7 +153,7 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 			e.notModified = append(e.notModified, field{k, vals})
 		}
 	}
-	e.size = entryOverhead + int64(len(full)+cap(body)) + headerBytes(h)
+	e.size = entryOverhead + int64(len(full)+cap(body)) + headerBytes(h) + size
 	return e
 }
 
@@ -149,8 +163,11 @@ func bodyAllowed(code int) bool {
 
 // header rebuilds the stored header map (for a refresh).
 func (e *entry) header() http.Header {
-	h := make(http.Header, len(e.fields)+1)
+	h := make(http.Header, len(e.fields)+len(e.tagFields)+1)
 	for _, f := range e.fields {
+		h[f.name] = append([]string(nil), f.values...)
+	}
+	for _, f := range e.tagFields {
 		h[f.name] = append([]string(nil), f.values...)
 	}
 	if n := len(e.hitStatus) - 1; n > 0 {

@@ -108,7 +108,9 @@ func (rec *recorder) WriteHeader(code int) {
 	rec.decide(shared, rec.vary, rec.secondary)
 	wh := rec.w.Header()
 	for k, v := range h {
-		wh[k] = v
+		if c.s.ExposeTags || !c.isTagHeader(k) {
+			wh[k] = v
+		}
 	}
 	up := h["Cache-Status"]
 	wh["Cache-Status"] = append(up[:len(up):len(up)], c.cacheStatus(rec.fwd, 0, rec.storeAllowed && reason == "", reason))

@@ -114,6 +114,18 @@ type Settings struct {
 	// 308, 404, 405, 410, 414, 501.
 	CacheableStatuses []int
 
+	// TagHeaders are the response fields whose values tag a stored
+	// response for PurgeTags: tags separated by spaces or commas (so both
+	// Surrogate-Key's and Cache-Tag's lists read right). At most 64 tags
+	// of at most 256 bytes each are kept per response. Default:
+	// Surrogate-Key, Cache-Tag.
+	TagHeaders []string
+
+	// ExposeTags sends the TagHeaders fields on to clients. Default:
+	// false: they are the origin's note to this cache, and are dropped from
+	// every response to a GET or HEAD the cache answers or forwards.
+	ExposeTags bool
+
 	// Name identifies this cache in Cache-Status fields (RFC 9211).
 	// Default: "smartproxy".
 	Name string
@@ -158,6 +170,9 @@ func (s *Settings) Validate() error {
 			return fmt.Errorf("%w: cacheable_statuses: %d is not a storable final status", ErrInvalidSettings, code)
 		}
 	}
+	if err := s.validateTags(); err != nil {
+		return err
+	}
 	for _, c := range s.Name {
 		if c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '=' {
 			return fmt.Errorf("%w: name %q is not a token", ErrInvalidSettings, s.Name)
@@ -189,6 +204,7 @@ func (s Settings) withDefaults() Settings {
 	if s.Name == "" {
 		s.Name = DefaultName
 	}
+	s.TagHeaders = tagHeadersOrDefault(s.TagHeaders)
 	if s.Now == nil {
 		s.Now = time.Now
 	}

@@ -32,8 +32,9 @@ import (
 type store struct {
 	mu          sync.Mutex
 	lru         *simplelru.LRU[*entry, struct{}]
-	primaries   map[string]*variants // by primary key
-	entries     map[string]*entry    // by entry.full: primary key, 0, secondary key
+	primaries   map[string]*variants           // by primary key
+	entries     map[string]*entry              // by entry.full: primary key, 0, secondary key
+	tags        map[string]map[*entry]struct{} // by tag (tags.go)
 	bytes       int64
 	maxBytes    int64
 	maxVariants int
@@ -60,6 +61,7 @@ const purgeBatch = 1024
 func newStore(maxEntries int, maxBytes int64, maxVariants int, stats *counters) *store {
 	s := &store{
 		primaries: make(map[string]*variants), entries: make(map[string]*entry),
+		tags:     make(map[string]map[*entry]struct{}),
 		maxBytes: maxBytes, maxVariants: maxVariants, stats: stats,
 	}
 	s.lru, _ = simplelru.NewLRU[*entry, struct{}](maxEntries, s.unlink) // size > 0 after defaults
@@ -70,6 +72,7 @@ func newStore(maxEntries int, maxBytes int64, maxVariants int, stats *counters) 
 // or replacement, goes through it. It runs with s.mu held.
 func (s *store) unlink(e *entry, _ struct{}) {
 	s.bytes -= e.size
+	s.unindexTags(e)
 	if s.entries[e.full] == e {
 		delete(s.entries, e.full)
 	}
@@ -186,6 +189,7 @@ func (s *store) add(e *entry) {
 	v.pushFront(e)
 	s.entries[e.full] = e
 	s.bytes += e.size
+	s.indexTags(e)
 	if s.lru.Add(e, struct{}{}) {
 		s.stats.evictions.Add(1)
 	}
