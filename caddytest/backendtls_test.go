@@ -332,9 +332,9 @@ func TestTLSBackendHostileResponsesUnderConcurrency(t *testing.T) {
 }
 
 // TestTLSBackendsServeThroughTheProxy: ordinary traffic to https backends,
-// one that speaks only HTTP/1.1 (each exchange on a connection of its own)
-// and one that speaks HTTP/2 (connections pooled and shared): plain and
-// streamed bodies, uploads, and a WebSocket tunnel on the HTTP/1.1 one.
+// one that speaks only HTTP/1.1 and one that speaks HTTP/2, on pooled
+// connections: plain and streamed bodies, uploads, and a WebSocket tunnel
+// on the HTTP/1.1 one.
 func TestTLSBackendsServeThroughTheProxy(t *testing.T) {
 	cert, caFile := testCert(t)
 	t.Setenv("SSL_CERT_FILE", caFile)
@@ -418,11 +418,11 @@ func TestTLSBackendsServeThroughTheProxy(t *testing.T) {
 			}
 			n := conns.Load()
 			t.Logf("%d requests on %d backend connections", served, n)
-			if !h2 && n < served {
-				t.Fatalf("%d HTTP/1.1 requests on %d connections: a connection carried two exchanges", served, n)
-			}
-			if h2 && n > 3 {
-				t.Fatalf("%d HTTP/2 requests on %d connections: HTTP/2 connections are not shared", served, n)
+			// One client in turn: a few connections carry everything,
+			// HTTP/1.1 ones one exchange after another (the WebSocket
+			// tunnel takes one of its own).
+			if n > 4 {
+				t.Fatalf("%d requests on %d connections: backend connections are not reused", served, n)
 			}
 		})
 	}
