@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/config/fielderr"
 )
 
 // ErrInvalidSettings is wrapped by every error Validate and New return, so a
@@ -119,39 +121,40 @@ type Settings struct {
 func (s Settings) Validate() error {
 	switch {
 	case s.FailureThreshold < 0:
-		return invalid("failure_threshold %d is negative", s.FailureThreshold)
+		return invalid("failure_threshold", "failure_threshold %d is negative", s.FailureThreshold)
 	case math.IsNaN(s.ErrorRatio) || s.ErrorRatio < 0 || s.ErrorRatio > 1:
-		return invalid("error_ratio %v is outside [0, 1]", s.ErrorRatio)
+		return invalid("error_ratio", "error_ratio %v is outside [0, 1]", s.ErrorRatio)
 	case s.Window < 0:
-		return invalid("window %v is negative", s.Window)
+		return invalid("window", "window %v is negative", s.Window)
 	case s.Window > 0 && s.Window < minWindow:
-		return invalid("window %v is shorter than %v", s.Window, minWindow)
+		return invalid("window", "window %v is shorter than %v", s.Window, minWindow)
 	case s.MinRequests < 0:
-		return invalid("min_requests %d is negative", s.MinRequests)
+		return invalid("min_requests", "min_requests %d is negative", s.MinRequests)
 	case s.LatencyThreshold < 0:
-		return invalid("latency_threshold %v is negative", s.LatencyThreshold)
+		return invalid("latency_threshold", "latency_threshold %v is negative", s.LatencyThreshold)
 	case math.IsNaN(s.LatencyQuantile) || s.LatencyQuantile < 0 || s.LatencyQuantile > 1:
-		return invalid("latency_quantile %v is outside (0, 1]", s.LatencyQuantile)
+		return invalid("latency_quantile", "latency_quantile %v is outside (0, 1]", s.LatencyQuantile)
 	case s.BaseBackoff < 0:
-		return invalid("base_backoff %v is negative", s.BaseBackoff)
+		return invalid("base_backoff", "base_backoff %v is negative", s.BaseBackoff)
 	case s.MaxBackoff < 0:
-		return invalid("max_backoff %v is negative", s.MaxBackoff)
+		return invalid("max_backoff", "max_backoff %v is negative", s.MaxBackoff)
 	case math.IsNaN(s.Jitter) || s.Jitter > 1:
-		return invalid("jitter %v is above 1", s.Jitter)
+		return invalid("jitter", "jitter %v is above 1", s.Jitter)
 	case s.HalfOpenRequests < 0:
-		return invalid("half_open_requests %d is negative", s.HalfOpenRequests)
+		return invalid("half_open_requests", "half_open_requests %d is negative", s.HalfOpenRequests)
 	case s.SuccessThreshold < 0:
-		return invalid("success_threshold %d is negative", s.SuccessThreshold)
+		return invalid("success_threshold", "success_threshold %d is negative", s.SuccessThreshold)
 	}
 	d := s.withDefaults()
 	if d.MaxBackoff < d.BaseBackoff {
-		return invalid("max_backoff %v is below base_backoff %v", d.MaxBackoff, d.BaseBackoff)
+		return invalid("max_backoff", "max_backoff %v is below base_backoff %v", d.MaxBackoff, d.BaseBackoff)
 	}
 	return nil
 }
 
-func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidSettings}, args...)...)
+// invalid returns a *fielderr.Error for field, whose value is args[0].
+func invalid(field, format string, args ...any) error {
+	return fielderr.New(field, args[0], fmt.Errorf("%w: "+format, append([]any{ErrInvalidSettings}, args...)...))
 }
 
 // withDefaults returns s with every zero field set to its default.

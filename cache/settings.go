@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/config/fielderr"
 )
 
 // ErrInvalidSettings is wrapped by every error Validate and New return, so a
@@ -126,6 +128,16 @@ type Settings struct {
 	// every response to a GET or HEAD the cache answers or forwards.
 	ExposeTags bool
 
+	// Targets are the targeted cache-control fields (RFC 9213) this cache
+	// obeys: the first of them present with a valid value overrides
+	// Cache-Control and Expires for this cache (see targeted.go). An empty
+	// list turns them off. Default: CDN-Cache-Control.
+	Targets []string
+
+	// StripTargets keeps the Targets fields from clients. Default: false
+	// (they are passed downstream unchanged, for caches further down).
+	StripTargets bool
+
 	// Name identifies this cache in Cache-Status fields (RFC 9211).
 	// Default: "smartproxy".
 	Name string
@@ -139,21 +151,21 @@ type Settings struct {
 func (s *Settings) Validate() error {
 	switch {
 	case s.MaxSize < 0:
-		return fmt.Errorf("%w: max_size %d is negative", ErrInvalidSettings, s.MaxSize)
+		return fielderr.New("max_size", s.MaxSize, fmt.Errorf("%w: max_size %d is negative", ErrInvalidSettings, s.MaxSize))
 	case s.MaxBytes < 0:
-		return fmt.Errorf("%w: max_bytes %d is negative", ErrInvalidSettings, s.MaxBytes)
+		return fielderr.New("max_bytes", s.MaxBytes, fmt.Errorf("%w: max_bytes %d is negative", ErrInvalidSettings, s.MaxBytes))
 	case s.MaxEntryBytes < 0:
-		return fmt.Errorf("%w: max_entry_bytes %d is negative", ErrInvalidSettings, s.MaxEntryBytes)
+		return fielderr.New("max_entry_bytes", s.MaxEntryBytes, fmt.Errorf("%w: max_entry_bytes %d is negative", ErrInvalidSettings, s.MaxEntryBytes))
 	case s.MaxVariants < 0:
-		return fmt.Errorf("%w: max_variants %d is negative", ErrInvalidSettings, s.MaxVariants)
+		return fielderr.New("max_variants", s.MaxVariants, fmt.Errorf("%w: max_variants %d is negative", ErrInvalidSettings, s.MaxVariants))
 	case s.TTL < 0:
-		return fmt.Errorf("%w: ttl %s is negative", ErrInvalidSettings, s.TTL)
+		return fielderr.New("ttl", s.TTL, fmt.Errorf("%w: ttl %s is negative", ErrInvalidSettings, s.TTL))
 	case s.MaxTTL < 0:
-		return fmt.Errorf("%w: max_ttl %s is negative", ErrInvalidSettings, s.MaxTTL)
+		return fielderr.New("max_ttl", s.MaxTTL, fmt.Errorf("%w: max_ttl %s is negative", ErrInvalidSettings, s.MaxTTL))
 	case s.StaleIfError < 0:
-		return fmt.Errorf("%w: stale_if_error %s is negative", ErrInvalidSettings, s.StaleIfError)
+		return fielderr.New("stale_if_error", s.StaleIfError, fmt.Errorf("%w: stale_if_error %s is negative", ErrInvalidSettings, s.StaleIfError))
 	case s.CoalesceTimeout < 0:
-		return fmt.Errorf("%w: coalesce_timeout %s is negative", ErrInvalidSettings, s.CoalesceTimeout)
+		return fielderr.New("coalesce_timeout", s.CoalesceTimeout, fmt.Errorf("%w: coalesce_timeout %s is negative", ErrInvalidSettings, s.CoalesceTimeout))
 	}
 	maxBytes, entryBytes := s.MaxBytes, s.MaxEntryBytes
 	if maxBytes == 0 {
@@ -163,19 +175,19 @@ func (s *Settings) Validate() error {
 		entryBytes = min(DefaultMaxEntryBytes, maxBytes)
 	}
 	if entryBytes > maxBytes {
-		return fmt.Errorf("%w: max_entry_bytes %d exceeds max_bytes %d", ErrInvalidSettings, entryBytes, maxBytes)
+		return fielderr.New("max_entry_bytes", entryBytes, fmt.Errorf("%w: max_entry_bytes %d exceeds max_bytes %d", ErrInvalidSettings, entryBytes, maxBytes))
 	}
 	for _, code := range s.CacheableStatuses {
 		if code < 200 || code > 599 || code == http.StatusPartialContent || code == http.StatusNotModified {
-			return fmt.Errorf("%w: cacheable_statuses: %d is not a storable final status", ErrInvalidSettings, code)
+			return fielderr.New("cacheable_statuses", code, fmt.Errorf("%w: cacheable_statuses: %d is not a storable final status", ErrInvalidSettings, code))
 		}
 	}
-	if err := s.validateTags(); err != nil {
+	if err := s.validateFieldNames(); err != nil {
 		return err
 	}
 	for _, c := range s.Name {
 		if c <= ' ' || c >= 0x7f || c == ';' || c == ',' || c == '"' || c == '=' {
-			return fmt.Errorf("%w: name %q is not a token", ErrInvalidSettings, s.Name)
+			return fielderr.New("name", s.Name, fmt.Errorf("%w: name %q is not a token", ErrInvalidSettings, s.Name))
 		}
 	}
 	return nil
@@ -204,7 +216,8 @@ func (s Settings) withDefaults() Settings {
 	if s.Name == "" {
 		s.Name = DefaultName
 	}
-	s.TagHeaders = tagHeadersOrDefault(s.TagHeaders)
+	s.TagHeaders = canonicalOrDefault(s.TagHeaders, defaultTagHeaders)
+	s.Targets = canonicalOrDefault(s.Targets, defaultTargets)
 	if s.Now == nil {
 		s.Now = time.Now
 	}

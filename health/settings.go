@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/config/fielderr"
 )
 
 // ErrInvalidSettings is wrapped by every error that Settings.Validate and
@@ -166,7 +168,7 @@ func (s Settings) compile() (*compiled, error) {
 	d := &c.Settings
 	var errs []error
 	bad := func(field string, value any, why string) {
-		errs = append(errs, fmt.Errorf("%w: %s %v: %s", ErrInvalidSettings, field, value, why))
+		errs = append(errs, fielderr.New(field, value, fmt.Errorf("%w: %s %v: %s", ErrInvalidSettings, field, value, why)))
 	}
 	if d.Interval < 0 {
 		bad("interval", d.Interval, "must be positive")
@@ -185,7 +187,7 @@ func (s Settings) compile() (*compiled, error) {
 		bad("method", fmt.Sprintf("%q", d.Method), "is not a valid HTTP method")
 	}
 	if r, err := ParseStatus(d.ExpectStatus); err != nil {
-		errs = append(errs, fmt.Errorf("%w: expect_status: %w", ErrInvalidSettings, err))
+		errs = append(errs, fielderr.New("expect_status", d.ExpectStatus, fmt.Errorf("%w: expect_status: %w", ErrInvalidSettings, err)))
 	} else {
 		c.status = r
 	}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/config/fielderr"
 )
 
 // ErrInvalidSettings is wrapped by every error Settings.Validate and New
@@ -59,15 +61,15 @@ type Settings struct {
 // changes s.
 func (s Settings) Validate() error {
 	if !(s.RequestsPerSecond > 0) || math.IsInf(s.RequestsPerSecond, 0) {
-		return fmt.Errorf("%w: requests_per_second must be a finite number greater than 0, got %v",
-			ErrInvalidSettings, s.RequestsPerSecond)
+		return fielderr.New("requests_per_second", s.RequestsPerSecond, fmt.Errorf(
+			"%w: requests_per_second must be a finite number greater than 0, got %v", ErrInvalidSettings, s.RequestsPerSecond))
 	}
 	if s.Burst < 1 {
-		return fmt.Errorf("%w: burst must be at least 1, got %d", ErrInvalidSettings, s.Burst)
+		return fielderr.New("burst", s.Burst, fmt.Errorf("%w: burst must be at least 1, got %d", ErrInvalidSettings, s.Burst))
 	}
 	if s.MaxKeys < 0 || s.MaxKeys > maxMaxKeys {
-		return fmt.Errorf("%w: max_keys must be between 0 (default %d) and %d, got %d",
-			ErrInvalidSettings, DefaultMaxKeys, maxMaxKeys, s.MaxKeys)
+		return fielderr.New("max_keys", s.MaxKeys, fmt.Errorf("%w: max_keys must be between 0 (default %d) and %d, got %d",
+			ErrInvalidSettings, DefaultMaxKeys, maxMaxKeys, s.MaxKeys))
 	}
 	return nil
 }

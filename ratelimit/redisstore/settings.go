@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/caddy-smartproxy/smartproxy/config/fielderr"
 	"github.com/caddy-smartproxy/smartproxy/ratelimit"
 )
 
@@ -158,27 +159,27 @@ const (
 // changes s.
 func (s Settings) Validate() error {
 	if !(s.RequestsPerSecond > 0) || math.IsInf(s.RequestsPerSecond, 0) {
-		return fmt.Errorf("%w: requests_per_second must be a finite number greater than 0, got %v",
-			ErrInvalidSettings, s.RequestsPerSecond)
+		return fielderr.New("requests_per_second", s.RequestsPerSecond, fmt.Errorf(
+			"%w: requests_per_second must be a finite number greater than 0, got %v", ErrInvalidSettings, s.RequestsPerSecond))
 	}
 	if s.Burst < 1 || s.Burst > maxBurst {
-		return fmt.Errorf("%w: burst must be between 1 and %d, got %d", ErrInvalidSettings, maxBurst, s.Burst)
+		return fielderr.New("burst", s.Burst, fmt.Errorf("%w: burst must be between 1 and %d, got %d", ErrInvalidSettings, maxBurst, s.Burst))
 	}
 	// The script counts microseconds in float64; a refill time below
 	// maxFill seconds keeps every value an exact integer.
 	if fill := float64(s.Burst) / s.RequestsPerSecond; fill > maxFill {
-		return fmt.Errorf("%w: burst / requests_per_second (the time to refill) must be at most %g s, got %g s",
-			ErrInvalidSettings, float64(maxFill), fill)
+		return fielderr.New("burst", s.Burst, fmt.Errorf("%w: burst / requests_per_second (the time to refill) must be at most %g s, got %g s",
+			ErrInvalidSettings, float64(maxFill), fill))
 	}
 	if s.MaxKeys < 0 {
-		return fmt.Errorf("%w: max_keys must be 0 (default %d) or more, got %d",
-			ErrInvalidSettings, ratelimit.DefaultMaxKeys, s.MaxKeys)
+		return fielderr.New("max_keys", s.MaxKeys, fmt.Errorf("%w: max_keys must be 0 (default %d) or more, got %d",
+			ErrInvalidSettings, ratelimit.DefaultMaxKeys, s.MaxKeys))
 	}
 	if err := validateAddress(s.Address); err != nil {
 		return err
 	}
 	if s.DB < 0 {
-		return fmt.Errorf("%w: db must be 0 or more, got %d", ErrInvalidSettings, s.DB)
+		return fielderr.New("db", s.DB, fmt.Errorf("%w: db must be 0 or more, got %d", ErrInvalidSettings, s.DB))
 	}
 	for _, d := range []struct {
 		name string
@@ -190,18 +191,18 @@ func (s Settings) Validate() error {
 		{"probe_interval", s.ProbeInterval},
 	} {
 		if d.v < 0 {
-			return fmt.Errorf("%w: %s must be 0 (default) or more, got %v", ErrInvalidSettings, d.name, d.v)
+			return fielderr.New(d.name, d.v, fmt.Errorf("%w: %s must be 0 (default) or more, got %v", ErrInvalidSettings, d.name, d.v))
 		}
 	}
 	if s.LeaseSize < 0 {
-		return fmt.Errorf("%w: lease_size must be 0 (default %d) or more, got %d",
-			ErrInvalidSettings, DefaultLeaseSize, s.LeaseSize)
+		return fielderr.New("lease_size", s.LeaseSize, fmt.Errorf("%w: lease_size must be 0 (default %d) or more, got %d",
+			ErrInvalidSettings, DefaultLeaseSize, s.LeaseSize))
 	}
 	switch s.FailurePolicy {
 	case "", FailOpen, FailClosed:
 	default:
-		return fmt.Errorf("%w: failure_policy must be %q or %q, got %q",
-			ErrInvalidSettings, FailOpen, FailClosed, s.FailurePolicy)
+		return fielderr.New("failure_policy", s.FailurePolicy, fmt.Errorf("%w: failure_policy must be %q or %q, got %q",
+			ErrInvalidSettings, FailOpen, FailClosed, s.FailurePolicy))
 	}
 	return nil
 }
@@ -210,10 +211,10 @@ func (s Settings) Validate() error {
 func validateAddress(addr string) error {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || host == "" {
-		return fmt.Errorf("%w: address must be host:port, got %q", ErrInvalidSettings, addr)
+		return fielderr.New("address", addr, fmt.Errorf("%w: address must be host:port, got %q", ErrInvalidSettings, addr))
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("%w: address port must be 1 to 65535, got %q", ErrInvalidSettings, addr)
+		return fielderr.New("address", addr, fmt.Errorf("%w: address port must be 1 to 65535, got %q", ErrInvalidSettings, addr))
 	}
 	return nil
 }
