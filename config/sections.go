@@ -134,6 +134,14 @@ type RateLimit struct {
 	// count as the IPv4 address. Only with the default key. Default: 64.
 	IPv6Prefix int `json:"ipv6_prefix,omitempty"`
 
+	// KeyFallback says what keys a request for which a placeholder of Key
+	// is empty (such as a header the request lacks), instead of a key with
+	// a hole in it that every such request would share: `client_ip` (the
+	// client IP, as if no key were set),
+	// `refuse` (answer 400 Bad Request) or `shared` (one bucket for all
+	// such requests). Only with Key. Default: client_ip.
+	KeyFallback string `json:"key_fallback,omitempty"`
+
 	// Global limits the route as a whole with one bucket; Key is ignored.
 	// Default: false.
 	Global bool `json:"global,omitempty"`
@@ -243,6 +251,16 @@ type Cache struct {
 	// IgnoreQuery leaves the query string out of the cache key.
 	// Default: false.
 	IgnoreQuery bool `json:"ignore_query,omitempty"`
+
+	// TagHeaders are the response fields whose values (separated by
+	// spaces or commas) tag a stored response, for purging by tag
+	// through the admin API. An empty list turns tags off. Default:
+	// ["Surrogate-Key", "Cache-Tag"].
+	TagHeaders []string `json:"tag_headers,omitempty"`
+
+	// ExposeTags passes the tag fields on to clients. Default: false (they
+	// are removed from responses the cache serves or forwards).
+	ExposeTags bool `json:"expose_tags,omitempty"`
 }
 
 // Retries configures retrying failed requests on other backends.

@@ -8,11 +8,12 @@ import (
 	"github.com/caddy-smartproxy/smartproxy/cache"
 	"github.com/caddy-smartproxy/smartproxy/health"
 	"github.com/caddy-smartproxy/smartproxy/ratelimit"
+	"github.com/caddy-smartproxy/smartproxy/ratelimit/redisstore"
 )
 
-// The conversions from config sections to the libraries' settings live
-// here, beside the validation, so the handler and the yaml adapter build and
-// check exactly the same thing.
+// The conversions from config sections to the libraries' settings, which
+// Validate checks, so the handler and the front ends build and check exactly
+// the same thing.
 
 // Settings returns the rate limiter settings of the section.
 func (r *RateLimit) Settings() ratelimit.Settings {
@@ -21,6 +22,30 @@ func (r *RateLimit) Settings() ratelimit.Settings {
 		Burst:             r.Burst,
 		MaxKeys:           r.MaxKeys,
 		Global:            r.Global,
+	}
+}
+
+// RedisSettings returns the shared store's settings of the section as far
+// as the config alone decides them: placeholders in the address and
+// credentials are not expanded, and the key prefix, TLS and the observer
+// are the handler's to add. Call it only when r.Redis is set.
+func (r *RateLimit) RedisSettings() redisstore.Settings {
+	rs := r.Redis
+	return redisstore.Settings{
+		RequestsPerSecond: r.RequestsPerSecond,
+		Burst:             r.Burst,
+		Global:            r.Global,
+		MaxKeys:           r.MaxKeys,
+		Address:           rs.Address,
+		Username:          rs.Username,
+		Password:          rs.Password,
+		DB:                rs.DB,
+		KeyPrefix:         rs.KeyPrefix,
+		DialTimeout:       time.Duration(rs.DialTimeout),
+		ReadTimeout:       time.Duration(rs.Timeout),
+		WriteTimeout:      time.Duration(rs.Timeout),
+		LeaseSize:         rs.LeaseSize,
+		FailurePolicy:     redisstore.FailurePolicy(rs.FailurePolicy),
 	}
 }
 
@@ -40,6 +65,8 @@ func (c *Cache) Settings() cache.Settings {
 		CoalesceTimeout: time.Duration(c.CoalesceTimeout),
 		AllowSetCookie:  c.AllowSetCookie,
 		IgnoreQuery:     c.IgnoreQuery,
+		TagHeaders:      c.TagHeaders,
+		ExposeTags:      c.ExposeTags,
 	}
 }
 

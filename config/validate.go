@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
 	"github.com/caddy-smartproxy/smartproxy/balancer"
+	"github.com/caddy-smartproxy/smartproxy/config/fielderr"
 	"github.com/caddy-smartproxy/smartproxy/health"
 )
 
@@ -26,7 +27,12 @@ type Error struct {
 	Err  error
 }
 
-func (e *Error) Error() string { return e.Path + ": " + e.Err.Error() }
+func (e *Error) Error() string {
+	if e.Path == "" {
+		return e.Err.Error()
+	}
+	return e.Path + ": " + e.Err.Error()
+}
 
 // Unwrap lets errors.Is find ErrInvalid and the cause.
 func (e *Error) Unwrap() []error { return []error{ErrInvalid, e.Err} }
@@ -121,6 +127,9 @@ func (c *Config) Route(i int) Section {
 }
 
 func (s *Section) validate(p string) error {
+	if err := validateDurations(reflect.ValueOf(s).Elem(), strings.TrimSuffix(p, ".")); err != nil {
+		return err
+	}
 	if s.Timeout < 0 {
 		return errAt(p+"timeout", "%v: must not be negative", time.Duration(s.Timeout))
 	}
@@ -148,11 +157,18 @@ func (s *Section) validate(p string) error {
 func validateBackends(p string, bs []Backend) error {
 	seen := make(map[string]int, len(bs))
 	total := 0
+	scheme := ""
 	for i, b := range bs {
 		bp := p + "[" + strconv.Itoa(i) + "]"
 		u, err := backend.Parse(b.URL)
 		if err != nil {
 			return &Error{Path: bp + ".url", Err: err}
+		}
+		// One transport serves a route, and it speaks one protocol.
+		if i == 0 {
+			scheme = u.Scheme
+		} else if u.Scheme != scheme {
+			return errAt(bp+".url", "%q: one route's backends must share a scheme (%s[0] is %s, this is %s)", b.URL, p, scheme, u.Scheme)
 		}
 		if j, dup := seen[u.String()]; dup {
 			return errAt(bp+".url", "%q: duplicate of %s[%d]", b.URL, p, j)
@@ -269,7 +285,7 @@ func (h *HealthCheck) validate(p string) error {
 		}
 	}
 	if err := h.Settings().Validate(); err != nil {
-		return libError(p, h, err)
+		return libError(p, h, err, map[string]string{"passive_unhealthy_statuses": "unhealthy_statuses"})
 	}
 	return nil
 }
@@ -308,101 +324,7 @@ func (b *CircuitBreaker) validate(p string) error {
 			time.Duration(b.MaxBackoff), time.Duration(b.BaseBackoff))
 	}
 	if err := b.Settings().Validate(); err != nil {
-		return libError(p, b, err)
-	}
-	return nil
-}
-
-func (r *RateLimit) validate(p string) error {
-	if r == nil {
-		return nil
-	}
-	if !(r.RequestsPerSecond > 0) {
-		return errAt(p+".requests_per_second", "%v: must be more than 0", r.RequestsPerSecond)
-	}
-	if r.Burst < 1 {
-		return errAt(p+".burst", "%d: must be at least 1", r.Burst)
-	}
-	if err := nonNegInt(p, "max_keys", r.MaxKeys); err != nil {
-		return err
-	}
-	if r.Key != "" && r.Global {
-		return errAt(p+".key", "%q: a global limit has no key", r.Key)
-	}
-	if r.IPv6Prefix < 0 || r.IPv6Prefix > 128 {
-		return errAt(p+".ipv6_prefix", "%d: must be between 1 and 128 (default 64)", r.IPv6Prefix)
-	}
-	if r.IPv6Prefix != 0 && (r.Key != "" || r.Global) {
-		return errAt(p+".ipv6_prefix", "%d: applies only to the default key, the client IP; unset key and global", r.IPv6Prefix)
-	}
-	if err := validatePlaceholders(r.Key); err != nil {
-		return &Error{Path: p + ".key", Err: err}
-	}
-	if err := r.Settings().Validate(); err != nil {
-		return libError(p, r, err)
-	}
-	switch r.Store {
-	case "", "local":
-		if r.Redis != nil {
-			return errAt(p+".redis", "set, but store is %q: set store to redis", r.StoreOrDefault())
-		}
-	case "redis":
-		if r.Redis == nil || r.Redis.Address == "" {
-			return errAt(p+".redis.address", "required with store redis")
-		}
-		rp := p + ".redis"
-		if err := firstErr(
-			nonNegInt(rp, "db", r.Redis.DB),
-			nonNegDur(rp, "dial_timeout", time.Duration(r.Redis.DialTimeout)),
-			nonNegDur(rp, "timeout", time.Duration(r.Redis.Timeout)),
-			nonNegInt(rp, "lease_size", r.Redis.LeaseSize),
-		); err != nil {
-			return err
-		}
-		switch r.Redis.FailurePolicy {
-		case "", "fail_open", "fail_closed":
-		default:
-			return errAt(rp+".failure_policy", "%q: must be fail_open or fail_closed", r.Redis.FailurePolicy)
-		}
-	default:
-		return errAt(p+".store", "%q: must be local or redis", r.Store)
-	}
-	return nil
-}
-
-// StoreOrDefault returns the configured store, local when unset.
-func (r *RateLimit) StoreOrDefault() string {
-	if r.Store == "" {
-		return "local"
-	}
-	return r.Store
-}
-
-// validatePlaceholders checks that every `{` in a placeholder expression is
-// closed and that no placeholder is empty.
-func validatePlaceholders(s string) error {
-	depth, start := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '{':
-			if depth > 0 {
-				return fmt.Errorf("%q: nested { at offset %d", s, i)
-			}
-			depth, start = 1, i
-		case '}':
-			if depth == 0 {
-				return fmt.Errorf("%q: } without { at offset %d", s, i)
-			}
-			if i == start+1 {
-				return fmt.Errorf("%q: empty placeholder at offset %d", s, start)
-			}
-			depth = 0
-		}
-	}
-	if depth > 0 {
-		return fmt.Errorf("%q: unclosed { at offset %d", s, start)
+		return libError(p, b, err, nil)
 	}
 	return nil
 }
@@ -432,7 +354,7 @@ func (c *Cache) validate(p string) error {
 	}
 	s := c.Settings()
 	if err := s.Validate(); err != nil {
-		return libError(p, c, err)
+		return libError(p, c, err, nil)
 	}
 	return nil
 }
@@ -454,24 +376,25 @@ func (r *Retries) validate(p string) error {
 }
 
 // libError places an error from a library's own settings validation at the
-// key it is about. The libraries name the field by its config key right
-// after their "invalid … settings:" prefix; when that word is a JSON key of
-// the section, the error's path ends in it (so a YAML error points at the
-// key's line), else at the section.
-func libError(p string, section any, err error) *Error {
-	msg := err.Error()
-	if _, rest, ok := strings.Cut(msg, ": "); ok {
-		word, _, _ := strings.Cut(rest, " ")
-		t := reflect.TypeOf(section)
-		for t.Kind() == reflect.Pointer {
-			t = t.Elem()
-		}
-		for i := range t.NumField() {
-			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-			if name != "" && name == word {
-				return &Error{Path: p + "." + name, Err: err}
-			}
-		}
+// key it is about: the library names the field in a *fielderr.Error, by
+// its config key or by a name that rename maps to the key. A field that
+// is no key of the section (a library-only setting) places the error at
+// the section.
+func libError(p string, section any, err error, rename map[string]string) *Error {
+	var fe *fielderr.Error
+	if !errors.As(err, &fe) {
+		return &Error{Path: p, Err: err}
+	}
+	name := fe.Field
+	if k, ok := rename[name]; ok {
+		name = k
+	}
+	t := reflect.TypeOf(section)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if _, ok := LookupField(Fields(t), name); ok {
+		return &Error{Path: p + "." + name, Err: err}
 	}
 	return &Error{Path: p, Err: err}
 }

@@ -5,6 +5,9 @@
 //	caddy adapt --adapter yaml --config config.yaml
 //	curl -X POST localhost:2019/load -H 'Content-Type: application/yaml' --data-binary @config.yaml
 //
+// (application/x-yaml and text/x-yaml work too: the adapter is also
+// registered as `x-yaml`.)
+//
 // It reads two kinds of file, told apart by their top-level keys:
 //
 //   - The smartproxy format (the seed's file): `server` (port, host,
@@ -63,7 +66,7 @@
 //
 // Name clash: Caddy's adapters share one namespace and RegisterAdapter
 // panics on a second registration, so a build cannot hold this package and
-// another plugin that registers an adapter named `yaml` (such as
+// another plugin that registers an adapter named `yaml` or `x-yaml` (such as
 // github.com/abiosoft/caddy-yaml). This adapter reads Caddy's own config
 // in YAML as well, so the other plugin is not needed.
 package yamladapter
@@ -79,7 +82,17 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-func init() { caddyconfig.RegisterAdapter("yaml", Adapter{}) }
+// The adapter is registered as `yaml`, and as `x-yaml` so that the admin
+// API's POST /load, which names the adapter by the Content-Type's subtype,
+// takes application/x-yaml and text/x-yaml as well as application/yaml.
+func init() {
+	caddyconfig.RegisterAdapter("yaml", Adapter{})
+	caddyconfig.RegisterAdapter("x-yaml", Adapter{})
+}
+
+// DefaultFile names the input in errors and warnings when the caller gives
+// no filename, as the admin API's POST /load does.
+const DefaultFile = "config"
 
 // Adapter is the `yaml` config adapter; its zero value is ready to use and
 // holds no state, so one value serves concurrent calls.
@@ -87,10 +100,11 @@ type Adapter struct{}
 
 // Adapt converts a YAML body to Caddy JSON. options may be nil; its
 // "filename" entry (set by `caddy run` and `caddy adapt`) names the file in
-// errors and warnings, which otherwise say "<input>". Every error is an
+// errors and warnings, which otherwise say "config" (DefaultFile). Every
+// error is an
 // *Error.
 func (Adapter) Adapt(body []byte, options map[string]any) ([]byte, []caddyconfig.Warning, error) {
-	file := "<input>"
+	file := DefaultFile
 	if s, ok := options["filename"].(string); ok && s != "" {
 		file = s
 	}

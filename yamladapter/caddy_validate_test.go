@@ -14,8 +14,8 @@ import (
 
 // stubHandler stands in for the root package's http.handlers.smartproxy
 // (which this package cannot import) so that caddy.Validate can provision
-// the generated config: it decodes the handler's JSON and runs the shared
-// validation rules, as the real handler does.
+// the generated config: it decodes the handler's JSON with the strict
+// decoder and runs the shared validation rules, as the real handler does.
 type stubHandler struct {
 	config.Config
 }
@@ -25,6 +25,9 @@ func (stubHandler) CaddyModule() caddy.ModuleInfo {
 }
 
 func (h *stubHandler) Validate() error { return h.Config.Validate() }
+
+// UnmarshalJSON decodes strictly, as the real handler does (jsonconfig.go).
+func (h *stubHandler) UnmarshalJSON(b []byte) error { return config.DecodeJSON(b, &h.Config) }
 
 func (stubHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	return next.ServeHTTP(w, r)

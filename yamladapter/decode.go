@@ -5,65 +5,22 @@ import (
 	"math"
 	"reflect"
 	"regexp"
-	"strings"
-	"time"
 
+	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddyserver/caddy/v2"
 	"gopkg.in/yaml.v3"
 )
 
 // The smartproxy format is decoded by walking the YAML nodes against the
-// Go types of the config package, by their json tags, so a field added
-// there is accepted here without touching the adapter.
+// Go types of the config package, by their json tags (config.Fields, the
+// walker the JSON decoder and the Caddyfile directive use too), so a field
+// added there is accepted here without touching the adapter.
 
 var durationType = reflect.TypeFor[caddy.Duration]()
 
 // wholeNumber matches an integer too large for YAML's !!int, which yaml.v3
 // then resolves as a float.
 var wholeNumber = regexp.MustCompile(`^[-+]?[0-9_]+$`)
-
-// field is one JSON-named field of a struct, embedded structs flattened.
-type field struct {
-	name  string
-	index []int
-}
-
-// fieldsOf lists t's fields the way encoding/json names them: the json
-// tag's name, or the Go name when the tag has none; fields tagged "-" and
-// unexported fields are skipped, and untagged embedded structs are
-// flattened into their parent.
-func fieldsOf(t reflect.Type) []field {
-	var out []field
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		name, _, _ := strings.Cut(tag, ",")
-		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
-			for _, sub := range fieldsOf(f.Type) {
-				sub.index = append([]int{i}, sub.index...)
-				out = append(out, sub)
-			}
-			continue
-		}
-		if !f.IsExported() || name == "-" {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		out = append(out, field{name: name, index: []int{i}})
-	}
-	return out
-}
-
-// names returns the fields' names, in declaration order.
-func names(fs []field) []string {
-	out := make([]string, len(fs))
-	for i, f := range fs {
-		out[i] = f.name
-	}
-	return out
-}
 
 // decode stores the YAML node n into v, whose key path is path.
 func (w *walker) decode(n *yaml.Node, v reflect.Value, path string) error {
@@ -94,7 +51,7 @@ func (w *walker) value(n *yaml.Node, v reflect.Value, path string) error {
 		v.Set(p)
 		return nil
 	case reflect.Struct:
-		return w.structure(n, v, path, fieldsOf(v.Type()))
+		return w.structure(n, v, path, config.Fields(v.Type()))
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			return w.errAt(n, path, errf(ErrType, ": want a list, got %s", describe(n)))
@@ -114,7 +71,7 @@ func (w *walker) value(n *yaml.Node, v reflect.Value, path string) error {
 }
 
 // structure decodes a mapping into the struct v, refusing unknown keys.
-func (w *walker) structure(n *yaml.Node, v reflect.Value, path string, fs []field) error {
+func (w *walker) structure(n *yaml.Node, v reflect.Value, path string, fs []config.Field) error {
 	if n.Kind != yaml.MappingNode {
 		return w.errAt(n, path, errf(ErrType, ": want a mapping, got %s", describe(n)))
 	}
@@ -123,24 +80,15 @@ func (w *walker) structure(n *yaml.Node, v reflect.Value, path string, fs []fiel
 		return err
 	}
 	for _, p := range ps {
-		f, ok := lookup(fs, p.key.Value)
+		f, ok := config.LookupField(fs, p.key.Value)
 		if !ok {
-			return w.errAt(p.key, "", unknownKey(p.key.Value, where(path), names(fs)))
+			return w.errAt(p.key, "", unknownKey(p.key.Value, where(path), config.FieldNames(fs)))
 		}
-		if err := w.decode(p.value, v.FieldByIndex(f.index), join(path, f.name)); err != nil {
+		if err := w.decode(p.value, v.FieldByIndex(f.Index), join(path, f.Name)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func lookup(fs []field, name string) (field, bool) {
-	for _, f := range fs {
-		if f.name == name {
-			return f, true
-		}
-	}
-	return field{}, false
 }
 
 // mapping decodes a mapping with string keys (e.g. headers).
@@ -250,6 +198,3 @@ func (w *walker) duration(n *yaml.Node, v reflect.Value, path string) error {
 	v.SetInt(int64(d))
 	return nil
 }
-
-// fmtDuration prints a duration for a message the way users write it.
-func fmtDuration(d caddy.Duration) string { return time.Duration(d).String() }

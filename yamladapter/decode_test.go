@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddyserver/caddy/v2"
 	"gopkg.in/yaml.v3"
 )
@@ -78,7 +79,7 @@ Untagged: yes
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
-	if f := names(fieldsOf(reflect.TypeFor[future]())); !reflect.DeepEqual(f, []string{
+	if f := config.FieldNames(config.Fields(reflect.TypeFor[future]())); !reflect.DeepEqual(f, []string{
 		"shared", "count", "on", "ratio", "size", "big", "wait", "codes", "headers", "inner", "items", "Untagged",
 	}) {
 		t.Errorf("fields = %v", f)
@@ -126,26 +127,5 @@ func TestDurationZero(t *testing.T) {
 		if err := decodeString(t, in, &v); err != nil || v.Wait != 0 {
 			t.Errorf("%s: %v %v", in, v.Wait, err)
 		}
-	}
-}
-
-func TestSuggest(t *testing.T) {
-	known := []string{"interval", "timeout", "path", "health_check", "unhealthy_threshold"}
-	for _, tc := range []struct{ key, want string }{
-		{"intervall", "interval"},
-		{"Timeout", "timeout"},
-		{"pth", "path"},
-		{"helth_chek", "health_check"},
-		{"health", "health_check"},
-		{"unhealty_treshold", "unhealthy_threshold"},
-		{"zzz", ""},
-		{"completely_unrelated_key", ""},
-	} {
-		if got := nearest(tc.key, known); got != tc.want {
-			t.Errorf("nearest(%q) = %q, want %q", tc.key, got, tc.want)
-		}
-	}
-	if d := distance("kitten", "sitting"); d != 3 {
-		t.Errorf("distance = %d, want 3", d)
 	}
 }

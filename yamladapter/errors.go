@@ -22,7 +22,9 @@ var (
 	// ErrEmpty: the input holds no document, or more than one.
 	ErrEmpty = errors.New("not exactly one yaml document")
 	// ErrUnknownKey: a mapping has a key the format does not define.
-	ErrUnknownKey = errors.New("unknown key")
+	// It is config.ErrUnknownKey, which the JSON decoder and the
+	// Caddyfile directive wrap too.
+	ErrUnknownKey = config.ErrUnknownKey
 	// ErrDuplicateKey: a mapping has the same key twice.
 	ErrDuplicateKey = errors.New("duplicate key")
 	// ErrType: a value has the wrong YAML type (a string for a number, a
@@ -45,7 +47,7 @@ var (
 // parser gives no column, so editors and humans can jump to it.
 type Error struct {
 	// File is options["filename"] (what `caddy run --config` and `caddy
-	// adapt --config` pass), or "<input>" when the body came without one,
+	// adapt --config` pass), or "config" when the body came without one,
 	// as through the admin API's POST /load.
 	File string
 	// Line and Column are 1-based; Column is 0 when unknown.
@@ -120,9 +122,30 @@ func syntaxError(file string, body []byte, err error) *Error {
 			return &Error{File: file, Line: l, Column: c, Err: fmt.Errorf("%w: %s", ErrSyntax, problem)}
 		}
 	}
+	if strings.Contains(problem, "tab character") || strings.Contains(problem, "cannot start any token") {
+		if l, found := tabIndent(body, max(line, 1)); found {
+			return &Error{File: file, Line: l, Column: 1, Err: fmt.Errorf("%w: tabs are not allowed in YAML indentation; indent with spaces", ErrSyntax)}
+		}
+	}
 	line = refineLine(body, max(line, 1), problem)
 	line = min(line, bytes.Count(body, []byte("\n"))+1)
 	return &Error{File: file, Line: line, Err: fmt.Errorf("%w: %s", ErrSyntax, problem)}
+}
+
+// tabIndent returns the first line at or after from whose indentation
+// holds a tab. yaml.v3 words a tab in indentation two ways, neither of
+// which says "tab" plainly, and may report the line above it.
+func tabIndent(body []byte, from int) (line int, found bool) {
+	for i, l := range bytes.Split(body, []byte("\n")) {
+		if i+1 < from {
+			continue
+		}
+		indent := l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
+		if bytes.IndexByte(indent, '\t') >= 0 {
+			return i + 1, true
+		}
+	}
+	return 0, false
 }
 
 // refineLine finds the line a parser error is really on. yaml.v3 often

@@ -106,7 +106,7 @@ func TestErrors(t *testing.T) {
 			[]string{`server.timeout: -5s: must not be negative`}},
 		{"missing required key points at its section",
 			ok + "rate_limit:\n  burst: 5\n", 4, 3, config.ErrInvalid,
-			[]string{`rate_limit.requests_per_second: 0: must be more than 0`}},
+			[]string{`rate_limit.requests_per_second: required: the refill rate`}},
 		{"route without backends points at the route",
 			"routes:\n  - host: a.example.com\n    path: /a\n", 2, 5, config.ErrInvalid,
 			[]string{`routes[0].backends: none`}},

@@ -12,7 +12,7 @@ import (
 
 // errorPosition is the one format every error message starts with:
 // FILE:LINE: or FILE:LINE:COLUMN:.
-var errorPosition = regexp.MustCompile(`^<input>:([0-9]+)(:[0-9]+)?: `)
+var errorPosition = regexp.MustCompile(`^config:([0-9]+)(:[0-9]+)?: `)
 
 // FuzzAdapt: no input panics; every error is an *Error whose message
 // names a line inside the input; every success is valid JSON and the same

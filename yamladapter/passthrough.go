@@ -4,6 +4,7 @@ import (
 	"math"
 	"reflect"
 
+	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddyserver/caddy/v2"
 	"gopkg.in/yaml.v3"
 )
@@ -11,7 +12,7 @@ import (
 // caddyKeys lists the top-level keys of Caddy's own config (admin,
 // logging, storage, apps), read from caddy.Config so a key Caddy adds is
 // known here too.
-var caddyKeys = names(fieldsOf(reflect.TypeFor[caddy.Config]()))
+var caddyKeys = config.FieldNames(config.Fields(reflect.TypeFor[caddy.Config]()))
 
 // passthrough converts a file written as Caddy's JSON config in YAML to a
 // JSON-ready value: mappings become objects, lists arrays, and scalars keep

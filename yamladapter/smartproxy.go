@@ -22,7 +22,7 @@ const DefaultPort = 8080
 const ServerName = "smartproxy"
 
 var (
-	configFields = fieldsOf(reflect.TypeFor[config.Config]())
+	configFields = config.Fields(reflect.TypeFor[config.Config]())
 	serverKeys   = []string{"port", "host", "timeout"}
 	logLevels    = []string{"debug", "info", "warn", "error"}
 )
@@ -33,8 +33,8 @@ var (
 var proxyKeys = func() []string {
 	out := []string{"server"}
 	for _, f := range configFields {
-		if f.name != "timeout" {
-			out = append(out, f.name)
+		if f.Name != "timeout" {
+			out = append(out, f.Name)
 		}
 	}
 	return append(out, "admin", "logging")
@@ -103,11 +103,11 @@ func (w *walker) proxy(top []pair) (*proxyFile, error) {
 		case "timeout":
 			err = w.errAt(p.key, "", errf(ErrUnknownKey, "%q in the top level (did you mean \"server.timeout\"?)", k))
 		default:
-			fd, ok := lookup(configFields, k)
+			fd, ok := config.LookupField(configFields, k)
 			if !ok {
 				return nil, w.errAt(p.key, "", unknownKey(k, where(""), proxyKeys))
 			}
-			err = w.decode(p.value, cfg.FieldByIndex(fd.index), fd.name)
+			err = w.decode(p.value, cfg.FieldByIndex(fd.Index), fd.Name)
 		}
 		if err != nil {
 			return nil, err

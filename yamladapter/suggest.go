@@ -1,69 +1,12 @@
 package yamladapter
 
-import "strings"
+import "github.com/caddy-smartproxy/smartproxy/config"
 
-// unknownKey builds the error for key, which is not among known, naming
-// where it was found and the nearest known key when one is close enough
-// to be a likely typo; otherwise it lists the known keys.
-func unknownKey(key, where string, known []string) error {
-	if s := nearest(key, known); s != "" {
-		return errf(ErrUnknownKey, "%q in %s (did you mean %q?)", key, where, s)
-	}
-	return errf(ErrUnknownKey, "%q in %s (known keys: %s)", key, where, strings.Join(known, ", "))
-}
-
-// nearest returns the known key with the smallest edit distance to key
-// (a prefix either way counts as 2), if that distance is at most 2 or a
-// third of the key's length (so long keys tolerate more typos); the first
-// one wins a tie.
-func nearest(key string, known []string) string {
-	best, bestD := "", -1
-	for _, k := range known {
-		lk := strings.ToLower(key)
-		d := distance(lk, k)
-		if len(lk) >= 3 && (strings.HasPrefix(k, lk) || strings.HasPrefix(lk, k)) {
-			d = min(d, 2) // "health" for "health_check", "warning" for "warn"
-		}
-		if bestD < 0 || d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if bestD < 0 || (bestD > 2 && bestD > len(key)/3) {
-		return ""
-	}
-	return best
-}
-
-// distance is the Levenshtein distance between a and b, over bytes (keys
-// are ASCII; a non-ASCII typo only counts a little more).
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		// Not a typo of any key; skip the quadratic work.
-		return max(len(a), len(b))
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// where describes the mapping at path for an error message.
-func where(path string) string {
-	if path == "" {
-		return "the top level"
-	}
-	return path
-}
+// Unknown keys are worded by the config package, so the JSON decoder, the
+// Caddyfile directive and this adapter suggest the same key for the same
+// typo.
+var (
+	unknownKey = config.UnknownKey
+	nearest    = config.Nearest
+	where      = config.Where
+)
