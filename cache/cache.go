@@ -25,6 +25,10 @@ type Cache struct {
 
 	csOnlyIfCached []string
 	csCoalesced    []string
+
+	// hidden are the stored fields never sent to clients: the tag fields
+	// unless ExposeTags, the targets with StripTargets.
+	hidden []string
 }
 
 // New returns a Cache for s, with zero fields set to their defaults, or an
@@ -39,6 +43,12 @@ func New(s Settings) (*Cache, error) {
 	c.flights = newFlights(s.Now)
 	c.csOnlyIfCached = []string{s.Name + "; detail=only-if-cached"}
 	c.csCoalesced = []string{s.Name + "; fwd=uri-miss; collapsed"}
+	if !s.ExposeTags {
+		c.hidden = append(c.hidden, s.TagHeaders...)
+	}
+	if s.StripTargets {
+		c.hidden = append(c.hidden, s.Targets...)
+	}
 	return c, nil
 }
 

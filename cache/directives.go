@@ -185,6 +185,7 @@ type responseDirectives struct {
 	mustRevalidate, proxyRevalidate   bool
 	immutable                         bool
 	invalid                           bool // a malformed field: never stored
+	targeted                          bool // from a targeted field: Expires is ignored
 }
 
 // parseResponseDirectives reads every Cache-Control field line of h. An

@@ -49,8 +49,8 @@ type entry struct {
 
 	size int64 // bytes counted against MaxBytes
 
-	tags      []string // see tags.go; never modified
-	tagFields []field  // the tag fields kept from clients (not ExposeTags)
+	tags   []string // see tags.go; never modified
+	hidden []field  // stored fields kept from clients (Cache.hidden)
 
 	// Owned by the store and guarded by its lock (the only mutable
 	// fields): the URL's variants and e's place on their recency list.
@@ -103,7 +103,7 @@ func listedIn(lines []string, name string) bool {
 // body. upstreamAge is the Age header the response arrived with.
 func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.Header, body []byte,
 	upstreamAge time.Duration, requestTime, responseTime time.Time) *entry {
-	d := parseResponseDirectives(h)
+	d := c.responseDirectives(h)
 	date := parseDate(h, "Date")
 	dateOrReceipt := date
 	if dateOrReceipt.IsZero() {
@@ -133,13 +133,11 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 	}
 	e.tags = parseTags(h, c.s.TagHeaders)
 	size := tagsBytes(e.tags)
-	if !c.s.ExposeTags {
-		for _, name := range c.s.TagHeaders {
-			if v, ok := h[name]; ok {
-				e.tagFields = append(e.tagFields, field{name, v[:len(v):len(v)]})
-				size += headerBytes(http.Header{name: v})
-				delete(h, name)
-			}
+	for _, name := range c.hidden {
+		if v, ok := h[name]; ok {
+			e.hidden = append(e.hidden, field{name, v[:len(v):len(v)]})
+			size += headerBytes(http.Header{name: v})
+			delete(h, name)
 		}
 	}
 	e.hitStatus = append(h["Cache-Status"][:len(h["Cache-Status"]):len(h["Cache-Status"])], c.s.Name+"; hit")
@@ -163,11 +161,11 @@ func bodyAllowed(code int) bool {
 
 // header rebuilds the stored header map (for a refresh).
 func (e *entry) header() http.Header {
-	h := make(http.Header, len(e.fields)+len(e.tagFields)+1)
+	h := make(http.Header, len(e.fields)+len(e.hidden)+1)
 	for _, f := range e.fields {
 		h[f.name] = append([]string(nil), f.values...)
 	}
-	for _, f := range e.tagFields {
+	for _, f := range e.hidden {
 		h[f.name] = append([]string(nil), f.values...)
 	}
 	if n := len(e.hitStatus) - 1; n > 0 {

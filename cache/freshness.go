@@ -76,7 +76,7 @@ func (c *Cache) freshnessLifetime(code int, h http.Header, d responseDirectives,
 		f = freshness{time.Duration(d.sMaxAge) * time.Second, true}
 	case d.maxAge != absent:
 		f = freshness{time.Duration(d.maxAge) * time.Second, true}
-	case len(h["Expires"]) > 0:
+	case len(h["Expires"]) > 0 && !d.targeted:
 		// An invalid Expires (such as "0") means already expired.
 		f.explicit = true
 		if exp := parseDate(h, "Expires"); !exp.IsZero() {

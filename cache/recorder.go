@@ -108,7 +108,7 @@ func (rec *recorder) WriteHeader(code int) {
 	rec.decide(shared, rec.vary, rec.secondary)
 	wh := rec.w.Header()
 	for k, v := range h {
-		if c.s.ExposeTags || !c.isTagHeader(k) {
+		if !containsString(c.hidden, k) {
 			wh[k] = v
 		}
 	}
@@ -160,7 +160,7 @@ func (rec *recorder) decide(shared bool, vary []string, secondary string) {
 // the header snapshot and starts teeing. It returns the reason it may not.
 func (rec *recorder) consider(code int, h http.Header) string {
 	c := rec.c
-	d := parseResponseDirectives(h)
+	d := c.responseDirectives(h)
 	date := parseDate(h, "Date")
 	if date.IsZero() {
 		date = rec.respTime
@@ -294,7 +294,7 @@ func (rec *recorder) finish(err error, status Status) (Status, error) {
 		// alone (stored, it would go to every later client). This client
 		// gets it either way; the stale entry stays for the next one to
 		// revalidate.
-		d := parseResponseDirectives(h)
+		d := c.responseDirectives(h)
 		reason := c.storable(rec.r, e.status, h, d, c.freshnessLifetime(e.status, h, d, e.responseTime))
 		if headerBytes(h)+int64(len(e.body)) > c.s.MaxEntryBytes {
 			reason = reasonTooLarge // the 304 brought headers enough to burst it

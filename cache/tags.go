@@ -80,11 +80,6 @@ func tagsBytes(tags []string) int64 {
 	return n
 }
 
-// isTagHeader reports whether the field name k carries tags.
-func (c *Cache) isTagHeader(k string) bool {
-	return containsString(c.s.TagHeaders, k)
-}
-
 // indexTags records e under each of its tags. It runs with s.mu held.
 func (s *store) indexTags(e *entry) {
 	for _, t := range e.tags {
@@ -140,21 +135,27 @@ func (c *Cache) PurgeTags(tags ...string) int {
 	return c.store.removeTags(tags)
 }
 
-// validateTags checks TagHeaders: each must be a field name.
-func (s *Settings) validateTags() error {
+// validateFieldNames checks TagHeaders and Targets: each must be a field
+// name.
+func (s *Settings) validateFieldNames() error {
 	for _, name := range s.TagHeaders {
 		if !validFieldName(name) {
 			return fmt.Errorf("%w: tag_headers: %q is not a field name", ErrInvalidSettings, name)
 		}
 	}
+	for _, name := range s.Targets {
+		if !validFieldName(name) {
+			return fmt.Errorf("%w: targets: %q is not a field name", ErrInvalidSettings, name)
+		}
+	}
 	return nil
 }
 
-// tagHeadersOrDefault returns names in canonical form, or the default
-// names when names is nil (an empty list turns tags off).
-func tagHeadersOrDefault(names []string) []string {
+// canonicalOrDefault returns names in canonical form, or def when names
+// is nil (an empty list turns the feature off).
+func canonicalOrDefault(names, def []string) []string {
 	if names == nil {
-		return defaultTagHeaders
+		return def
 	}
 	canon := make([]string, len(names))
 	for i, name := range names {
