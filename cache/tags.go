@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"github.com/caddy-smartproxy/smartproxy/config/fielderr"
 )
 
 // Tags (surrogate keys). A stored response carries the tags named in its
@@ -140,12 +142,12 @@ func (c *Cache) PurgeTags(tags ...string) int {
 func (s *Settings) validateFieldNames() error {
 	for _, name := range s.TagHeaders {
 		if !validFieldName(name) {
-			return fmt.Errorf("%w: tag_headers: %q is not a field name", ErrInvalidSettings, name)
+			return fielderr.New("tag_headers", name, fmt.Errorf("%w: tag_headers: %q is not a field name", ErrInvalidSettings, name))
 		}
 	}
 	for _, name := range s.Targets {
 		if !validFieldName(name) {
-			return fmt.Errorf("%w: targets: %q is not a field name", ErrInvalidSettings, name)
+			return fielderr.New("targets", name, fmt.Errorf("%w: targets: %q is not a field name", ErrInvalidSettings, name))
 		}
 	}
 	return nil

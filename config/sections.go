@@ -261,6 +261,16 @@ type Cache struct {
 	// ExposeTags passes the tag fields on to clients. Default: false (they
 	// are removed from responses the cache serves or forwards).
 	ExposeTags bool `json:"expose_tags,omitempty"`
+
+	// Targets are the targeted cache-control fields (RFC 9213) this cache
+	// obeys, first match wins: a valid one overrides Cache-Control and
+	// Expires for this cache. An empty list turns them off. Default:
+	// ["CDN-Cache-Control"].
+	Targets []string `json:"targets,omitempty"`
+
+	// StripTargets removes the targeted fields from responses to clients.
+	// Default: false (passed downstream unchanged).
+	StripTargets bool `json:"strip_targets,omitempty"`
 }
 
 // Retries configures retrying failed requests on other backends.

@@ -67,6 +67,8 @@ func (c *Cache) Settings() cache.Settings {
 		IgnoreQuery:     c.IgnoreQuery,
 		TagHeaders:      c.TagHeaders,
 		ExposeTags:      c.ExposeTags,
+		Targets:         c.Targets,
+		StripTargets:    c.StripTargets,
 	}
 }
 

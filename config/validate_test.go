@@ -52,6 +52,8 @@ func TestValidate(t *testing.T) {
 		{"cache negative size", `{"cache":{"max_size":-1}}`, "cache.max_size", "-1"},
 		{"cache negative ttl", `{"cache":{"ttl":"-5s"}}`, "cache.ttl", "-5s"},
 		{"cache entry over total", `{"cache":{"max_bytes":10,"max_entry_bytes":20}}`, "cache.max_entry_bytes", "20"},
+		{"cache bad tag header", `{"cache":{"tag_headers":["Surrogate Key"]}}`, "cache.tag_headers", "Surrogate Key"},
+		{"cache bad target", `{"cache":{"targets":["cdn:x"]}}`, "cache.targets", "cdn:x"},
 		{"retries negative", `{"retries":{"count":-1}}`, "retries.count", "-1"},
 		{"route host", `{"routes":[{"host":"a/b","backends":[{"url":"http://a"}]}]}`, "routes[0].host", "a/b"},
 		{"route wildcard", `{"routes":[{"host":"a.*.com","backends":[{"url":"http://a"}]}]}`, "routes[0].host", "wildcard"},
