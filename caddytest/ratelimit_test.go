@@ -82,7 +82,7 @@ func TestRateLimitSeedLimits(t *testing.T) {
 	if retryAfter["1"] != denied {
 		t.Errorf("Retry-After values %v, want \"1\" on all %d refusals", retryAfter, denied)
 	}
-	if policies[`"default";q=10;w=1`] != n {
+	if policies[`"default";q=100;w=1`] != n {
 		t.Errorf("RateLimit-Policy values %v, want the policy on all %d responses", policies, n)
 	}
 	// Another client has its own bucket.

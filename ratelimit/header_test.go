@@ -42,7 +42,8 @@ func TestHeaders(t *testing.T) {
 
 // TestHeadersFromLimiter ties the formatter to real decisions for the seed's
 // settings: the 11th request at t0 is refused, to be retried in 1 second
-// (10ms rounded up), with a full bucket 100ms away.
+// (10ms rounded up), with a full bucket 100ms away; the policy is the
+// sustained 100 a second.
 func TestHeadersFromLimiter(t *testing.T) {
 	l := mustNew(t, seed)
 	var d Decision
@@ -55,7 +56,7 @@ func TestHeadersFromLimiter(t *testing.T) {
 	if got := string(d.AppendRetryAfter(nil)); got != "1" {
 		t.Errorf("Retry-After = %s", got)
 	}
-	if got := l.PolicyHeader(); got != `"default";q=10;w=1` {
+	if got := l.PolicyHeader(); got != `"default";q=100;w=1` {
 		t.Errorf("RateLimit-Policy = %s", got)
 	}
 }

@@ -82,39 +82,78 @@ func (s Settings) maxKeys() int {
 	return s.MaxKeys
 }
 
-// PolicyWindow is the whole-second window advertised in RateLimit-Policy: the
-// time an empty bucket takes to fill, Burst/RequestsPerSecond, rounded up
-// (at least 1 s, since the draft has no sub-second windows).
+// maxSafeWindow bounds the search for a window the bucket can hold whole
+// (an hour), so a very slow rate costs no more than that many steps.
+const maxSafeWindow = 3600
+
+// Policy returns the quota q and the window w, in whole seconds, that
+// RateLimit-Policy advertises (draft-ietf-httpapi-ratelimit-headers-11,
+// section 3.1: q is the quota the policy allocates over a time window of w
+// seconds, which must be a whole number of at least 1).
 //
-// Rounding up keeps the policy a promise: a client that makes at most
-// q=Burst requests in any span of w seconds is never refused, however it
-// bunches them within the span. The price is that a bucket refilling in under a second (the seed's 100
-// rps, burst 10) is advertised as q=10;w=1, below its sustained rate; the
-// RateLimit field then tells the client, request by request, how much it may
-// really spend.
-func (s Settings) PolicyWindow() int64 {
-	fill := float64(s.Burst) / s.RequestsPerSecond
-	// Forgive float noise such as 3/0.3 = 10.000000000000002.
-	w := math.Ceil(fill - 1e-9)
-	switch {
-	case !(w >= 1):
-		return 1
-	case w > math.MaxInt64/2:
-		return math.MaxInt64 / 2
+// The quota is the bucket's refill over the window, floor(rate × w), never
+// its burst: a client that spreads q requests evenly over every w seconds
+// is never refused, and the advertised rate q/w is never below half the
+// real rate (the seed's 100 rps, burst 10 is q=100;w=1, not the q=10;w=1
+// that would tell clients 10 a second).
+//
+// The window is chosen so that the quota also fits in the bucket (q ≤
+// burst) whenever some window allows it: then a client may even send its
+// whole quota at once at the start of each window and is still never
+// refused. Of those windows the one that advertises the rate best (the
+// largest q/w, then the shortest w) wins: 1.5 rps with burst 10 is q=3;w=2.
+// When the bucket holds less than a second of rate (burst < rate), no
+// whole-second window fits and w is the shortest window that refills at
+// least one token (1 s for rates of 1 rps and more, ceil(1/rate) below);
+// a client then must not send more than the burst at once, and the
+// RateLimit field's r says how many it may send right now.
+func (s Settings) Policy() (q, w int64) {
+	r := s.RequestsPerSecond
+	// Forgive float noise such as 0.3 × 10 = 3.0000000000000004 or
+	// 3 / 0.3 = 10.000000000000002.
+	const eps = 1e-9
+	refill := func(w int64) int64 { return int64(math.Floor(r*float64(w) + eps)) }
+	if safe := math.Floor(float64(s.Burst)/r + eps); safe >= 1 {
+		best := int64(0)
+		for w := int64(1); w <= int64(min(safe, maxSafeWindow)); w++ {
+			q := refill(w)
+			if q >= 1 && (best == 0 || q*best > refill(best)*w) {
+				best = w
+			}
+		}
+		if best > 0 {
+			return refill(best), best
+		}
 	}
-	return int64(w)
+	fill := math.Ceil(1/r - eps)
+	switch {
+	case !(fill >= 1):
+		w = 1
+	case fill > math.MaxInt64/2:
+		w = math.MaxInt64 / 2
+	default:
+		w = int64(fill)
+	}
+	return max(refill(w), 1), w
+}
+
+// PolicyWindow is the w of Policy, in whole seconds.
+func (s Settings) PolicyWindow() int64 {
+	_, w := s.Policy()
+	return w
 }
 
 // PolicyHeader is the RateLimit-Policy field value for these settings,
-// `"default";q=<Burst>;w=<PolicyWindow>`. It builds a new string on each call;
-// Limiter.PolicyHeader returns the one computed by New.
+// `"default";q=<quota>;w=<window>` (see Policy). It builds a new string on
+// each call; Limiter.PolicyHeader returns the one computed by New.
 func (s Settings) PolicyHeader() string {
-	b := make([]byte, 0, 40)
+	q, w := s.Policy()
+	b := make([]byte, 0, 48)
 	b = append(b, '"')
 	b = append(b, PolicyName...)
 	b = append(b, `";q=`...)
-	b = strconv.AppendInt(b, int64(s.Burst), 10)
+	b = strconv.AppendInt(b, q, 10)
 	b = append(b, ";w="...)
-	b = strconv.AppendInt(b, s.PolicyWindow(), 10)
+	b = strconv.AppendInt(b, w, 10)
 	return string(b)
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidate(t *testing.T) {
@@ -56,28 +57,31 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// policyCases are the settings the RateLimit-Policy tests check, with
+// the header each advertises.
+var policyCases = []struct {
+	name   string
+	rps    float64
+	burst  int
+	header string
+}{
+	{"seed: refill under a second", 100, 10, `"default";q=100;w=1`},
+	{"burst of one second", 5, 10, `"default";q=5;w=1`},
+	{"three a second", 3, 10, `"default";q=3;w=1`},
+	{"rate needs two seconds", 1.5, 10, `"default";q=3;w=2`},
+	{"half a request a second", 0.5, 1, `"default";q=1;w=2`},
+	{"float noise forgiven", 0.3, 3, `"default";q=3;w=10`},
+	{"slow, no window fits the bucket", 0.3, 1, `"default";q=1;w=4`},
+	{"one per second", 1, 1, `"default";q=1;w=1`},
+	{"tiny bucket, fast rate", 1000, 1, `"default";q=1000;w=1`},
+	{"fractional fast rate", 7.5, 3, `"default";q=7;w=1`},
+	{"absurdly slow rate is capped", 1e-300, 1, `"default";q=1;w=4611686018427387903`},
+}
+
 func TestPolicyHeader(t *testing.T) {
-	tests := []struct {
-		name   string
-		rps    float64
-		burst  int
-		window int64
-		header string
-	}{
-		{"seed: refill under a second", 100, 10, 1, `"default";q=10;w=1`},
-		{"exact seconds", 5, 10, 2, `"default";q=10;w=2`},
-		{"rounded up", 3, 10, 4, `"default";q=10;w=4`},
-		{"half a request a second", 0.5, 1, 2, `"default";q=1;w=2`},
-		{"float noise forgiven", 0.3, 3, 10, `"default";q=3;w=10`},
-		{"one per second", 1, 1, 1, `"default";q=1;w=1`},
-		{"absurdly slow rate is capped", 1e-300, 1, math.MaxInt64 / 2, `"default";q=1;w=4611686018427387903`},
-	}
-	for _, tc := range tests {
+	for _, tc := range policyCases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Settings{RequestsPerSecond: tc.rps, Burst: tc.burst}
-			if got := s.PolicyWindow(); got != tc.window {
-				t.Errorf("PolicyWindow() = %d, want %d", got, tc.window)
-			}
 			if got := s.PolicyHeader(); got != tc.header {
 				t.Errorf("PolicyHeader() = %s, want %s", got, tc.header)
 			}
@@ -88,31 +92,53 @@ func TestPolicyHeader(t *testing.T) {
 			if got := l.PolicyHeader(); got != tc.header {
 				t.Errorf("Limiter.PolicyHeader() = %s, want %s", got, tc.header)
 			}
+			if _, w := s.Policy(); s.PolicyWindow() != w {
+				t.Errorf("PolicyWindow() = %d, Policy's w = %d", s.PolicyWindow(), w)
+			}
 		})
 	}
 }
 
-// TestPolicyIsAPromise checks the claim made for PolicyWindow: a client that
-// makes q requests at the start of every w-second window is never refused.
-func TestPolicyIsAPromise(t *testing.T) {
-	for _, s := range []Settings{
-		{RequestsPerSecond: 100, Burst: 10},
-		{RequestsPerSecond: 3, Burst: 10},
-		{RequestsPerSecond: 0.3, Burst: 3},
-		{RequestsPerSecond: 0.7, Burst: 5},
-	} {
-		l, err := New(s)
-		if err != nil {
-			t.Fatal(err)
+// TestPolicyAgainstLimiter holds the advertised policy to the limiter: a
+// client that obeys it by spreading q requests evenly over each w seconds
+// is never refused, and one that sends the whole quota at the start of
+// each window is never refused when the quota fits the bucket; and the
+// advertised rate q/w is at most the real rate and at least half of it, so
+// an obeying client is never throttled 10x (or even 2x) below the limit.
+func TestPolicyAgainstLimiter(t *testing.T) {
+	for _, tc := range policyCases {
+		if tc.rps < 1e-6 {
+			continue // windows of 10^300 seconds cannot be walked through
 		}
-		w := s.PolicyWindow()
-		for win := int64(0); win < 20; win++ {
-			at := t0.Add(secs(float64(win * w)))
-			for i := 0; i < s.Burst; i++ {
-				if d := l.Allow("client", at); !d.Allowed {
-					t.Fatalf("%+v: request %d of window %d refused, policy %s", s, i, win, s.PolicyHeader())
+		t.Run(tc.name, func(t *testing.T) {
+			s := Settings{RequestsPerSecond: tc.rps, Burst: tc.burst}
+			q, w := s.Policy()
+			rate := float64(q) / float64(w)
+			if rate > tc.rps*(1+1e-9) || rate < tc.rps/2 {
+				t.Fatalf("policy q=%d;w=%d advertises %v/s for a limit of %v/s", q, w, rate, tc.rps)
+			}
+			const windows = 20
+			window := time.Duration(w) * time.Second
+			// Spread: request k at ceil(k*w/q) seconds, never early.
+			paced := mustNew(t, s)
+			for k := int64(0); k < windows*q; k++ {
+				ns := (k*int64(window) + q - 1) / q
+				if d := paced.Allow("client", t0.Add(time.Duration(ns))); !d.Allowed {
+					t.Fatalf("paced request %d of %d (at +%v) refused under policy q=%d;w=%d", k, windows*q, time.Duration(ns), q, w)
 				}
 			}
-		}
+			if q > int64(tc.burst) {
+				return // a client must not bunch more than the burst
+			}
+			bunched := mustNew(t, s)
+			for win := range int64(windows) {
+				at := t0.Add(time.Duration(win) * window)
+				for i := range q {
+					if d := bunched.Allow("client", at); !d.Allowed {
+						t.Fatalf("request %d of window %d refused, policy q=%d;w=%d", i, win, q, w)
+					}
+				}
+			}
+		})
 	}
 }
