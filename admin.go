@@ -26,6 +26,8 @@ var statusPage []byte
 //	POST /smartproxy/cache/purge  purge cached responses:
 //	                              {"key": "GET http://example.com/a?b"},
 //	                              {"prefix": "GET http://example.com/static/"}
+//	                              {"tags": ["a", "b"]} (issue 18: responses
+//	                              tagged by Surrogate-Key / Cache-Tag)
 //	                              or {"all": true}, optionally with
 //	                              "route": "<route name>"; answers {"purged": n}
 type Admin struct{}
@@ -72,10 +74,11 @@ func (a *Admin) handlePage(w http.ResponseWriter, r *http.Request) error {
 
 // purgeRequest is the body of POST /smartproxy/cache/purge.
 type purgeRequest struct {
-	Route  string `json:"route,omitempty"`
-	Key    string `json:"key,omitempty"`
-	Prefix string `json:"prefix,omitempty"`
-	All    bool   `json:"all,omitempty"`
+	Route  string   `json:"route,omitempty"`
+	Key    string   `json:"key,omitempty"`
+	Prefix string   `json:"prefix,omitempty"`
+	All    bool     `json:"all,omitempty"`
+	Tags   []string `json:"tags,omitempty"` // issue 18: tag purge
 }
 
 func (a *Admin) handlePurge(w http.ResponseWriter, r *http.Request) error {
@@ -98,8 +101,11 @@ func (a *Admin) handlePurge(w http.ResponseWriter, r *http.Request) error {
 	if req.All {
 		n++
 	}
+	if len(req.Tags) > 0 { // issue 18
+		n++
+	}
 	if n != 1 {
-		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(`give exactly one of "key", "prefix" or "all": true`)}
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New(`give exactly one of "key", "prefix", "tags" or "all": true`)}
 	}
 	purged, found := 0, false
 	for _, rt := range liveRoutes() {
@@ -112,6 +118,8 @@ func (a *Admin) handlePurge(w http.ResponseWriter, r *http.Request) error {
 			purged += rt.cache.PurgeAll()
 		case req.Key != "":
 			purged += rt.cache.Purge(req.Key)
+		case len(req.Tags) > 0: // issue 18
+			purged += rt.cache.PurgeTags(req.Tags...)
 		default:
 			purged += rt.cache.PurgePrefix(req.Prefix)
 		}

@@ -30,7 +30,7 @@ func newRouteCache(routeName string, cc *config.Cache) (*cache.Cache, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	poolKey := "cache|" + routeName + "|" + string(cj)
+	poolKey := "cache|" + routeName + "|" + string(cj) + listsOff(cc)
 	v, _, err := caches.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
 		c, err := cache.New(cc.Settings())
 		if err != nil {
@@ -42,6 +42,19 @@ func newRouteCache(routeName string, cc *config.Cache) (*cache.Cache, string, er
 		return nil, "", fmt.Errorf("cache: %w", err)
 	}
 	return v.(pooledCache).Cache, poolKey, nil
+}
+
+// listsOff tells apart, in a pool key, a list set empty (feature off) from
+// one left out (the default), which omitempty marshals alike.
+func listsOff(cc *config.Cache) string {
+	s := ""
+	if cc.TagHeaders != nil && len(cc.TagHeaders) == 0 {
+		s += "|no-tags"
+	}
+	if cc.Targets != nil && len(cc.Targets) == 0 {
+		s += "|no-targets"
+	}
+	return s
 }
 
 // serveCached answers r through the route's cache; misses go to the

@@ -50,6 +50,7 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 		defer o.release()
 	}
 	out := &o.req
+	installInterim(w, r, out) // issue 18: forward 103/102 to the client (interim.go)
 	var reset func()
 	if rp.count > 0 && idempotent(r) {
 		var err error
@@ -175,7 +176,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	setTarget(out, r, b)
 	b.Acquire()
 	begin := time.Now()
-	resp, err := rt.transport.RoundTrip(out)
+	resp, err := roundTripInterim(rt.transport, out) // issue 18: 1xx hook armed for this try (interim.go)
 	now := time.Now()
 	latency := now.Sub(begin)
 	if err != nil {
