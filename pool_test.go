@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
 	"github.com/caddy-smartproxy/smartproxy/balancer"
+	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
 func members(bs []*backend.Backend) []member {
@@ -106,6 +107,7 @@ func TestStatusError(t *testing.T) {
 		{"canceled", live, context.Canceled, 499},
 		{"deadline", live, context.DeadlineExceeded, 504},
 		{"other", live, errors.New("connection reset"), 502},
+		{"dial refused", live, h1.DialError{Err: errors.New("connection refused")}, 503},
 	}
 	for _, tc := range cases {
 		var he caddyhttp.HandlerError

@@ -236,6 +236,12 @@ func statusError(r *http.Request, err error) error {
 		// request" code and keeps such requests out of 5xx alerts.
 		return caddyhttp.Error(499, err)
 	}
+	if nothingSent(err) {
+		// Every backend tried was unreachable (connection refused or
+		// timed out, or its breaker refused): nothing answered, so the
+		// service is unavailable, as HAProxy says it.
+		return caddyhttp.Error(http.StatusServiceUnavailable, fmt.Errorf("%w: %w", errNoBackend, err))
+	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return caddyhttp.Error(http.StatusGatewayTimeout, err)

@@ -191,7 +191,7 @@ func TestCacheStaleIfError(t *testing.T) {
 	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(cs, "stale") {
 		t.Errorf("Cache-Status %q, want it to say stale", cs)
 	}
-	if resp, _ := cacheGet(t, c, "/never-stored"); resp.StatusCode != http.StatusBadGateway {
-		t.Fatalf("uncached path with the backend down: %d, want 502", resp.StatusCode)
+	if resp, _ := cacheGet(t, c, "/never-stored"); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("uncached path with the backend down: %d, want 503", resp.StatusCode)
 	}
 }

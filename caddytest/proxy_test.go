@@ -283,11 +283,13 @@ func TestLargeBodiesStreamWithoutBuffering(t *testing.T) {
 	})
 }
 
-func TestDeadBackendIs502(t *testing.T) {
+// Every backend refusing the connection: nothing could answer, so the
+// service is unavailable (503, as HAProxy says), not a bad gateway.
+func TestDeadBackendsAre503(t *testing.T) {
 	start(t, map[string]any{"backends": []map[string]any{{"url": deadURL(t)}, {"url": deadURL(t)}}})
 	code, _ := get(t, newClient(), "/")
-	if code != http.StatusBadGateway {
-		t.Fatalf("status %d, want 502", code)
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("status %d, want 503", code)
 	}
 }
 

@@ -248,7 +248,7 @@ routes:
 		body   string
 		header string // that must be kept
 	}{
-		{"/dead", 502, "502 Bad Gateway: no backend could be reached, or one answered with an invalid response\n", ""},
+		{"/dead", 503, "503 Service Unavailable: no backend is available\n", ""},
 		{"/broken", 503, "503 Service Unavailable: no backend is available\n", ""},
 		{"/limited", 429, "429 Too Many Requests: the rate limit is exceeded; retry after the Retry-After header's seconds\n", "Retry-After"},
 	} {
