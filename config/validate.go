@@ -192,6 +192,9 @@ func (lb *LoadBalancer) validate(p string) error {
 	}
 	a := lb.AlgorithmOrDefault()
 	if names := balancer.Names(); !slices.Contains(names, a) {
+		if s := Nearest(a, names); s != "" {
+			return errAt(p+".algorithm", "unknown algorithm %q (did you mean %q?)", a, s)
+		}
 		return errAt(p+".algorithm", "unknown algorithm %q (known: %s)", a, strings.Join(names, ", "))
 	}
 	if a == "header_hash" && lb.HashHeader == "" {

@@ -62,6 +62,23 @@ func TestValidate(t *testing.T) {
 			"routes[1]", "routes[0]"},
 		{"route no backends", `{"routes":[{"path":"/v1"}]}`, "routes[0].backends", "none"},
 		{"route inherits backends", `{"backends":[{"url":"http://a"}],"routes":[{"path":"/v1"}]}`, "", ""},
+		{"mixed schemes", `{"backends":[{"url":"http://a"},{"url":"h2c://b"}]}`, "backends[1].url", "share a scheme"},
+		{"mixed schemes in a route", `{"routes":[{"backends":[{"url":"https://a"},{"url":"http://b"}]}]}`, "routes[0].backends[1].url", "backends[0] is https"},
+		{"same scheme", `{"backends":[{"url":"https://a"},{"url":"https://b:8443"}]}`, "", ""},
+		{"timeout as a JSON number", `{"timeout":30}`, "timeout", `30ns: less than 1ms; a JSON number counts nanoseconds, so write a string such as "30s"`},
+		{"interval in nanoseconds", `{"health_check":{"interval":500}}`, "health_check.interval", "500ns"},
+		{"redis timeout in nanoseconds", `{"rate_limit":{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"a:1","timeout":100}}}`,
+			"rate_limit.redis.timeout", "100ns"},
+		{"route timeout in nanoseconds", `{"routes":[{"path":"/a","backends":[{"url":"http://a"}],"timeout":10}]}`, "routes[0].timeout", "10ns"},
+		{"one millisecond", `{"timeout":"1ms","cache":{"coalesce_timeout":"1ms"}}`, "", ""},
+		{"algorithm typo", `{"load_balancer":{"algorithm":"round-robin"}}`, "load_balancer.algorithm", `did you mean "round_robin"?`},
+		{"rl burst missing", `{"rate_limit":{"requests_per_second":100}}`, "rate_limit.burst", "required: the bucket size"},
+		{"rl rate missing", `{"rate_limit":{"burst":10}}`, "rate_limit.requests_per_second", "required"},
+		{"rl fallback", `{"rate_limit":{"requests_per_second":1,"burst":1,"key":"{http.request.header.X-Api-Key}","key_fallback":"refuse"}}`, "", ""},
+		{"rl fallback typo", `{"rate_limit":{"requests_per_second":1,"burst":1,"key":"{a}","key_fallback":"client-ip"}}`,
+			"rate_limit.key_fallback", `did you mean "client_ip"?`},
+		{"rl fallback without key", `{"rate_limit":{"requests_per_second":1,"burst":1,"key_fallback":"shared"}}`,
+			"rate_limit.key_fallback", "only with a key expression"},
 		{"route section error", `{"routes":[{"path":"/v1","backends":[{"url":"http://a"}],"rate_limit":{"requests_per_second":1}}]}`,
 			"routes[0].rate_limit.burst", "0"},
 	}
@@ -114,6 +131,11 @@ func TestValidateRedisStore(t *testing.T) {
 		{`{"requests_per_second":1,"burst":1,"redis":{"address":"x:1"}}`, "rate_limit.redis", "store"},
 		{`{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"x:1","failure_policy":"maybe"}}`, "rate_limit.redis.failure_policy", "maybe"},
 		{`{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"x:1","timeout":"-1s"}}`, "rate_limit.redis.timeout", "-1s"},
+		{`{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"localhost"}}`, "rate_limit.redis.address", `host:port, got "localhost"`},
+		{`{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"localhost:70000"}}`, "rate_limit.redis.address", "1 to 65535"},
+		{`{"requests_per_second":1e-9,"burst":2,"store":"redis","redis":{"address":"x:1"}}`, "rate_limit.burst", "time to refill"},
+		{`{"requests_per_second":1,"burst":2000000000,"store":"redis","redis":{"address":"x:1"}}`, "rate_limit.burst", "between 1 and 1000000000"},
+		{`{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"{env.REDIS_ADDR}"}}`, "", ""},
 	}
 	for _, tc := range cases {
 		var c Config
@@ -139,6 +161,7 @@ func TestLibraryErrorsNameTheKey(t *testing.T) {
 		{`{"circuit_breaker":{"window":"1ms"}}`, "circuit_breaker.window"},
 		{`{"cache":{"max_entry_bytes":104857600}}`, "cache.max_entry_bytes"},
 		{`{"health_check":{"jitter":0.9}}`, "health_check.jitter"},
+		{`{"health_check":{"timeout":"1m"}}`, "health_check.timeout"},
 	}
 	for _, tc := range cases {
 		var c Config
