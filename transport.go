@@ -50,7 +50,7 @@ type transportKey struct {
 // all of them up with the handler. Plain-HTTP backends get the lean h1
 // transport, which runs each exchange in the request's own goroutine on
 // pooled keep-alive connections; https and h2c backends get Caddy's
-// HTTPTransport (TLS, HTTP/2).
+// HTTPTransport (TLS, HTTP/2), https ones dialed by dialTLS.
 type transports struct {
 	ctx caddy.Context
 	m   map[transportKey]http.RoundTripper
@@ -93,10 +93,12 @@ func (ts *transports) get(timeout time.Duration, scheme string) (http.RoundTripp
 	case "h2c":
 		t.Versions = []string{"h2c", "2"}
 	case "https":
-		// The TLS handshake is part of the dial and has its bound: without
-		// one, a backend that accepts the connection and never answers the
-		// handshake held the request (and its goroutines and socket) past
-		// the route's timeout, and the breaker never saw a failure.
+		// Caddy builds the TLS client config (HTTP/2 by ALPN); dialTLS
+		// (below) dials with it. The handshake is part of the dial and
+		// shares its bound: without one, a backend that accepts the
+		// connection and never answers the handshake held the request
+		// (and its goroutines and socket) past the route's timeout, and
+		// the breaker never saw a failure.
 		t.TLS = &reverseproxy.TLSConfig{HandshakeTimeout: caddy.Duration(dial)}
 	}
 	if err := t.Provision(ts.ctx); err != nil {
@@ -137,6 +139,9 @@ func dialTLS(base *tls.Config, dial time.Duration) func(context.Context, string,
 		base = new(tls.Config)
 	} else {
 		base = base.Clone()
+	}
+	if base.ClientSessionCache == nil {
+		base.ClientSessionCache = tls.NewLRUClientSessionCache(0) // cheaper handshakes for new connections
 	}
 	d := &net.Dialer{KeepAlive: 30 * time.Second}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
