@@ -360,8 +360,12 @@ func deleteBackendSeries(route, backendName string) {
 	for c := 1; c <= 5; c++ {
 		metrics.requests.DeleteLabelValues(route, backendName, strconv.Itoa(c)+"xx")
 	}
-	// Transitions are made on the fly, one per state entered.
-	metrics.transitions.DeletePartialMatch(prometheus.Labels{"route": route, "backend": backendName})
+	// Transitions are made on the fly (faults.go), one per state entered.
+	// Deleted by exact labels: a partial match scans every series, which
+	// is quadratic when thousands of backends leave at once.
+	for _, to := range []health.State{health.Healthy, health.Unhealthy} {
+		metrics.transitions.DeleteLabelValues(route, backendName, to.String())
+	}
 }
 
 func deleteRouteSeries(route string) {

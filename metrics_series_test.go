@@ -3,11 +3,14 @@
 package smartproxy
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-smartproxy/smartproxy/health"
 )
 
 // seriesOf returns the label sets (route, backend) present in the
@@ -73,9 +76,13 @@ func TestMetricSeriesFollowTheConfigs(t *testing.T) {
 	cfg1 := holdConfig(route, a, b)
 	cfg1.m[a].observe(200, time.Millisecond)
 	cfg1.m[b].observe(200, time.Millisecond)
+	metrics.transitions.WithLabelValues(route, a, health.Unhealthy.String()).Inc()
 	// A reload: the new config (b, c) is built before the old one goes.
 	cfg2 := holdConfig(route, b, c)
 	cfg1.cleanup()
+	if metrics.transitions.DeleteLabelValues(route, a, health.Unhealthy.String()) {
+		t.Errorf("the health transitions of %s, which left, are still there", a)
+	}
 	cfg2.m[b].observe(500, time.Millisecond)
 	got, routeSeries := seriesOf(t, route)
 	if _, ok := got[a]; ok {
@@ -111,4 +118,27 @@ func TestMetricSeriesLateDestruct(t *testing.T) {
 	if got, _ := seriesOf(t, route); len(got) != 0 {
 		t.Fatalf("series left after the owner's Destruct: %v", got)
 	}
+}
+
+// BenchmarkMetricSeriesReload is the series work of one reload that
+// replaces 2,000 backends: the new config's holds, the old one's release.
+func BenchmarkMetricSeriesReload(b *testing.B) {
+	const route, n = "series-bench|*|default", 2000
+	backendsOf := func(round int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = "http://10." + strconv.Itoa(round&255) + "." + strconv.Itoa(i>>8) + "." + strconv.Itoa(i&255) + ":80"
+		}
+		return out
+	}
+	old := holdConfig(route, backendsOf(0)...)
+	b.ReportAllocs()
+	round := 0
+	for b.Loop() {
+		round++
+		next := holdConfig(route, backendsOf(round)...)
+		old.cleanup()
+		old = next
+	}
+	old.cleanup()
 }
