@@ -1,10 +1,12 @@
 package smartproxy
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -20,9 +22,23 @@ func init() {
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	return adaptCaddyfile(h.Dispenser)
+}
+
+// adaptCaddyfile parses one smartproxy directive and checks it with the
+// config package's rules (config.Validate, the ones the JSON and the yaml
+// adapter get), so every mistake is reported at adapt time with the file
+// and line of the subdirective that made it, e.g. `rate_limit 100` without
+// a burst: `rate_limit.burst: required: ..., at Caddyfile:7`. A key the
+// block does not write (a missing required one) is reported at its
+// nearest written ancestor.
+func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 	sp := new(Handler)
-	err := sp.UnmarshalCaddyfile(h.Dispenser)
-	return sp, err
+	p, err := sp.unmarshalCaddyfile(d)
+	if err != nil {
+		return nil, err
+	}
+	return sp, p.validate(&sp.Config)
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -70,6 +86,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	        global
 //	        max_keys <n>
 //	        ipv6_prefix <bits>
+//	        key_fallback client_ip|refuse|shared
 //	        headers on|off
 //	        store local|redis
 //	        redis {
@@ -112,10 +129,23 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // every setting it does not give from the enclosing block. Inside the
 // blocks of health_check, circuit_breaker, rate_limit and cache, each
 // subdirective is the JSON key of the same name; a flag without a value
-// (`global`, `allow_set_cookie`) means true.
+// (`global`, `allow_set_cookie`) means true. An unknown subdirective is an
+// error that suggests the nearest known one.
+//
+// UnmarshalCaddyfile only parses; the directive also validates the block
+// at once, naming the line of a bad value (see adaptCaddyfile).
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	_, err := h.unmarshalCaddyfile(d)
+	return err
+}
+
+// unmarshalCaddyfile parses the block and returns the parser, which knows
+// the token that set each key.
+func (h *Handler) unmarshalCaddyfile(d *caddyfile.Dispenser) (*cfParser, error) {
 	d.Next() // consume directive name
+	p := &cfParser{d: d, at: map[string]caddyfile.Token{"": d.Token()}}
 	for _, u := range d.RemainingArgs() {
+		p.mark("backends[" + strconv.Itoa(len(h.Backends)) + "].url")
 		h.Backends = append(h.Backends, config.Backend{URL: upstreamURL(u)})
 	}
 	var top upstreamIndex
@@ -123,29 +153,92 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if d.Val() == "route" {
 			var r config.Route
 			var idx upstreamIndex
+			prefix := "routes[" + strconv.Itoa(len(h.Routes)) + "]"
+			p.mark(prefix)
 			if !d.NextArg() {
-				return d.ArgErr()
+				return nil, d.ArgErr()
 			}
 			r.Host, r.Path = splitRouteMatch(d.Val())
 			if d.NextArg() {
-				return d.ArgErr()
+				return nil, d.ArgErr()
 			}
 			for n := d.Nesting(); d.NextBlock(n); {
 				if d.Val() == "route" {
-					return d.Err("route blocks cannot be nested")
+					return nil, d.Err("route blocks cannot be nested")
 				}
-				if err := parseSectionDirective(d, &r.Section, &idx); err != nil {
-					return err
+				if err := p.sectionDirective(prefix+".", &r.Section, &idx); err != nil {
+					return nil, err
 				}
 			}
 			h.Routes = append(h.Routes, r)
 			continue
 		}
-		if err := parseSectionDirective(d, &h.Section, &top); err != nil {
-			return err
+		if err := p.sectionDirective("", &h.Section, &top); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return p, nil
+}
+
+// cfParser parses one smartproxy block and remembers, for each key path it
+// set, the token that set it, so a validation error can name its line.
+type cfParser struct {
+	d  *caddyfile.Dispenser
+	at map[string]caddyfile.Token // key path -> the token that set it
+}
+
+// mark records the dispenser's current token as where path was set.
+func (p *cfParser) mark(path string) { p.at[path] = p.d.Token() }
+
+// validate runs the config package's rules; an error is placed at the line
+// of the key it names or, when that key was not written (a missing
+// required key), of its nearest written ancestor.
+func (p *cfParser) validate(c *config.Config) error {
+	err := c.Validate()
+	if err == nil {
+		return nil
+	}
+	var ce *config.Error
+	path := ""
+	if errors.As(err, &ce) {
+		path = ce.Path
+	}
+	for {
+		if tok, ok := p.at[path]; ok {
+			return wrapAt(err, tok)
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return wrapAt(err, p.at[""])
+		}
+		path = path[:i]
+	}
+}
+
+// wrapAt adds a token's file and line to err the way Dispenser.WrapErr
+// does.
+func wrapAt(err error, tok caddyfile.Token) error {
+	return fmt.Errorf("%w, at %s:%d", err, tok.File, tok.Line)
+}
+
+// sectionNames are the subdirectives parseSectionDirective knows, for "did
+// you mean".
+var sectionNames = []string{"to", "weight", "lb_policy", "slow_start", "panic_threshold", "timeout", "retries",
+	"health_check", "circuit_breaker", "rate_limit", "cache", "route"}
+
+// unknownSubdirective is the error for a subdirective that is not among
+// known, with the nearest known one when it is close enough.
+func unknownSubdirective(d *caddyfile.Dispenser, section string, known []string) error {
+	msg := fmt.Sprintf("unrecognized subdirective %q", d.Val())
+	if section != "" {
+		msg = section + ": " + msg
+	}
+	if s := config.Nearest(d.Val(), known); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	} else {
+		msg += " (known: " + strings.Join(known, ", ") + ")"
+	}
+	return d.Err(msg)
 }
 
 // upstreamURL turns a Caddyfile upstream into a URL: a bare host:port
@@ -187,18 +280,19 @@ func (x *upstreamIndex) lookup(s *config.Section, u string) (int, bool) {
 	return i, ok
 }
 
-// parseSectionDirective parses one subdirective that the top level and
-// routes share, at the dispenser's current token; idx indexes that
-// section's upstreams.
-func parseSectionDirective(d *caddyfile.Dispenser, s *config.Section, idx *upstreamIndex) error {
+// sectionDirective parses one subdirective that the top level and routes
+// share, at the dispenser's current token, into s, whose key paths start
+// with prefix; idx indexes that section's upstreams.
+func (p *cfParser) sectionDirective(prefix string, s *config.Section, idx *upstreamIndex) error {
+	d := p.d
 	switch d.Val() {
 	case "to":
-		args := d.RemainingArgs()
-		if len(args) == 0 {
+		if !d.NextArg() {
 			return d.ArgErr()
 		}
-		for _, u := range args {
-			s.Backends = append(s.Backends, config.Backend{URL: upstreamURL(u)})
+		for ok := true; ok; ok = d.NextArg() {
+			p.mark(prefix + "backends[" + strconv.Itoa(len(s.Backends)) + "].url")
+			s.Backends = append(s.Backends, config.Backend{URL: upstreamURL(d.Val())})
 		}
 	case "weight":
 		args := d.RemainingArgs()
@@ -216,6 +310,7 @@ func parseSectionDirective(d *caddyfile.Dispenser, s *config.Section, idx *upstr
 		if !ok {
 			return d.Errf("weight: upstream %s is not listed by `to` before it", args[0])
 		}
+		p.mark(prefix + "backends[" + strconv.Itoa(i) + "].weight")
 		s.Backends[i].Weight = &w
 	case "lb_policy":
 		args := d.RemainingArgs()
@@ -224,16 +319,21 @@ func parseSectionDirective(d *caddyfile.Dispenser, s *config.Section, idx *upstr
 		}
 		lb := lbOf(s)
 		lb.Algorithm = args[0]
+		p.mark(prefix + "load_balancer")
+		p.mark(prefix + "load_balancer.algorithm")
 		if len(args) == 2 {
 			lb.HashHeader = args[1]
+			p.mark(prefix + "load_balancer.hash_header")
 		}
 	case "slow_start":
+		p.mark(prefix + "load_balancer.slow_start")
 		v, err := durationArg(d)
 		if err != nil {
 			return err
 		}
 		lbOf(s).SlowStart = v
 	case "panic_threshold":
+		p.mark(prefix + "load_balancer.panic_threshold")
 		if !d.NextArg() {
 			return d.ArgErr()
 		}
@@ -243,12 +343,14 @@ func parseSectionDirective(d *caddyfile.Dispenser, s *config.Section, idx *upstr
 		}
 		lbOf(s).PanicThreshold = f
 	case "timeout":
+		p.mark(prefix + "timeout")
 		v, err := durationArg(d)
 		if err != nil {
 			return err
 		}
 		s.Timeout = v
 	case "retries":
+		p.mark(prefix + "retries")
 		if !d.NextArg() {
 			return d.ArgErr()
 		}
@@ -261,17 +363,22 @@ func parseSectionDirective(d *caddyfile.Dispenser, s *config.Section, idx *upstr
 		}
 		s.Retries.Count = &n
 	case "health_check":
+		p.mark(prefix + "health_check")
 		s.HealthCheck = new(config.HealthCheck)
 		if d.NextArg() {
+			p.mark(prefix + "health_check.path")
 			s.HealthCheck.Path = d.Val()
 		}
-		return parseBlock(d, "health_check", s.HealthCheck)
+		return p.block(prefix+"health_check", s.HealthCheck)
 	case "circuit_breaker":
+		p.mark(prefix + "circuit_breaker")
 		s.CircuitBreaker = new(config.CircuitBreaker)
-		return parseBlock(d, "circuit_breaker", s.CircuitBreaker)
+		return p.block(prefix+"circuit_breaker", s.CircuitBreaker)
 	case "rate_limit":
+		p.mark(prefix + "rate_limit")
 		s.RateLimit = new(config.RateLimit)
 		if d.NextArg() {
+			p.mark(prefix + "rate_limit.requests_per_second")
 			rps, err := strconv.ParseFloat(d.Val(), 64)
 			if err != nil {
 				return d.Errf("rate_limit: %q is not a rate in requests per second", d.Val())
@@ -281,6 +388,7 @@ func parseSectionDirective(d *caddyfile.Dispenser, s *config.Section, idx *upstr
 				if d.Val() != "burst" || !d.NextArg() {
 					return d.Errf("rate_limit: want `rate_limit <rps> burst <n>`, got %q", d.Val())
 				}
+				p.mark(prefix + "rate_limit.burst")
 				b, err := strconv.Atoi(d.Val())
 				if err != nil {
 					return d.Errf("rate_limit burst: %q is not a whole number", d.Val())
@@ -288,12 +396,13 @@ func parseSectionDirective(d *caddyfile.Dispenser, s *config.Section, idx *upstr
 				s.RateLimit.Burst = b
 			}
 		}
-		return parseBlock(d, "rate_limit", s.RateLimit)
+		return p.block(prefix+"rate_limit", s.RateLimit)
 	case "cache":
+		p.mark(prefix + "cache")
 		s.Cache = new(config.Cache)
-		return parseBlock(d, "cache", s.Cache)
+		return p.block(prefix+"cache", s.Cache)
 	default:
-		return d.Errf("unrecognized subdirective %q", d.Val())
+		return unknownSubdirective(d, "", sectionNames)
 	}
 	return nil
 }
@@ -310,9 +419,9 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	if !d.NextArg() {
 		return 0, d.ArgErr()
 	}
-	v, err := caddy.ParseDuration(d.Val())
+	v, err := parseDuration(d.Val())
 	if err != nil {
-		return 0, d.Errf("%s: bad duration %q: %v", name, d.Val(), err)
+		return 0, d.Errf("%s: %v", name, err)
 	}
 	if d.NextArg() {
 		return 0, d.ArgErr()
@@ -320,52 +429,60 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	return caddy.Duration(v), nil
 }
 
-// parseBlock fills the struct that dst points to from a block whose
-// subdirectives are the struct's JSON keys, so the Caddyfile and the JSON
-// can never disagree on a name.
-func parseBlock(d *caddyfile.Dispenser, section string, dst any) error {
+// block fills the struct that dst points to from a block whose
+// subdirectives are the struct's JSON keys (config.Fields, the walker the
+// JSON decoder and the yaml adapter use), so the Caddyfile and the JSON can
+// never disagree on a name. path is the block's key path.
+func (p *cfParser) block(path string, dst any) error {
+	d := p.d
 	v := reflect.ValueOf(dst).Elem()
-	fields := jsonFields(v.Type())
+	fields := config.Fields(v.Type())
+	section := strings.ReplaceAll(path[strings.LastIndexByte(path, ']')+1:], ".", " ")
+	section = strings.TrimPrefix(section, " ")
+	if d.NextArg() {
+		return d.Errf("%s: unexpected argument %q before the block", section, d.Val())
+	}
 	for n := d.Nesting(); d.NextBlock(n); {
 		key := d.Val()
-		idx, ok := fields[key]
+		f, ok := config.LookupField(fields, key)
 		if !ok {
-			return d.Errf("%s: unrecognized subdirective %q", section, key)
+			return unknownSubdirective(d, section, config.FieldNames(fields))
 		}
+		p.mark(path + "." + key)
+		fv := v.FieldByIndex(f.Index)
 		// A nested section (rate_limit's redis { ... }) is a block of its
 		// own.
-		if ft := v.Field(idx).Type(); ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
-			if d.NextArg() {
-				return d.ArgErr()
-			}
-			p := reflect.New(ft.Elem())
-			if err := parseBlock(d, section+" "+key, p.Interface()); err != nil {
+		if ft := f.Type; ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+			sub := reflect.New(ft.Elem())
+			if err := p.block(path+"."+key, sub.Interface()); err != nil {
 				return err
 			}
-			v.Field(idx).Set(p)
+			fv.Set(sub)
 			continue
 		}
 		args := d.RemainingArgs()
-		if err := setField(v.Field(idx), args); err != nil {
+		if err := setField(fv, args); err != nil {
 			return d.Errf("%s %s: %v", section, key, err)
 		}
 	}
 	return nil
 }
 
-func jsonFields(t reflect.Type) map[string]int {
-	m := make(map[string]int, t.NumField())
-	for i := range t.NumField() {
-		tag := t.Field(i).Tag.Get("json")
-		name, _, _ := strings.Cut(tag, ",")
-		if name != "" && name != "-" {
-			m[name] = i
-		}
-	}
-	return m
-}
-
 var durationType = reflect.TypeOf(caddy.Duration(0))
+
+// parseDuration reads a duration in Caddy's syntax; a bare number is
+// refused with the unit it needs, since `timeout 30` means seconds to most
+// readers and nothing to ParseDuration.
+func parseDuration(a string) (time.Duration, error) {
+	d, err := caddy.ParseDuration(a)
+	if err == nil {
+		return d, nil
+	}
+	if _, nerr := strconv.ParseFloat(a, 64); nerr == nil {
+		return 0, fmt.Errorf("bad duration %q: a duration needs a unit, e.g. %ss or %sms", a, a, a)
+	}
+	return 0, fmt.Errorf("bad duration %q: want a number and a unit (ns, us, ms, s, m, h, d), e.g. 30s or 1m30s", a)
+}
 
 // setField parses args into one field of a config section.
 func setField(f reflect.Value, args []string) error {
@@ -381,9 +498,9 @@ func setField(f reflect.Value, args []string) error {
 		if err != nil {
 			return err
 		}
-		dur, err := caddy.ParseDuration(a)
+		dur, err := parseDuration(a)
 		if err != nil {
-			return fmt.Errorf("bad duration %q: %v", a, err)
+			return err
 		}
 		f.SetInt(int64(dur))
 		return nil

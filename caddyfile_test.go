@@ -115,7 +115,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"block bad int", "smartproxy {\n circuit_breaker {\n failure_threshold many\n }\n}", `"many" is not a whole number`},
 		{"block bad duration", "smartproxy {\n cache {\n ttl forever\n }\n}", `bad duration "forever"`},
 		{"block bad bool", "smartproxy {\n rate_limit 1 burst 1 {\n global maybe\n }\n}", `"maybe": want on or off`},
-		{"block unknown", "smartproxy {\n health_check {\n intervl 1s\n }\n}", `health_check: unrecognized subdirective "intervl"`},
+		{"block unknown", "smartproxy {\n health_check {\n intervl 1s\n }\n}", `health_check: unrecognized subdirective "intervl" (did you mean "interval"?)`},
+		{"nested block unknown", "smartproxy {\n rate_limit 1 burst 1 {\n redis {\n adress x:1\n }\n }\n}", `rate_limit redis: unrecognized subdirective "adress" (did you mean "address"?)`},
+		{"unknown, nothing close", "smartproxy {\n zzzzzzzz 1\n}", `unrecognized subdirective "zzzzzzzz" (known: to, weight, lb_policy`},
+		{"argument before a block", "smartproxy {\n circuit_breaker 5 {\n }\n}", `circuit_breaker: unexpected argument "5" before the block`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,6 +131,35 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 	}
 }
 
+// TestCaddyfileValidationLines checks that the directive validates at
+// adapt time and places each error at the line of the subdirective that
+// caused it, inside routes too; a valid block adapts.
+func TestCaddyfileValidationLines(t *testing.T) {
+	for _, tc := range []struct{ name, input, want string }{
+		{"route's rate limit", "smartproxy {\n to a:1\n route /api {\n  to b:2\n  rate_limit 5\n }\n}",
+			"routes[0].rate_limit.burst: required: the bucket size, how many requests may arrive at once, at least 1 (e.g. 10), at Testfile:5"},
+		{"route's second to", "smartproxy {\n to a:1\n route /api {\n  to b:2\n  to https://c:3\n }\n}",
+			`routes[0].backends[1].url: "https://c:3": one route's backends must share a scheme (routes[0].backends[0] is http, this is https), at Testfile:5`},
+		{"same match twice", "smartproxy {\n to a:1\n route /v1 {\n  to b:2\n }\n route /v1/ {\n  to c:3\n }\n}",
+			`routes[1]: host "" path "/v1/": same match as routes[0], at Testfile:6`},
+		{"inline upstream", "smartproxy ftp://a:1", "backends[0].url: "},
+		{"unwritten section points at the directive", "smartproxy {\n route /x {\n }\n}", "routes[0].backends: none: set backends on the route or at the top level, at Testfile:2"},
+		{"nested key", "smartproxy {\n to a:1\n cache {\n  max_bytes 10\n  max_entry_bytes 20\n }\n}",
+			"cache.max_entry_bytes: 20: larger than max_bytes 10, at Testfile:5"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := adaptCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v\nwant one containing %q", err, tc.want)
+			}
+		})
+	}
+	h, err := adaptCaddyfile(caddyfile.NewTestDispenser("smartproxy {\n to a:1 b:2\n rate_limit 100 burst 10 {\n  key {http.request.header.X-Key}\n  key_fallback refuse\n }\n}"))
+	if err != nil || h.RateLimit.KeyFallback != "refuse" || len(h.Backends) != 2 {
+		t.Fatalf("valid block: %v %+v", err, h)
+	}
+}
+
 func FuzzUnmarshalCaddyfile(f *testing.F) {
 	f.Add("smartproxy {\n to a:1 b:2\n weight b:2 3\n lb_policy p2c\n route x/y {\n to c:3\n }\n}")
 	f.Add("smartproxy {\n rate_limit 1.5 burst 2 {\n key {a}\n }\n cache {\n ttl 1s\n }\n}")
@@ -136,7 +168,8 @@ func FuzzUnmarshalCaddyfile(f *testing.F) {
 		if err != nil || len(tokens) == 0 {
 			return
 		}
-		var h Handler
-		_ = h.UnmarshalCaddyfile(caddyfile.NewDispenser(tokens))
+		// Parsing and the adapt-time validation, which maps errors to
+		// lines, must never panic.
+		_, _ = adaptCaddyfile(caddyfile.NewDispenser(tokens))
 	})
 }
