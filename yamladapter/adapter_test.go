@@ -192,6 +192,16 @@ func TestRegistered(t *testing.T) {
 	}
 }
 
+// TestXYAMLContentTypes checks that the adapter answers to the subtypes
+// POST /load derives from application/x-yaml and text/x-yaml.
+func TestXYAMLContentTypes(t *testing.T) {
+	for _, name := range []string{"yaml", "x-yaml"} {
+		if _, ok := caddyconfig.GetAdapter(name).(Adapter); !ok {
+			t.Errorf("adapter %q is %T, want this package's", name, caddyconfig.GetAdapter(name))
+		}
+	}
+}
+
 func TestNilAndOtherOptions(t *testing.T) {
 	body := []byte("backends:\n  - url: http://localhost:3001\n  - url: http://localhost:3001\n")
 	for _, tc := range []struct {
