@@ -46,6 +46,7 @@ type entry struct {
 	lifetime     time.Duration // freshness lifetime
 	noCache      bool          // always revalidate
 	noStale      bool          // must-revalidate, proxy-revalidate or s-maxage: never serve stale
+	heuristic    bool          // lifetime is heuristic: hits say their ttl
 
 	size int64 // bytes counted against MaxBytes
 
@@ -119,6 +120,7 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 		lifetime:     f.lifetime,
 		noCache:      d.noCache,
 		noStale:      d.mustRevalidate || d.proxyRevalidate || d.sMaxAge != absent,
+		heuristic:    f.heuristic,
 	}
 	if v := h["Etag"]; len(v) > 0 {
 		e.etag = v[0]

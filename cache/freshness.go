@@ -60,8 +60,9 @@ func parseDate(h http.Header, name string) time.Time {
 // lifetime and whether that came from the origin (explicit) or from the
 // TTL heuristic.
 type freshness struct {
-	lifetime time.Duration
-	explicit bool
+	lifetime  time.Duration
+	explicit  bool
+	heuristic bool // from the heuristic (Last-Modified or TTL), not the origin
 }
 
 // freshnessLifetime computes the lifetime of a response with status code,
@@ -73,17 +74,21 @@ func (c *Cache) freshnessLifetime(code int, h http.Header, d responseDirectives,
 	var f freshness
 	switch {
 	case d.sMaxAge != absent:
-		f = freshness{time.Duration(d.sMaxAge) * time.Second, true}
+		f = freshness{lifetime: time.Duration(d.sMaxAge) * time.Second, explicit: true}
 	case d.maxAge != absent:
-		f = freshness{time.Duration(d.maxAge) * time.Second, true}
+		f = freshness{lifetime: time.Duration(d.maxAge) * time.Second, explicit: true}
 	case len(h["Expires"]) > 0 && !d.targeted:
 		// An invalid Expires (such as "0") means already expired.
 		f.explicit = true
 		if exp := parseDate(h, "Expires"); !exp.IsZero() {
 			f.lifetime = max(exp.Sub(date), 0)
 		}
-	case c.s.TTL > 0 && (d.public || slices.Contains(c.s.CacheableStatuses, code)):
-		f.lifetime = c.s.TTL
+	default:
+		if lifetime, ok := c.lastModifiedLifetime(code, h, d, date); ok {
+			f = freshness{lifetime: lifetime, heuristic: true}
+		} else if c.s.TTL > 0 && (d.public || slices.Contains(c.s.CacheableStatuses, code)) {
+			f = freshness{lifetime: c.s.TTL, heuristic: true}
+		}
 	}
 	if c.s.MaxTTL > 0 && f.lifetime > c.s.MaxTTL {
 		f.lifetime = c.s.MaxTTL

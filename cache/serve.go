@@ -48,7 +48,7 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (
 		age := e.currentAge(now)
 		if acceptable(e, age, rq) {
 			c.stats.hits.Add(1)
-			c.writeEntry(w, r, e, age, e.hitStatus)
+			c.writeEntry(w, r, e, age, c.hitStatusFor(e, age))
 			return StatusHit, nil
 		}
 	}

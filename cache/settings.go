@@ -138,6 +138,17 @@ type Settings struct {
 	// (they are passed downstream unchanged, for caches further down).
 	StripTargets bool
 
+	// HeuristicFraction turns on heuristic freshness from Last-Modified
+	// (RFC 9111 §4.2.2): a response without explicit freshness, with a
+	// heuristically cacheable status and a Last-Modified, is fresh for
+	// this fraction of its age at Date (0.1 is usual), at most
+	// HeuristicMax; it takes precedence over TTL. Must be in [0, 1].
+	// Default: 0 (off).
+	HeuristicFraction float64
+
+	// HeuristicMax caps a Last-Modified heuristic lifetime. Default: 24h.
+	HeuristicMax time.Duration
+
 	// Name identifies this cache in Cache-Status fields (RFC 9211).
 	// Default: "smartproxy".
 	Name string
@@ -182,6 +193,12 @@ func (s *Settings) Validate() error {
 			return fielderr.New("cacheable_statuses", code, fmt.Errorf("%w: cacheable_statuses: %d is not a storable final status", ErrInvalidSettings, code))
 		}
 	}
+	if s.HeuristicFraction < 0 || s.HeuristicFraction > 1 || s.HeuristicFraction != s.HeuristicFraction {
+		return fielderr.New("heuristic.fraction", s.HeuristicFraction, fmt.Errorf("%w: heuristic fraction %v is not in [0, 1]", ErrInvalidSettings, s.HeuristicFraction))
+	}
+	if s.HeuristicMax < 0 {
+		return fielderr.New("heuristic.max", s.HeuristicMax, fmt.Errorf("%w: heuristic max %s is negative", ErrInvalidSettings, s.HeuristicMax))
+	}
 	if err := s.validateFieldNames(); err != nil {
 		return err
 	}
@@ -218,6 +235,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	s.TagHeaders = canonicalOrDefault(s.TagHeaders, defaultTagHeaders)
 	s.Targets = canonicalOrDefault(s.Targets, defaultTargets)
+	if s.HeuristicMax == 0 {
+		s.HeuristicMax = DefaultHeuristicMax
+	}
 	if s.Now == nil {
 		s.Now = time.Now
 	}

@@ -271,6 +271,22 @@ type Cache struct {
 	// StripTargets removes the targeted fields from responses to clients.
 	// Default: false (passed downstream unchanged).
 	StripTargets bool `json:"strip_targets,omitempty"`
+
+	// Heuristic turns on heuristic freshness from Last-Modified (RFC 9111
+	// §4.2.2) for responses with no explicit freshness. Default: off.
+	Heuristic *CacheHeuristic `json:"heuristic,omitempty"`
+}
+
+// CacheHeuristic configures heuristic freshness from Last-Modified: a
+// response is fresh for Fraction of the time since it was last modified,
+// at most Max.
+type CacheHeuristic struct {
+	// Fraction of (Date - Last-Modified) a response stays fresh, in
+	// (0, 1]. Required; 0.1 is usual.
+	Fraction float64 `json:"fraction,omitempty"`
+
+	// Max caps the heuristic lifetime. Default: 24h.
+	Max caddy.Duration `json:"max,omitempty"`
 }
 
 // Retries configures retrying failed requests on other backends.

@@ -54,21 +54,28 @@ func (r *RateLimit) HeadersOn() bool { return r.Headers == nil || *r.Headers }
 
 // Settings returns the response cache settings of the section.
 func (c *Cache) Settings() cache.Settings {
+	var hf float64
+	var hm time.Duration
+	if c.Heuristic != nil {
+		hf, hm = c.Heuristic.Fraction, time.Duration(c.Heuristic.Max)
+	}
 	return cache.Settings{
-		MaxSize:         c.MaxSize,
-		MaxBytes:        c.MaxBytes,
-		MaxEntryBytes:   c.MaxEntryBytes,
-		MaxVariants:     c.MaxVariants,
-		TTL:             time.Duration(c.TTL),
-		MaxTTL:          time.Duration(c.MaxTTL),
-		StaleIfError:    time.Duration(c.StaleIfError),
-		CoalesceTimeout: time.Duration(c.CoalesceTimeout),
-		AllowSetCookie:  c.AllowSetCookie,
-		IgnoreQuery:     c.IgnoreQuery,
-		TagHeaders:      c.TagHeaders,
-		ExposeTags:      c.ExposeTags,
-		Targets:         c.Targets,
-		StripTargets:    c.StripTargets,
+		MaxSize:           c.MaxSize,
+		MaxBytes:          c.MaxBytes,
+		MaxEntryBytes:     c.MaxEntryBytes,
+		MaxVariants:       c.MaxVariants,
+		TTL:               time.Duration(c.TTL),
+		MaxTTL:            time.Duration(c.MaxTTL),
+		StaleIfError:      time.Duration(c.StaleIfError),
+		CoalesceTimeout:   time.Duration(c.CoalesceTimeout),
+		AllowSetCookie:    c.AllowSetCookie,
+		IgnoreQuery:       c.IgnoreQuery,
+		TagHeaders:        c.TagHeaders,
+		ExposeTags:        c.ExposeTags,
+		Targets:           c.Targets,
+		StripTargets:      c.StripTargets,
+		HeuristicFraction: hf,
+		HeuristicMax:      hm,
 	}
 }
 

@@ -355,6 +355,14 @@ func (c *Cache) validate(p string) error {
 	); err != nil {
 		return err
 	}
+	if h := c.Heuristic; h != nil {
+		if !(h.Fraction > 0 && h.Fraction <= 1) {
+			return errAt(p+".heuristic.fraction", "%v: must be above 0 and at most 1", h.Fraction)
+		}
+		if err := nonNegDur(p+".heuristic", "max", time.Duration(h.Max)); err != nil {
+			return err
+		}
+	}
 	s := c.Settings()
 	if err := s.Validate(); err != nil {
 		return libError(p, c, err, nil)
