@@ -24,6 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"golang.org/x/net/websocket"
 )
 
@@ -425,5 +427,124 @@ func TestTLSBackendsServeThroughTheProxy(t *testing.T) {
 				t.Fatalf("%d requests on %d connections: backend connections are not reused", served, n)
 			}
 		})
+	}
+}
+
+// hostileH2C is a raw HTTP/2 (prior knowledge) backend that answers each
+// stream by its path: "/long" sends more DATA than its content-length,
+// "/head" sends DATA after the answer to HEAD, "/ahead" also answers the
+// next stream the client has not opened yet; anything else gets "ok".
+func hostileH2C(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveHostileH2C(c)
+		}
+	}()
+	return "h2c://" + ln.Addr().String()
+}
+
+func serveHostileH2C(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if _, err := io.ReadFull(br, make([]byte, len(http2.ClientPreface))); err != nil {
+		return
+	}
+	fr := http2.NewFramer(c, br)
+	fr.WriteSettings()
+	dec := hpack.NewDecoder(4096, nil)
+	var hbuf bytes.Buffer
+	enc := hpack.NewEncoder(&hbuf)
+	headers := func(stream uint32, endStream bool) {
+		hbuf.Reset()
+		enc.WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+		enc.WriteField(hpack.HeaderField{Name: "content-length", Value: "2"})
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: stream, BlockFragment: hbuf.Bytes(), EndHeaders: true, EndStream: endStream})
+	}
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			return
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				fr.WriteSettingsAck()
+			}
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				fr.WritePing(true, f.Data)
+			}
+		case *http2.HeadersFrame:
+			fields, err := dec.DecodeFull(f.HeaderBlockFragment())
+			if err != nil {
+				return
+			}
+			var method, path string
+			for _, hf := range fields {
+				switch hf.Name {
+				case ":method":
+					method = hf.Value
+				case ":path":
+					path = hf.Value
+				}
+			}
+			id := f.StreamID
+			switch {
+			case method == http.MethodHead:
+				headers(id, false)
+				fr.WriteData(id, true, []byte("FAKE"))
+			case path == "/long":
+				headers(id, false)
+				fr.WriteData(id, false, []byte("ok"))
+				fr.WriteData(id, true, []byte("FAKE"))
+			case path == "/ahead":
+				headers(id, false)
+				fr.WriteData(id, true, []byte("ok"))
+				headers(id+2, false)
+				fr.WriteData(id+2, true, []byte("FAKE"))
+			default:
+				headers(id, false)
+				fr.WriteData(id, true, []byte("ok"))
+			}
+		}
+	}
+}
+
+// TestH2CBackendHostileFramesStayInTheirStream: over HTTP/2 every byte is
+// framed in a stream, so a backend's extra DATA, DATA after HEAD, or an
+// answer on a stream not yet opened can at worst break its own stream (or
+// the connection); the next request never gets those bytes.
+func TestH2CBackendHostileFramesStayInTheirStream(t *testing.T) {
+	addr := freeAddr(t)
+	caddyProcess(t, addr, fmt.Sprintf(`{"handler": "smartproxy", "timeout": "5s", "retries": {"count": 0},
+		"backends": [{"url": %q}]}`, hostileH2C(t)))
+	client := &http.Client{Timeout: 10 * time.Second}
+	for round := range 10 {
+		for _, h := range []struct{ method, path string }{{"GET", "/long"}, {"HEAD", "/head"}, {"GET", "/ahead"}} {
+			req, _ := http.NewRequest(h.method, "http://"+addr+h.path, nil)
+			if resp, err := client.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			resp, err := client.Get("http://" + addr + "/next")
+			if err != nil {
+				t.Fatalf("round %d, after %s %s: %v", round, h.method, h.path, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "ok" {
+				t.Fatalf("round %d: the request after %s %s got %d %q", round, h.method, h.path, resp.StatusCode, body)
+			}
+		}
 	}
 }
