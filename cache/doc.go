@@ -44,7 +44,17 @@
 //   - Revalidation with If-None-Match / If-Modified-Since; a 304 refreshes
 //     the stored headers and the stored body is served. Clients'
 //     If-None-Match / If-Modified-Since are answered with 304 from cache.
-//   - HEAD is answered from the stored GET.
+//   - HEAD is answered from the stored GET; a forwarded HEAD whose 200
+//     has the stored response's validators freshens it (headrefresh.go).
+//   - Targeted cache control (RFC 9213): the first valid field of
+//     Targets (CDN-Cache-Control) overrides Cache-Control and Expires
+//     (targeted.go).
+//   - Tags from Surrogate-Key / Cache-Tag (TagHeaders), purged with
+//     PurgeTags; kept from clients unless ExposeTags (tags.go).
+//   - Heuristic freshness from Last-Modified, opt-in (heuristic.go).
+//   - 1xx responses written by fetch reach the client with their own
+//     fields only; they are never stored nor merged into the final
+//     response.
 //   - Unsafe methods answered 2xx/3xx invalidate the target URI and
 //     same-origin Location / Content-Location.
 //   - Concurrent misses for one key are coalesced into one fetch; see
@@ -66,8 +76,7 @@
 //     there is no background revalidation, since a Cache starts no
 //     goroutines.
 //   - Storing 302/307 and other statuses that are not in
-//     CacheableStatuses is allowed only with explicit freshness; HEAD
-//     responses never update a stored GET (RFC 9111 §4.3.5 is optional).
+//     CacheableStatuses is allowed only with explicit freshness.
 //   - Invalidation across Vary variants is whole-URI (all variants go).
 //
 // # Coalescing

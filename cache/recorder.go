@@ -51,6 +51,8 @@ type recorder struct {
 
 	stored *entry
 
+	headFresh http.Header // a HEAD's 200 that may freshen stale (headrefresh.go)
+
 	// coalescing: fl is the flight this request leads (nil when none);
 	// while relay is set the body goes to the client through it, and
 	// relayed says it ever was (trailers then sit in h).
@@ -114,6 +116,9 @@ func (rec *recorder) WriteHeader(code int) {
 	}
 	up := h["Cache-Status"]
 	wh["Cache-Status"] = append(up[:len(up):len(up)], c.cacheStatus(rec.fwd, 0, rec.storeAllowed && reason == "", reason))
+	if rec.r.Method == http.MethodHead && code == http.StatusOK && rec.stale != nil {
+		rec.headFresh = h
+	}
 	rec.mode = modePass
 	rec.w.WriteHeader(code)
 	if shared && rec.fl != nil {
@@ -311,6 +316,9 @@ func (rec *recorder) finish(err error, status Status) (Status, error) {
 		return StatusRevalidated, nil
 	case modeFailed:
 		return rec.serveStale(rec.code)
+	}
+	if err == nil && rec.headFresh != nil {
+		c.refreshFromHead(rec.r, rec.stale, rec.headFresh, rec.requestTime, rec.respTime)
 	}
 	rec.storeFill(err)
 	rec.release() // the waiters have what they need; the leader's client may be slow
