@@ -24,16 +24,24 @@ func TestHeuristicLastModified_RFC9111_4_2_2(t *testing.T) {
 		ttl          string        // Cache-Status ttl at fresh, "" for none
 	}{
 		{"tenth of ten hours", Settings{HeuristicFraction: 0.1}, 200,
-			func(clk *clock) []string { return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -10*time.Hour)} },
+			func(clk *clock) []string {
+				return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -10*time.Hour)}
+			},
 			59 * time.Minute, 61 * time.Minute, "ttl=60"},
 		{"capped by max", Settings{HeuristicFraction: 0.1, HeuristicMax: 2 * time.Hour}, 200,
-			func(clk *clock) []string { return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -1000*time.Hour)} },
+			func(clk *clock) []string {
+				return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -1000*time.Hour)}
+			},
 			119 * time.Minute, 121 * time.Minute, "ttl=60"},
 		{"default max a day", Settings{HeuristicFraction: 1}, 404,
-			func(clk *clock) []string { return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -1000*time.Hour)} },
+			func(clk *clock) []string {
+				return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -1000*time.Hour)}
+			},
 			23 * time.Hour, 25 * time.Hour, "ttl=3600"},
 		{"wins over ttl", Settings{HeuristicFraction: 0.5, TTL: time.Hour}, 200,
-			func(clk *clock) []string { return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -20*time.Minute)} },
+			func(clk *clock) []string {
+				return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -20*time.Minute)}
+			},
 			9 * time.Minute, 11 * time.Minute, "ttl=60"},
 		{"explicit freshness wins", Settings{HeuristicFraction: 0.5}, 200,
 			func(clk *clock) []string {
@@ -41,7 +49,9 @@ func TestHeuristicLastModified_RFC9111_4_2_2(t *testing.T) {
 			},
 			59 * time.Second, 61 * time.Second, ""},
 		{"status not heuristically cacheable", Settings{HeuristicFraction: 0.5}, 403,
-			func(clk *clock) []string { return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -10*time.Hour)} },
+			func(clk *clock) []string {
+				return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -10*time.Hour)}
+			},
 			0, 0, ""},
 		{"public makes any status eligible", Settings{HeuristicFraction: 0.5}, 403,
 			func(clk *clock) []string {
@@ -52,7 +62,9 @@ func TestHeuristicLastModified_RFC9111_4_2_2(t *testing.T) {
 			func(clk *clock) []string { return []string{"Date", at(clk, 0), "Last-Modified", at(clk, time.Hour)} },
 			0, 0, ""},
 		{"off by default", Settings{}, 200,
-			func(clk *clock) []string { return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -10*time.Hour)} },
+			func(clk *clock) []string {
+				return []string{"Date", at(clk, 0), "Last-Modified", at(clk, -10*time.Hour)}
+			},
 			0, 0, ""},
 	}
 	for _, tt := range tests {
