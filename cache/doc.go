@@ -52,6 +52,8 @@
 //   - Tags from Surrogate-Key / Cache-Tag (TagHeaders), purged with
 //     PurgeTags; kept from clients unless ExposeTags (tags.go).
 //   - Heuristic freshness from Last-Modified, opt-in (heuristic.go).
+//   - A single byte range (with If-Range) from a stored 200: 206 or 416;
+//     a range miss fetches and stores the whole response (ranges.go).
 //   - 1xx responses written by fetch reach the client with their own
 //     fields only; they are never stored nor merged into the final
 //     response.
@@ -65,10 +67,10 @@
 //
 // Not implemented, on purpose:
 //
-//   - Range requests and 206 responses: a request with Range (or If-Range,
-//     If-Match, If-Unmodified-Since) bypasses the cache, since answering
-//     them correctly needs partial-content assembly and the origin already
-//     does it.
+//   - Several ranges in one request, and storing 206 responses: a
+//     multi-range request goes to the origin and its 206 passes through
+//     (single ranges are served from stored 200s: ranges.go). If-Match
+//     and If-Unmodified-Since requests bypass the cache.
 //   - Qualified no-cache="field" and private="field": treated as the
 //     unqualified directives (stricter, never wrong).
 //   - The stale-while-revalidate and stale-if-error response directives

@@ -133,22 +133,7 @@ func (rec *recorder) WriteHeader(code int) {
 // response; a cache must not store early hints as the response's headers.
 // A client's fields of the same name set before are put back.
 func (rec *recorder) interim(code int, h http.Header) {
-	wh := rec.w.Header()
-	var saved [8]field
-	kept := saved[:0]
-	for k, v := range h {
-		if old, ok := wh[k]; ok {
-			kept = append(kept, field{k, old})
-		}
-		wh[k] = v
-	}
-	rec.w.WriteHeader(code)
-	for k := range h {
-		delete(wh, k)
-	}
-	for _, f := range kept {
-		wh[f.name] = f.values
-	}
+	sendInterim(rec.w, h, code)
 	clear(h)
 }
 

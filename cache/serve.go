@@ -34,10 +34,17 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (
 		return c.serveUnsafe(w, r, fetch)
 	}
 	h := r.Header
-	// Ranges and preconditions other than If-None-Match/If-Modified-Since
-	// are left to the origin.
-	if len(h["Range"]) > 0 || len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0 || len(h["If-Range"]) > 0 {
+	// Preconditions other than If-None-Match/If-Modified-Since are left
+	// to the origin, and so are several ranges (ranges.go).
+	if len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0 {
 		return StatusBypass, fetch(w, r)
+	}
+	var br byteRange
+	rk := rangeNone
+	if v := h["Range"]; len(v) > 0 && r.Method == http.MethodGet {
+		if br, rk = parseRange(v); rk == rangeMultiple {
+			return StatusBypass, fetch(w, r)
+		}
 	}
 	var kb [keyBufSize]byte
 	key := c.appendKey(kb[:0], r)
@@ -48,6 +55,10 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (
 		age := e.currentAge(now)
 		if acceptable(e, age, rq) {
 			c.stats.hits.Add(1)
+			if rk == rangeSingle && e.status == http.StatusOK && !notModified(r, e) && ifRangeMatches(r, e.etag, e.lmRaw) {
+				c.writeEntryRange(w, r, e, age, c.hitStatusFor(e, age), br)
+				return StatusHit, nil
+			}
 			c.writeEntry(w, r, e, age, c.hitStatusFor(e, age))
 			return StatusHit, nil
 		}
@@ -56,6 +67,9 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (
 		w.Header()["Cache-Status"] = c.csOnlyIfCached
 		w.WriteHeader(http.StatusGatewayTimeout)
 		return StatusOnlyIfCached, nil
+	}
+	if rk == rangeSingle {
+		return c.serveRangeMiss(w, r, fetch, key, e, known, rq, now, br)
 	}
 	return c.forward(w, r, fetch, key, e, known, rq, now)
 }
