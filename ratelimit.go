@@ -34,6 +34,7 @@ type routeLimiter struct {
 	lim     *ratelimit.Limiter
 	shared  *redisstore.Store // non-nil with store redis: lim is then unused
 	key     string            // placeholder expression; "" = the client IP Caddy resolved
+	onEmpty string            // key_fallback (config.Fallback*): keys a request whose key has an empty placeholder
 	v6bits  int               // with the default key: the prefix IPv6 clients are keyed by (0 = 64)
 	headers bool
 	policy  []string // the RateLimit-Policy header value, built once
@@ -77,6 +78,7 @@ func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics, lo
 		lim:     l,
 		shared:  shared,
 		key:     rc.Key,
+		onEmpty: rc.FallbackOrDefault(),
 		v6bits:  rc.IPv6Prefix,
 		headers: rc.HeadersOn(),
 		policy:  []string{l.PolicyHeader()},
@@ -90,6 +92,9 @@ func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics, lo
 // errRateLimited is the cause of a 429.
 var errRateLimited = fmt.Errorf("rate limit exceeded")
 
+// errNoLimitKey is the cause of a 400 under key_fallback refuse.
+var errNoLimitKey = errors.New("the rate limit key is empty for this request (key_fallback refuse)")
+
 // allow takes a token for r's key. It sets the RateLimit headers (unless
 // turned off) and, when the request is refused, Retry-After, and returns a
 // 429 caddyhttp.Error so handle_errors can restyle the answer.
@@ -101,7 +106,23 @@ func (l *routeLimiter) allow(w http.ResponseWriter, r *http.Request) error {
 		ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 		key = ratelimit.ClientKey(ip, l.v6bits)
 	} else if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		key = repl.ReplaceAll(l.key, "")
+		var err error
+		if key, err = repl.ReplaceOrErr(l.key, true, true); err != nil {
+			// A placeholder of the key is empty (a header the request
+			// lacks): rate_limit.key_fallback decides, rather than one
+			// bucket for every such request. Fallback keys start with a
+			// NUL, which a header value cannot hold, so a client cannot
+			// name another's fallback bucket through a header.
+			switch l.onEmpty {
+			case config.FallbackRefuse:
+				return caddyhttp.Error(http.StatusBadRequest, errNoLimitKey)
+			case config.FallbackShared:
+				key = "\x00shared"
+			default:
+				ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+				key = "\x00" + ratelimit.ClientKey(ip, 0)
+			}
+		}
 	}
 	var d ratelimit.Decision
 	if l.shared != nil {
