@@ -1,6 +1,7 @@
 package smartproxy
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,7 +24,7 @@ type scriptedTLS struct {
 	conns atomic.Int64
 }
 
-func newScriptedTLS(t *testing.T, script func(r *http.Request, c net.Conn)) *scriptedTLS {
+func newScriptedTLS(t testing.TB, script func(r *http.Request, c net.Conn)) *scriptedTLS {
 	t.Helper()
 	s := &scriptedTLS{}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +54,7 @@ func newScriptedTLS(t *testing.T, script func(r *http.Request, c net.Conn)) *scr
 
 // framedTransport is net/http's transport dialing through dialTLS, trusting
 // s's certificate.
-func framedTransport(t *testing.T, s *scriptedTLS) *http.Transport {
+func framedTransport(t testing.TB, s *scriptedTLS) *http.Transport {
 	t.Helper()
 	roots := x509.NewCertPool()
 	roots.AddCert(s.Certificate())
@@ -252,4 +254,54 @@ func TestFramedConnHiddenBytesUnderConcurrency(t *testing.T) {
 	if sent.Load() < 1200 {
 		t.Fatalf("only %d of 1200 exchanges succeeded", sent.Load())
 	}
+}
+
+// FuzzFramedConn: whatever one response is (bytes a backend sends for it,
+// GET or HEAD), the next request is answered by its own response: the
+// backend echoes an id only that request carries.
+func FuzzFramedConn(f *testing.F) {
+	for _, seed := range []string{okResp, longResp, afterChunked, interimResp, headResp + fakeResp, noContent + fakeResp,
+		"HTTP/1.1 101 Switching Protocols\r\n\r\nraw", "HTTP/1.0 200 OK\r\n\r\nto close", "garbage\r\n\r\n"} {
+		f.Add([]byte(seed), false)
+		f.Add([]byte(seed), true)
+	}
+	var script atomic.Pointer[[]byte]
+	s := newScriptedTLS(f, func(r *http.Request, c net.Conn) {
+		if r.URL.Path == "/fuzz" {
+			c.Write(*script.Load())
+			return
+		}
+		id := r.URL.Query().Get("id")
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(id))+"\r\n\r\n"+id)
+	})
+	tr := framedTransport(f, s)
+	tr.ResponseHeaderTimeout = 300 * time.Millisecond
+	var n atomic.Int64
+	f.Fuzz(func(t *testing.T, resp []byte, head bool) {
+		script.Store(&resp)
+		method := http.MethodGet
+		if head {
+			method = http.MethodHead
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		req, _ := http.NewRequestWithContext(ctx, method, s.URL+"/fuzz", nil)
+		if r, err := tr.RoundTrip(req); err == nil {
+			io.Copy(io.Discard, r.Body)
+			r.Body.Close()
+		}
+		cancel()
+		id := "id" + strconv.FormatInt(n.Add(1), 10)
+		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/next?id="+id, nil)
+		r, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("the request after %q failed: %v", resp, err)
+		}
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil || string(body) != id {
+			t.Fatalf("the request after %q got %q (%v), want %q", resp, body, err, id)
+		}
+	})
 }
