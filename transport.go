@@ -203,6 +203,7 @@ type framedConn struct {
 
 	// The shadow parser's side.
 	feed    []byte // bytes read, not yet taken by the parser
+	spare   []byte // feed's buffer, reused
 	hungry  bool   // the parser waits for bytes
 	ended   bool   // the parser saw the end of the outstanding response
 	excess  int    // bytes fed after that end
@@ -344,7 +345,10 @@ func (c *framedConn) Read(p []byte) (int, error) {
 		if !c.outstanding {
 			return 0, c.poisonLocked(errUnsolicited)
 		}
-		c.feed = append(c.feed, p[:n]...)
+		// The parser has taken every byte fed before (or ended): refill
+		// the same buffer.
+		c.feed = append(c.spare[:0], p[:n]...)
+		c.spare = c.feed[:0]
 		c.cond.Broadcast()
 		for !(c.hungry && len(c.feed) == 0) && !c.ended && !c.pass && !c.closed {
 			c.cond.Wait()
