@@ -197,7 +197,7 @@ func (d *jsonDecoder) duration(t json.Token, v reflect.Value, path string) error
 	case json.Number:
 		n, err := strconv.ParseInt(string(x), 10, 64)
 		if err != nil {
-			return &Error{Path: path, Err: fmt.Errorf("%w: %s: want a string such as \"30s\" (a number counts whole nanoseconds)", ErrDuration, x)}
+			return &Error{Path: path, Err: fmt.Errorf("%w: %s: want a string such as \"30s\" (a number counts whole nanoseconds)", ErrDuration, clip(string(x)))}
 		}
 		v.SetInt(n)
 		return nil
@@ -229,8 +229,8 @@ func scalar(t json.Token, v reflect.Value, path string) error {
 		}
 		i, err := strconv.ParseInt(string(n), 10, 64)
 		if err != nil || v.OverflowInt(i) {
-			if f, ferr := strconv.ParseFloat(string(n), 64); ferr == nil && f == math.Trunc(f) {
-				return &Error{Path: path, Err: fmt.Errorf("%w: %s: integer out of range", ErrType, n)}
+			if f, ferr := strconv.ParseFloat(string(n), 64); (ferr == nil && f == math.Trunc(f)) || errors.Is(ferr, strconv.ErrRange) {
+				return &Error{Path: path, Err: fmt.Errorf("%w: %s: integer out of range", ErrType, clip(string(n)))}
 			}
 			return typeErr(path, "an integer", t)
 		}
@@ -243,7 +243,7 @@ func scalar(t json.Token, v reflect.Value, path string) error {
 		}
 		f, err := strconv.ParseFloat(string(n), 64)
 		if err != nil || v.OverflowFloat(f) {
-			return &Error{Path: path, Err: fmt.Errorf("%w: %s: number out of range", ErrType, n)}
+			return &Error{Path: path, Err: fmt.Errorf("%w: %s: number out of range", ErrType, clip(string(n)))}
 		}
 		v.SetFloat(f)
 		return nil
@@ -266,16 +266,22 @@ func describeJSON(t json.Token) string {
 		}
 		return "a list"
 	case string:
-		if len(x) > 40 {
-			x = x[:40] + "..."
-		}
-		return "string " + strconv.Quote(x)
+		return "string " + strconv.Quote(clip(x))
 	case json.Number:
-		return "number " + string(x)
+		return "number " + clip(string(x))
 	case bool:
 		return "boolean " + strconv.FormatBool(x)
 	case nil:
 		return "null"
 	}
 	return fmt.Sprint(t)
+}
+
+// clip shortens a value for a message: a hostile config may hold a
+// megabyte-long string or number, and an error need not echo it whole.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "..."
+	}
+	return s
 }

@@ -69,6 +69,10 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{"truncated", `{"backends":[`, ErrSyntax, `backends: invalid json: unexpected EOF`},
 		{"trailing data", `{} {}`, ErrSyntax, `invalid json: more data after the handler's object`},
 		{"not an object", `[1]`, ErrType, `wrong type: want an object, got a list`},
+		{"huge number is clipped", `{"cache":{"max_size":` + strings.Repeat("9", 100000) + `}}`, ErrType,
+			`cache.max_size: wrong type: ` + strings.Repeat("9", 40) + `...: integer out of range`},
+		{"huge string is clipped", `{"backends":[{"url":` + strings.Repeat("1", 100000) + `.5}]}`, ErrType,
+			`backends[0].url: wrong type: want a string, got number ` + strings.Repeat("1", 40) + `...`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Config{Section: Section{Timeout: 7}}
