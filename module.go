@@ -297,12 +297,14 @@ func (h *Handler) Cleanup() error {
 	if h.liveKey != "" {
 		_, _ = liveHandlers.Delete(h.liveKey)
 	}
-	for _, pk := range h.pooled {
-		_, _ = pk.pool.Delete(pk.key)
-	}
 	for _, rt := range h.routes {
 		rt.faults.stop()
 		rt.pool.close()
+	}
+	// After the health checkers stopped: a last-moment transition could
+	// otherwise recreate a departed backend's metrics series.
+	for _, pk := range h.pooled {
+		_, _ = pk.pool.Delete(pk.key)
 	}
 	if h.tunnels != nil {
 		h.tunnels.closeAll()
