@@ -138,7 +138,15 @@ func replayBody(out *http.Request, r *http.Request, maxReplay int64) (reset func
 	if !replayHeld.take(held) {
 		return nil, 0, nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(r.Body, maxReplay+1))
+	var buf []byte
+	if r.ContentLength >= 0 {
+		// Known length (Caddy's server enforces it): one exact buffer,
+		// no growth garbage.
+		buf = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, buf)
+	} else {
+		buf, err = io.ReadAll(io.LimitReader(r.Body, maxReplay+1))
+	}
 	if err != nil {
 		return nil, held, err
 	}
