@@ -1,7 +1,6 @@
 package smartproxy
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"sync"
@@ -21,13 +20,9 @@ import (
 // change of the health settings; a breaker survives while its settings are
 // unchanged.
 var (
-	healthRecords = caddy.NewUsagePool()
-	breakers      = caddy.NewUsagePool()
+	healthRecords = newShared[*health.Record]("health", nil)
+	breakers      = newShared[*pooledBreaker]("breaker", nil)
 )
-
-type pooledRecord struct{ *health.Record }
-
-func (pooledRecord) Destruct() error { return nil }
 
 // pooledBreaker is a breaker with the observers of the configs that use
 // it: its state-change hook is fixed when it is made, but the configs (and
@@ -41,8 +36,6 @@ type pooledBreaker struct {
 type breakerSub struct {
 	f func(from, to breaker.State, reason string)
 }
-
-func (*pooledBreaker) Destruct() error { return nil }
 
 func (pb *pooledBreaker) subscribe(f func(from, to breaker.State, reason string)) (unsubscribe func()) {
 	s := &breakerSub{f}
@@ -83,14 +76,10 @@ func (h *Handler) setupFaultTolerance(ctx caddy.Context, rt *route, s config.Sec
 	ft := &rt.faults
 	if s.CircuitBreaker != nil {
 		bs := s.CircuitBreaker.Settings()
-		sj, err := json.Marshal(s.CircuitBreaker)
-		if err != nil {
-			return err
-		}
 		for i := range p.members {
 			m := &p.members[i]
-			key := "breaker|" + rt.name + "|" + m.b.Name + "|" + string(sj)
-			v, _, err := breakers.LoadOrNew(key, func() (caddy.Destructor, error) {
+			k := stateKey{route: rt.name, backend: m.b.Name, settings: s.CircuitBreaker}
+			pb, err := breakers.acquire(&h.holds, k, func() (*pooledBreaker, error) {
 				pb := &pooledBreaker{subs: make(map[*breakerSub]struct{})}
 				set := bs
 				set.OnStateChange = pb.notify
@@ -104,8 +93,6 @@ func (h *Handler) setupFaultTolerance(ctx caddy.Context, rt *route, s config.Sec
 			if err != nil {
 				return fmt.Errorf("circuit_breaker: %w", err)
 			}
-			h.pooled = append(h.pooled, pooledKey{breakers, key})
-			pb := v.(*pooledBreaker)
 			m.breaker = pb.Breaker
 			name := m.b.Name
 			ft.unsubs = append(ft.unsubs, pb.subscribe(func(from, to breaker.State, reason string) {
@@ -120,15 +107,13 @@ func (h *Handler) setupFaultTolerance(ctx caddy.Context, rt *route, s config.Sec
 	targets := make([]health.Target, len(p.members))
 	for i := range p.members {
 		m := &p.members[i]
-		key := "health|" + rt.name + "|" + m.b.Name
-		v, _, err := healthRecords.LoadOrNew(key, func() (caddy.Destructor, error) {
-			return pooledRecord{health.NewRecord(hs.InitialState)}, nil
+		rec, err := healthRecords.acquire(&h.holds, stateKey{route: rt.name, backend: m.b.Name}, func() (*health.Record, error) {
+			return health.NewRecord(hs.InitialState), nil
 		})
 		if err != nil {
-			return err
+			return fmt.Errorf("health_check: %w", err)
 		}
-		h.pooled = append(h.pooled, pooledKey{healthRecords, key})
-		m.health = v.(pooledRecord).Record
+		m.health = rec
 		targets[i] = health.Target{Name: m.b.Name, URL: probeURL(m.b), Record: m.health}
 	}
 	logger := h.logger.Named("health")

@@ -273,7 +273,7 @@ func liveRoutes() []*route {
 // backendTotals keeps each backend's request totals across reloads, for
 // the status API's counts and error rate. An entry lives while some config
 // holds it, and so do the metric series of its backend.
-var backendTotals = caddy.NewUsagePool()
+var backendTotals = newShared("totals", (*requestTotals).Destruct)
 
 type requestTotals struct {
 	requests, failures atomic.Uint64

@@ -56,15 +56,9 @@ type Handler struct {
 	tunnels    *tunnels
 	liveKey    string // this handler's key in liveHandlers
 	scope      scope  // the Caddy server and site this handler sits in
-	// pooled lists the keys this config holds in the package's usage
-	// pools, released in Cleanup.
-	pooled []pooledKey
-}
-
-// pooledKey is one reference this handler holds in a caddy.UsagePool.
-type pooledKey struct {
-	pool *caddy.UsagePool
-	key  string
+	// holds are this config's references to shared state (pools.go),
+	// released in Cleanup.
+	holds holds
 }
 
 // route is what a request is matched to: a pool of backends and the
@@ -167,10 +161,13 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 			return nil, fmt.Errorf("backends[%d]: %q: one route's backends must share a scheme (%s, not %s)", i, bc.URL, scheme, b.URL.Scheme)
 		}
 		members[i].b = b
-		key := "totals|" + name + "|" + b.Name
-		v, _, _ := backendTotals.LoadOrNew(key, func() (caddy.Destructor, error) { return new(requestTotals), nil })
-		h.pooled = append(h.pooled, pooledKey{backendTotals, key})
-		members[i].metrics = newBackendMetrics(name, b.Name, v.(*requestTotals))
+		totals, err := backendTotals.acquire(&h.holds, stateKey{route: name, backend: b.Name}, func() (*requestTotals, error) {
+			return new(requestTotals), nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("backends[%d]: %w", i, err)
+		}
+		members[i].metrics = newBackendMetrics(name, b.Name, totals)
 	}
 	var slowStart time.Duration
 	var panicThreshold float64
@@ -211,8 +208,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	}
 	rt.pool.rebuild()
 	if s.RateLimit != nil {
-		l, keys, err := newRouteLimiter(name, s.RateLimit, rt.metrics, h.logger)
-		h.pooled = append(h.pooled, keys...)
+		l, err := newRouteLimiter(&h.holds, name, s.RateLimit, rt.metrics, h.logger)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +219,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		if err != nil {
 			return nil, err
 		}
-		h.pooled = append(h.pooled, pooledKey{caches, key})
+		h.holds.refs = append(h.holds.refs, holdRef{caches, key})
 		rt.cache = c
 		rt.fetch = func(w http.ResponseWriter, r *http.Request) error { return h.proxy(w, r, rt, infoOf(r)) }
 	}
@@ -303,9 +299,7 @@ func (h *Handler) Cleanup() error {
 	}
 	// After the health checkers stopped: a last-moment transition could
 	// otherwise recreate a departed backend's metrics series.
-	for _, pk := range h.pooled {
-		_, _ = pk.pool.Delete(pk.key)
-	}
+	h.holds.releaseAll()
 	if h.tunnels != nil {
 		h.tunnels.closeAll()
 	}

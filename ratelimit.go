@@ -3,7 +3,6 @@ package smartproxy
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,11 +22,7 @@ import (
 // limiters keeps rate limiters across config reloads: a route whose limit
 // is unchanged keeps its buckets, so a reload does not hand every client a
 // fresh burst.
-var limiters = caddy.NewUsagePool()
-
-type pooledLimiter struct{ *ratelimit.Limiter }
-
-func (pooledLimiter) Destruct() error { return nil }
+var limiters = newShared[*ratelimit.Limiter]("ratelimit", nil)
 
 // routeLimiter applies a route's rate limit to requests.
 type routeLimiter struct {
@@ -44,36 +39,34 @@ type routeLimiter struct {
 	burst   int
 }
 
-// newRouteLimiter gets the route's limiter from the pool (or makes it) and
-// returns the pool key to release in Cleanup.
-func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics, logger *zap.Logger) (*routeLimiter, []pooledKey, error) {
+// bucketSettings are what a route's buckets depend on: the key expression
+// and headers do not change what a bucket holds; the IPv6 prefix changes
+// which clients share one.
+type bucketSettings struct {
+	RPS        float64
+	Burst      int
+	MaxKeys    int
+	Global     bool
+	IPv6Prefix int
+}
+
+// newRouteLimiter gets the route's limiter from the shared pool (or makes
+// it), held by hs.
+func newRouteLimiter(hs *holds, routeName string, rc *config.RateLimit, rm routeMetrics, logger *zap.Logger) (*routeLimiter, error) {
 	s := rc.Settings()
-	var keys []pooledKey
 	var shared *redisstore.Store
 	if rc.StoreOrDefault() == "redis" {
-		st, key, err := newSharedStore(routeName, rc, logger)
+		st, err := newSharedStore(hs, routeName, rc, logger)
 		if err != nil {
-			return nil, nil, fmt.Errorf("rate_limit.redis: %w", err)
+			return nil, fmt.Errorf("rate_limit.redis: %w", err)
 		}
 		shared = st
-		keys = append(keys, pooledKey{sharedStores, key})
 	}
-	// The buckets depend on these settings only (the key expression and
-	// headers do not change what a bucket holds; the IPv6 prefix changes
-	// which clients share one).
-	poolKey := fmt.Sprintf("ratelimit|%s|%v|%d|%d|%t|%d", routeName, s.RequestsPerSecond, s.Burst, s.MaxKeys, s.Global, rc.IPv6Prefix)
-	v, _, err := limiters.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
-		l, err := ratelimit.New(s)
-		if err != nil {
-			return nil, err
-		}
-		return pooledLimiter{l}, nil
-	})
+	k := stateKey{route: routeName, settings: bucketSettings{s.RequestsPerSecond, s.Burst, s.MaxKeys, s.Global, rc.IPv6Prefix}}
+	l, err := limiters.acquire(hs, k, func() (*ratelimit.Limiter, error) { return ratelimit.New(s) })
 	if err != nil {
-		return nil, keys, fmt.Errorf("rate_limit: %w", err)
+		return nil, fmt.Errorf("rate_limit: %w", err)
 	}
-	keys = append(keys, pooledKey{limiters, poolKey})
-	l := v.(pooledLimiter).Limiter
 	return &routeLimiter{
 		lim:     l,
 		shared:  shared,
@@ -86,7 +79,7 @@ func newRouteLimiter(routeName string, rc *config.RateLimit, rm routeMetrics, lo
 		limited: rm.limited,
 		rps:     s.RequestsPerSecond,
 		burst:   s.Burst,
-	}, keys, nil
+	}, nil
 }
 
 // errRateLimited is the cause of a 429.
@@ -159,14 +152,10 @@ func (l *routeLimiter) allow(w http.ResponseWriter, r *http.Request) error {
 // across reloads: a reload with the same settings reuses the client, so
 // reloads do not leak or churn connections. The last config to let go of
 // one closes it.
-var sharedStores = caddy.NewUsagePool()
-
-type pooledStore struct{ *redisstore.Store }
-
-func (p pooledStore) Destruct() error { return p.Close() }
+var sharedStores = newShared("redis", (*redisstore.Store).Close)
 
 // newSharedStore gets the route's Redis store from the pool or makes it.
-func newSharedStore(routeName string, rc *config.RateLimit, logger *zap.Logger) (*redisstore.Store, string, error) {
+func newSharedStore(hs *holds, routeName string, rc *config.RateLimit, logger *zap.Logger) (*redisstore.Store, error) {
 	rs := rc.Redis
 	repl := caddy.NewReplacer() // {env.*} and other global placeholders
 	prefix := rs.KeyPrefix
@@ -194,24 +183,22 @@ func newSharedStore(routeName string, rc *config.RateLimit, logger *zap.Logger) 
 		if rs.TLS.CAFile != "" {
 			pem, err := os.ReadFile(rs.TLS.CAFile)
 			if err != nil {
-				return nil, "", fmt.Errorf("tls.ca_file: %v", err)
+				return nil, fmt.Errorf("tls.ca_file: %v", err)
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, "", fmt.Errorf("tls.ca_file %s: no PEM certificates", rs.TLS.CAFile)
+				return nil, fmt.Errorf("tls.ca_file %s: no PEM certificates", rs.TLS.CAFile)
 			}
 			tc.RootCAs = pool
 		}
 		s.TLS = tc
 	}
 	if err := s.Validate(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	// The pool key is the whole configuration, secrets included (it is
 	// never shown anywhere).
-	cj, _ := json.Marshal(rc)
-	key := "redis|" + routeName + "|" + string(cj)
-	v, _, err := sharedStores.LoadOrNew(key, func() (caddy.Destructor, error) {
+	return sharedStores.acquire(hs, stateKey{route: routeName, settings: rc}, func() (*redisstore.Store, error) {
 		logger := logger.With(zap.String("route", routeName), zap.String("redis", s.Address))
 		s.OnStateChange = func(degraded bool, err error) {
 			if degraded {
@@ -221,14 +208,6 @@ func newSharedStore(routeName string, rc *config.RateLimit, logger *zap.Logger) 
 				logger.Info("shared rate-limit store reachable again; limits are shared")
 			}
 		}
-		st, err := redisstore.New(s)
-		if err != nil {
-			return nil, err
-		}
-		return pooledStore{st}, nil
+		return redisstore.New(s)
 	})
-	if err != nil {
-		return nil, "", err
-	}
-	return v.(pooledStore).Store, key, nil
 }
