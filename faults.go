@@ -68,56 +68,89 @@ type faultTolerance struct {
 	unsubs  []func()
 }
 
-// setupFaultTolerance gives every member of the route its health record and
-// breaker, starts the route's health checker, and subscribes the pool (and
-// the logs and Caddy events) to their transitions.
-func (h *Handler) setupFaultTolerance(ctx caddy.Context, rt *route, s config.Section) error {
-	p := rt.pool
-	ft := &rt.faults
+// faultSettings are a section's breaker and health settings, converted
+// once per route.
+type faultSettings struct {
+	breaker    *config.CircuitBreaker // nil: no circuit breaker
+	breakerSet breaker.Settings
+	health     *health.Settings // nil: no health checking
+}
+
+func newFaultSettings(s config.Section) faultSettings {
+	var fs faultSettings
 	if s.CircuitBreaker != nil {
-		bs := s.CircuitBreaker.Settings()
-		for i := range p.members {
-			m := &p.members[i]
-			k := stateKey{route: rt.name, backend: m.b.Name, settings: s.CircuitBreaker}
-			pb, err := breakers.acquire(&h.holds, k, func() (*pooledBreaker, error) {
-				pb := &pooledBreaker{subs: make(map[*breakerSub]struct{})}
-				set := bs
-				set.OnStateChange = pb.notify
-				b, err := breaker.New(set)
-				if err != nil {
-					return nil, err
-				}
-				pb.Breaker = b
-				return pb, nil
-			})
+		fs.breaker, fs.breakerSet = s.CircuitBreaker, s.CircuitBreaker.Settings()
+	}
+	if s.HealthCheck != nil {
+		hs := s.HealthCheck.Settings()
+		fs.health = &hs
+	}
+	return fs
+}
+
+// memberFaults gives m, a member of route id, its shared breaker and
+// health record as fs asks, held in h.holds. A breaker survives while its
+// settings are unchanged, a health record any change of the health
+// settings. It returns the breaker's fan-out, or nil.
+func (h *Handler) memberFaults(m *member, id string, fs faultSettings) (*pooledBreaker, error) {
+	var pb *pooledBreaker
+	if fs.breaker != nil {
+		k := stateKey{route: id, backend: m.b.Name, settings: fs.breaker}
+		var err error
+		pb, err = breakers.acquire(&h.holds, k, func() (*pooledBreaker, error) {
+			pb := &pooledBreaker{subs: make(map[*breakerSub]struct{})}
+			set := fs.breakerSet
+			set.OnStateChange = pb.notify
+			b, err := breaker.New(set)
 			if err != nil {
-				return fmt.Errorf("circuit_breaker: %w", err)
+				return nil, err
 			}
-			m.breaker = pb.Breaker
-			name := m.b.Name
-			ft.unsubs = append(ft.unsubs, pb.subscribe(func(from, to breaker.State, reason string) {
-				h.breakerChanged(rt, name, from, to, reason)
-			}))
-		}
-	}
-	if s.HealthCheck == nil {
-		return nil
-	}
-	hs := s.HealthCheck.Settings()
-	targets := make([]health.Target, len(p.members))
-	for i := range p.members {
-		m := &p.members[i]
-		rec, err := healthRecords.acquire(&h.holds, stateKey{route: rt.name, backend: m.b.Name}, func() (*health.Record, error) {
-			return health.NewRecord(hs.InitialState), nil
+			pb.Breaker = b
+			return pb, nil
 		})
 		if err != nil {
-			return fmt.Errorf("health_check: %w", err)
+			return nil, fmt.Errorf("circuit_breaker: %w", err)
+		}
+		m.breaker = pb.Breaker
+	}
+	if fs.health != nil {
+		rec, err := healthRecords.acquire(&h.holds, stateKey{route: id, backend: m.b.Name}, func() (*health.Record, error) {
+			return health.NewRecord(fs.health.InitialState), nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("health_check: %w", err)
 		}
 		m.health = rec
+	}
+	return pb, nil
+}
+
+// watch subscribes the route to its members' breakers (subs, by member;
+// nil entries have none) and starts its health checker, so that every
+// transition rebuilds the pool's snapshot, is logged and, for health,
+// becomes a Caddy event.
+func (h *Handler) watch(ctx caddy.Context, rt *route, fs faultSettings, subs []*pooledBreaker) error {
+	ft := &rt.faults
+	for i, pb := range subs {
+		if pb == nil {
+			continue
+		}
+		name := rt.pool.members[i].b.Name
+		ft.unsubs = append(ft.unsubs, pb.subscribe(func(from, to breaker.State, reason string) {
+			h.breakerChanged(rt, name, from, to, reason)
+		}))
+	}
+	if fs.health == nil {
+		return nil
+	}
+	members := rt.pool.members
+	targets := make([]health.Target, len(members))
+	for i := range members {
+		m := &members[i]
 		targets[i] = health.Target{Name: m.b.Name, URL: probeURL(m.b), Record: m.health}
 	}
 	logger := h.logger.Named("health")
-	c, err := health.New(hs, targets, health.WithLogger(func(msg string, fields ...any) {
+	c, err := health.New(*fs.health, targets, health.WithLogger(func(msg string, fields ...any) {
 		logger.Warn(msg, zap.Any("details", fields))
 	}))
 	if err != nil {

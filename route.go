@@ -1,0 +1,156 @@
+package smartproxy
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-smartproxy/smartproxy/backend"
+	"github.com/caddy-smartproxy/smartproxy/balancer"
+	"github.com/caddy-smartproxy/smartproxy/cache"
+	"github.com/caddy-smartproxy/smartproxy/config"
+)
+
+// route is what a request is matched to: a pool of backends and the
+// settings of its section.
+type route struct {
+	name      string // the route's id: server, site and short name (scope.go)
+	short     string // the route's own name, as {http.smartproxy.route} gives it
+	scope     scope
+	pool      *pool
+	transport http.RoundTripper
+	retry     *retryPolicy
+	limiter   *routeLimiter   // nil: no rate limit
+	cache     *cache.Cache    // nil: no response cache
+	fetch     cache.FetchFunc // proxies a cache miss to this route's backends
+	faults    faultTolerance  // health checker and breaker subscriptions
+	metrics   routeMetrics
+	algorithm string
+	// pooledOut: the transport keeps no reference to a request after its
+	// response, so outbound requests are pooled (h1 only).
+	pooledOut bool
+	h2c       bool // the backends speak h2c, which cannot carry an Upgrade
+}
+
+// buildRoute makes one route: its members (each backend with its shared
+// totals, breaker and health record), the pool over them, the transport,
+// then what watches and limits it.
+//
+// short is the route's own name ("default", "api.example.com/v1/"); every
+// key of shared state, metrics label and status entry uses its id, which
+// adds the handler's server and site (see scope.go).
+func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) (*route, error) {
+	name := h.scope.qualify(short)
+	fs := newFaultSettings(s)
+	members := make([]member, len(s.Backends))
+	subs := make([]*pooledBreaker, len(s.Backends))
+	scheme := ""
+	for i, bc := range s.Backends {
+		b, err := backend.New(bc.URL, bc.WeightOrDefault())
+		if err != nil {
+			return nil, fmt.Errorf("backends[%d]: %w", i, err)
+		}
+		if scheme == "" {
+			scheme = b.URL.Scheme
+		} else if b.URL.Scheme != scheme {
+			return nil, fmt.Errorf("backends[%d]: %q: one route's backends must share a scheme (%s, not %s)", i, bc.URL, scheme, b.URL.Scheme)
+		}
+		if subs[i], err = h.buildMember(&members[i], name, b, fs); err != nil {
+			return nil, fmt.Errorf("backends[%d]: %w", i, err)
+		}
+	}
+	var slowStart time.Duration
+	var panicThreshold float64
+	if lb := s.LoadBalancer; lb != nil {
+		slowStart, panicThreshold = time.Duration(lb.SlowStart), lb.PanicThreshold
+	}
+	bal, err := balancer.New(balancer.Config{
+		Algorithm: s.LoadBalancer.AlgorithmOrDefault(),
+		HashKey:   hashKeyFunc(s.LoadBalancer),
+		SlowStart: slowStart,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load_balancer: %w", err)
+	}
+	timeout := time.Duration(s.Timeout)
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+	tr, err := h.transports.get(timeout, scheme)
+	if err != nil {
+		return nil, err
+	}
+	rt := &route{
+		name:      name,
+		short:     short,
+		scope:     h.scope,
+		pool:      newPool(members, bal, panicThreshold),
+		transport: tr,
+		retry:     newRetryPolicy(s.Retries),
+		pooledOut: isH1(tr),
+		h2c:       scheme == "h2c",
+		metrics:   newRouteMetrics(name),
+		algorithm: s.LoadBalancer.AlgorithmOrDefault(),
+	}
+	h.routes = append(h.routes, rt)
+	if err := h.watch(ctx, rt, fs, subs); err != nil {
+		return nil, err
+	}
+	if s.RateLimit != nil {
+		if rt.limiter, err = newRouteLimiter(&h.holds, name, s.RateLimit, rt.metrics, h.logger); err != nil {
+			return nil, err
+		}
+	}
+	if s.Cache != nil {
+		c, key, err := newRouteCache(name, s.Cache)
+		if err != nil {
+			return nil, err
+		}
+		h.holds.refs = append(h.holds.refs, holdRef{caches, key})
+		rt.cache = c
+		rt.fetch = func(w http.ResponseWriter, r *http.Request) error { return h.proxy(w, r, rt, infoOf(r)) }
+	}
+	return rt, nil
+}
+
+// buildMember makes m, the member of route id for backend b, with its
+// request totals and (when the section has them) its breaker and health
+// record, all held across reloads. It returns the breaker's fan-out, for
+// the route to subscribe to, or nil.
+func (h *Handler) buildMember(m *member, id string, b *backend.Backend, fs faultSettings) (*pooledBreaker, error) {
+	m.b = b
+	totals, err := backendTotals.acquire(&h.holds, stateKey{route: id, backend: b.Name}, func() (*requestTotals, error) {
+		return new(requestTotals), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.metrics = newBackendMetrics(id, b.Name, totals)
+	return h.memberFaults(m, id, fs)
+}
+
+// hashKeyFunc returns what the hashing strategies hash: the client IP that
+// Caddy resolved (honouring trusted_proxies), a header, or the URI.
+func hashKeyFunc(lb *config.LoadBalancer) func(*http.Request) string {
+	switch lb.AlgorithmOrDefault() {
+	case "ip_hash":
+		return func(r *http.Request) string {
+			ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+			return ip
+		}
+	case "header_hash":
+		name := http.CanonicalHeaderKey(lb.HashHeader)
+		return func(r *http.Request) string {
+			if v := r.Header[name]; len(v) > 0 {
+				return v[0]
+			}
+			return ""
+		}
+	case "uri_hash":
+		return func(r *http.Request) string { return r.RequestURI }
+	}
+	return nil
+}
