@@ -3,6 +3,7 @@ package cache
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -13,10 +14,11 @@ import (
 type FetchFunc func(w http.ResponseWriter, r *http.Request) error
 
 // Cache is an RFC 9111 shared HTTP cache used as middleware around a
-// FetchFunc. It is safe for concurrent use, starts no background
-// goroutine (a shared fill's relay ends before its Serve returns) and
-// needs no Close, so one instance can outlive config reloads (kept in a
-// usage pool keyed by its Settings). Must not be copied.
+// FetchFunc. It is safe for concurrent use and needs no Close (a shared
+// fill's relay ends before its Serve returns; ServeBackground's
+// revalidations end with the context it is given), so one instance can
+// outlive config reloads (kept in a usage pool keyed by its Settings).
+// Must not be copied.
 type Cache struct {
 	s       Settings
 	store   *store
@@ -29,6 +31,13 @@ type Cache struct {
 	// hidden are the stored fields never sent to clients: the tag fields
 	// unless ExposeTags, the targets with StripTargets.
 	hidden []string
+
+	// Background revalidations (swr.go): the keys being revalidated,
+	// and a group the tests wait on.
+	bgMu   sync.Mutex
+	bgKeys map[string]struct{}
+	bgWG   sync.WaitGroup
+	csSWR  []string
 }
 
 // New returns a Cache for s, with zero fields set to their defaults, or an
@@ -43,6 +52,8 @@ func New(s Settings) (*Cache, error) {
 	c.flights = newFlights(s.Now)
 	c.csOnlyIfCached = []string{s.Name + "; detail=only-if-cached"}
 	c.csCoalesced = []string{s.Name + "; fwd=uri-miss; collapsed"}
+	c.csSWR = []string{s.Name + "; hit; fwd=stale; detail=stale-while-revalidate"}
+	c.bgKeys = make(map[string]struct{})
 	if !s.ExposeTags {
 		c.hidden = append(c.hidden, s.TagHeaders...)
 	}

@@ -181,6 +181,7 @@ func pragmaDirectives(h http.Header) requestDirectives {
 // cache acts on (RFC 9111 §5.2.2).
 type responseDirectives struct {
 	maxAge, sMaxAge                   int64
+	staleWhileRevalidate              int64 // RFC 5861, seconds
 	noStore, noCache, private, public bool
 	mustRevalidate, proxyRevalidate   bool
 	immutable                         bool
@@ -195,7 +196,7 @@ type responseDirectives struct {
 // required, never wrong. A malformed field (see scanDirective) sets
 // invalid, and the response is not stored.
 func parseResponseDirectives(h http.Header) responseDirectives {
-	d := responseDirectives{maxAge: absent, sMaxAge: absent}
+	d := responseDirectives{maxAge: absent, sMaxAge: absent, staleWhileRevalidate: absent}
 	for _, v := range h["Cache-Control"] {
 		for rest := v; rest != ""; {
 			var name, arg string
@@ -225,6 +226,10 @@ func parseResponseDirectives(h http.Header) responseDirectives {
 			case strings.EqualFold(name, "s-maxage"):
 				if d.sMaxAge == absent {
 					d.sMaxAge, _ = parseSeconds(arg)
+				}
+			case strings.EqualFold(name, "stale-while-revalidate"):
+				if n, ok := parseSeconds(arg); ok && d.staleWhileRevalidate == absent {
+					d.staleWhileRevalidate = n
 				}
 			}
 		}

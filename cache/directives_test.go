@@ -114,12 +114,17 @@ func TestParseResponseDirectives(t *testing.T) {
 			responseDirectives{maxAge: 600, sMaxAge: absent, public: true, invalid: true}},
 		{"trailing escape", `max-age=60, x="a\`, responseDirectives{maxAge: 60, sMaxAge: absent, invalid: true}},
 		{"escaped quote inside", `no-cache="a\"b", max-age=60`, responseDirectives{maxAge: 60, sMaxAge: absent, noCache: true}},
+		{"stale-while-revalidate", "max-age=1, stale-while-revalidate=30, stale-while-revalidate=5",
+			responseDirectives{maxAge: 1, sMaxAge: absent, staleWhileRevalidate: 30}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{}
 			if tc.cc != "" {
 				h.Set("Cache-Control", tc.cc)
+			}
+			if tc.want.staleWhileRevalidate == 0 {
+				tc.want.staleWhileRevalidate = absent // the rows above predate it
 			}
 			if got := parseResponseDirectives(h); got != tc.want {
 				t.Fatalf("got %+v, want %+v", got, tc.want)

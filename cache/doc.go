@@ -63,6 +63,9 @@
 //     Coalescing below.
 //   - Stale-if-error (StaleIfError): a stale response is served when fetch
 //     returns an error or a 500/502/503/504.
+//   - Stale-while-revalidate (RFC 5861 §3) through ServeBackground: within
+//     the window a stale response is served at once and one background
+//     request per key revalidates it (swr.go).
 //   - Age and Cache-Status (RFC 9211) on every response it handles.
 //
 // Not implemented, on purpose:
@@ -73,10 +76,8 @@
 //     and If-Unmodified-Since requests bypass the cache.
 //   - Qualified no-cache="field" and private="field": treated as the
 //     unqualified directives (stricter, never wrong).
-//   - The stale-while-revalidate and stale-if-error response directives
-//     (RFC 5861): serving stale is governed by StaleIfError alone, and
-//     there is no background revalidation, since a Cache starts no
-//     goroutines.
+//   - The stale-if-error response directive (RFC 5861 §4): serving stale
+//     on errors is governed by StaleIfError alone.
 //   - Storing 302/307 and other statuses that are not in
 //     CacheableStatuses is allowed only with explicit freshness.
 //   - Invalidation across Vary variants is whole-URI (all variants go).
@@ -110,7 +111,9 @@
 //
 // Keys are documented on DefaultKey (the scheme is the connection's,
 // never an absolute-form target's); Purge, PurgePrefix and PurgeAll take
-// them. A Cache starts no background goroutine and needs no Close: keep
-// one across reloads. The only goroutine it runs is a shared fill's
-// relay, which ends before the Serve that started it returns.
+// them, and PurgeTags takes tags. A Cache needs no Close: keep one across
+// reloads. It runs two kinds of goroutine: a shared fill's relay, which
+// ends before the Serve that started it returns, and, for
+// ServeBackground only, stale-while-revalidate's background requests
+// (at most 16), which end with the Background's context (swr.go).
 package cache

@@ -47,6 +47,7 @@ type entry struct {
 	noCache      bool          // always revalidate
 	noStale      bool          // must-revalidate, proxy-revalidate or s-maxage: never serve stale
 	heuristic    bool          // lifetime is heuristic: hits say their ttl
+	swr          time.Duration // stale-while-revalidate window (swr.go)
 
 	size int64 // bytes counted against MaxBytes
 
@@ -121,6 +122,10 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 		noCache:      d.noCache,
 		noStale:      d.mustRevalidate || d.proxyRevalidate || d.sMaxAge != absent,
 		heuristic:    f.heuristic,
+		swr:          c.s.StaleWhileRevalidate,
+	}
+	if d.staleWhileRevalidate != absent {
+		e.swr = time.Duration(d.staleWhileRevalidate) * time.Second
 	}
 	if v := h["Etag"]; len(v) > 0 {
 		e.etag = v[0]

@@ -26,6 +26,11 @@ import (
 // the response was cut short. A client that gives up while waiting for a
 // coalesced fetch gets its context's error.
 func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (Status, error) {
+	return c.serve(w, r, fetch, nil)
+}
+
+// serve is Serve, and with bg ServeBackground.
+func (c *Cache) serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc, bg *Background) (Status, error) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions, http.MethodTrace, http.MethodConnect:
@@ -61,6 +66,15 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (
 			}
 			c.writeEntry(w, r, e, age, c.hitStatusFor(e, age))
 			return StatusHit, nil
+		}
+		if bg != nil && whileRevalidating(e, age, rq) && c.startRevalidation(bg, r, fetch, e.key) {
+			c.stats.stale.Add(1)
+			if rk == rangeSingle && e.status == http.StatusOK && !notModified(r, e) && ifRangeMatches(r, e.etag, e.lmRaw) {
+				c.writeEntryRange(w, r, e, age, c.csSWR, br)
+			} else {
+				c.writeEntry(w, r, e, age, c.csSWR)
+			}
+			return StatusStaleWhileRevalidate, nil
 		}
 	}
 	if rq.onlyIfCached {

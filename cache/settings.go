@@ -85,6 +85,13 @@ type Settings struct {
 	// Default: 0.
 	StaleIfError time.Duration
 
+	// StaleWhileRevalidate is the stale-while-revalidate window (RFC 5861)
+	// of responses that state none: how long past freshness a stored
+	// response is served at once while one background request
+	// revalidates it (only through ServeBackground; see swr.go). Zero
+	// leaves it to the responses' own directive. Default: 0.
+	StaleWhileRevalidate time.Duration
+
 	// CoalesceTimeout bounds how long a request waits for a concurrent
 	// request's fetch of the same key (it also stops waiting when its own
 	// context ends, and at once when that fetch's response headers show it
@@ -192,6 +199,9 @@ func (s *Settings) Validate() error {
 		if code < 200 || code > 599 || code == http.StatusPartialContent || code == http.StatusNotModified {
 			return fielderr.New("cacheable_statuses", code, fmt.Errorf("%w: cacheable_statuses: %d is not a storable final status", ErrInvalidSettings, code))
 		}
+	}
+	if s.StaleWhileRevalidate < 0 {
+		return fielderr.New("stale_while_revalidate", s.StaleWhileRevalidate, fmt.Errorf("%w: stale_while_revalidate %s is negative", ErrInvalidSettings, s.StaleWhileRevalidate))
 	}
 	if s.HeuristicFraction < 0 || s.HeuristicFraction > 1 || s.HeuristicFraction != s.HeuristicFraction {
 		return fielderr.New("heuristic.fraction", s.HeuristicFraction, fmt.Errorf("%w: heuristic fraction %v is not in [0, 1]", ErrInvalidSettings, s.HeuristicFraction))

@@ -36,19 +36,24 @@ const (
 	StatusRequest
 	// StatusOnlyIfCached: only-if-cached and nothing usable stored; 504.
 	StatusOnlyIfCached
+	// StatusStaleWhileRevalidate: served stale within its
+	// stale-while-revalidate window while a background request
+	// revalidates it.
+	StatusStaleWhileRevalidate
 )
 
 var statusNames = [...]string{
-	StatusNone:         "none",
-	StatusBypass:       "bypass",
-	StatusHit:          "hit",
-	StatusMiss:         "miss",
-	StatusExpired:      "expired",
-	StatusRevalidated:  "revalidated",
-	StatusStale:        "stale",
-	StatusCoalesced:    "coalesced",
-	StatusRequest:      "request",
-	StatusOnlyIfCached: "only-if-cached",
+	StatusNone:                 "none",
+	StatusBypass:               "bypass",
+	StatusHit:                  "hit",
+	StatusMiss:                 "miss",
+	StatusExpired:              "expired",
+	StatusRevalidated:          "revalidated",
+	StatusStale:                "stale",
+	StatusCoalesced:            "coalesced",
+	StatusRequest:              "request",
+	StatusOnlyIfCached:         "only-if-cached",
+	StatusStaleWhileRevalidate: "stale-while-revalidate",
 }
 
 // String returns the lower-case name of s, e.g. "hit".

@@ -270,7 +270,7 @@ func (c *Cache) targetedDirectives(h http.Header) (d responseDirectives, ok bool
 		if !valid || len(members) == 0 {
 			continue
 		}
-		d = responseDirectives{maxAge: absent, sMaxAge: absent, targeted: true}
+		d = responseDirectives{maxAge: absent, sMaxAge: absent, staleWhileRevalidate: absent, targeted: true}
 		for _, m := range members {
 			flag := m.kind == sfBool && m.on
 			switch m.key {
@@ -281,6 +281,10 @@ func (c *Cache) targetedDirectives(h http.Header) (d responseDirectives, ok bool
 			case "s-maxage":
 				if m.kind == sfInteger && m.num >= 0 {
 					d.sMaxAge = min(m.num, maxDeltaSeconds)
+				}
+			case "stale-while-revalidate":
+				if m.kind == sfInteger && m.num >= 0 {
+					d.staleWhileRevalidate = min(m.num, maxDeltaSeconds)
 				}
 			case "no-store":
 				d.noStore = flag
