@@ -1,11 +1,13 @@
 package smartproxy
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-smartproxy/smartproxy/cache"
 	"github.com/caddy-smartproxy/smartproxy/config"
@@ -64,7 +66,33 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, rt *route,
 	if upgradeType(r.Header) != "" {
 		return h.proxy(w, r, rt, ri)
 	}
-	st, err := rt.cache.Serve(w, r, rt.fetch)
+	st, err := rt.cache.ServeBackground(w, r, rt.fetch, cache.Background{
+		Context: h.transports.ctx, // ends with this config: no revalidation outlives it
+		Detach:  detachRequest,
+	})
 	ri.cacheStatus = st.String()
 	return err
+}
+
+// detachRequest is the request a background revalidation sends for r: a
+// clone whose context is ctx with copies of what the proxy reads from r's
+// (the server, Caddy's vars less this request's requestInfo, a fresh
+// replacer), so nothing is shared with r's handling, which goes on (and
+// is logged) while the revalidation runs.
+func detachRequest(ctx context.Context, r *http.Request) *http.Request {
+	rc := r.Context()
+	vars := make(map[string]any)
+	if m, ok := rc.Value(caddyhttp.VarsCtxKey).(map[string]any); ok {
+		for k, v := range m {
+			if k != infoVarKey {
+				vars[k] = v
+			}
+		}
+	}
+	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, vars)
+	ctx = context.WithValue(ctx, caddy.ReplacerCtxKey, caddy.NewReplacer())
+	if srv := rc.Value(caddyhttp.ServerCtxKey); srv != nil {
+		ctx = context.WithValue(ctx, caddyhttp.ServerCtxKey, srv)
+	}
+	return r.Clone(ctx)
 }

@@ -85,6 +85,7 @@ func (c *Cache) startRevalidation(bg *Background, r *http.Request, fetch FetchFu
 		req = r.Clone(ctx)
 	}
 	req.Method = http.MethodGet
+	req.Body, req.ContentLength = http.NoBody, 0 // r's body belongs to r's handling
 	for _, f := range [...]string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "Cache-Control", "Pragma"} {
 		delete(req.Header, f)
 	}

@@ -240,6 +240,12 @@ type Cache struct {
 	// when no backend can answer. Default: 0 (off).
 	StaleIfError caddy.Duration `json:"stale_if_error,omitempty"`
 
+	// StaleWhileRevalidate is the stale-while-revalidate window (RFC 5861)
+	// for responses that state none: that long past freshness a stored
+	// response is served at once while one background request revalidates
+	// it. Default: 0 (only the responses' own directive counts).
+	StaleWhileRevalidate caddy.Duration `json:"stale_while_revalidate,omitempty"`
+
 	// CoalesceTimeout bounds how long concurrent misses for one key wait
 	// for the one request sent to the backend. Default: 10s.
 	CoalesceTimeout caddy.Duration `json:"coalesce_timeout,omitempty"`

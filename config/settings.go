@@ -76,6 +76,8 @@ func (c *Cache) Settings() cache.Settings {
 		StripTargets:      c.StripTargets,
 		HeuristicFraction: hf,
 		HeuristicMax:      hm,
+
+		StaleWhileRevalidate: time.Duration(c.StaleWhileRevalidate),
 	}
 }
 

@@ -352,6 +352,7 @@ func (c *Cache) validate(p string) error {
 		nonNegDur(p, "max_ttl", time.Duration(c.MaxTTL)),
 		nonNegDur(p, "stale_if_error", time.Duration(c.StaleIfError)),
 		nonNegDur(p, "coalesce_timeout", time.Duration(c.CoalesceTimeout)),
+		nonNegDur(p, "stale_while_revalidate", time.Duration(c.StaleWhileRevalidate)),
 	); err != nil {
 		return err
 	}

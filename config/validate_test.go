@@ -57,6 +57,7 @@ func TestValidate(t *testing.T) {
 		{"cache heuristic fraction", `{"cache":{"heuristic":{"fraction":1.5}}}`, "cache.heuristic.fraction", "1.5"},
 		{"cache heuristic without fraction", `{"cache":{"heuristic":{"max":"1h"}}}`, "cache.heuristic.fraction", "0"},
 		{"cache heuristic max", `{"cache":{"heuristic":{"fraction":0.1,"max":"-1h"}}}`, "cache.heuristic.max", "-1h"},
+		{"cache negative stale_while_revalidate", `{"cache":{"stale_while_revalidate":"-1s"}}`, "cache.stale_while_revalidate", "-1s"},
 		{"retries negative", `{"retries":{"count":-1}}`, "retries.count", "-1"},
 		{"route host", `{"routes":[{"host":"a/b","backends":[{"url":"http://a"}]}]}`, "routes[0].host", "a/b"},
 		{"route wildcard", `{"routes":[{"host":"a.*.com","backends":[{"url":"http://a"}]}]}`, "routes[0].host", "wildcard"},
