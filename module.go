@@ -75,6 +75,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.Validate(); err != nil {
 		return err
 	}
+	// Valid but suspicious settings (the YAML adapter reports them with
+	// their line; JSON and Caddyfile users learn of them here).
+	for _, w := range h.Config.Warnings() {
+		h.logger.Warn("suspicious config", zap.String("key", w.Path), zap.String("warning", w.Message))
+	}
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
