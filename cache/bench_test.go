@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -120,6 +121,22 @@ func BenchmarkServeHitVary(b *testing.B) {
 		clear(w.h)
 		w.code = 0
 		if st, _ := c.Serve(w, oldest, failFetch); st != StatusHit {
+			b.Fatal(st)
+		}
+	}
+}
+
+// BenchmarkServeBackgroundHit is the hit path the handler takes
+// (ServeBackground): it must cost what Serve's does, allocation-free.
+func BenchmarkServeBackgroundHit(b *testing.B) {
+	c, r := benchCache(b)
+	w := newDiscard()
+	bg := Background{Context: context.Background()}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.code = 0
+		if st, _ := c.ServeBackground(w, r, failFetch, bg); st != StatusHit {
 			b.Fatal(st)
 		}
 	}

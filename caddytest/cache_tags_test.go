@@ -136,3 +136,74 @@ func TestCacheTargetedCacheControl_RFC9213(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheConfigWords: issue 18's cache keys mean the same in the
+// Caddyfile (subdirectives named as the JSON keys, heuristic a block) and
+// in the YAML file, and reach the running config.
+func TestCacheConfigWords(t *testing.T) {
+	b := newBackend(t, "b", nil)
+	// The admin API sorts keys: each must be there.
+	want := []string{`"stale_while_revalidate":30000000000`, `"tag_headers":["Surrogate-Key","X-Tags"]`,
+		`"expose_tags":true`, `"targets":["CDN-Cache-Control","X-Edge"]`, `"strip_targets":true`,
+		`"heuristic":{"fraction":0.1,"max":3600000000000}`}
+	tester := caddytest.NewTester(t)
+	tester.InitServer(tagsCaddyfile(b.URL, `stale_while_revalidate 30s
+				tag_headers Surrogate-Key X-Tags
+				expose_tags
+				targets CDN-Cache-Control X-Edge
+				strip_targets
+				heuristic {
+					fraction 0.1
+					max 1h
+				}`), "caddyfile")
+	if t.Failed() {
+		t.FailNow()
+	}
+	hasAll(t, "Caddyfile", runningConfig(t), want)
+	code, msg := postYAML(t, fmt.Sprintf(`server:
+  port: 9080
+  host: 127.0.0.1
+admin: localhost:2999
+logging: error
+backends:
+  - url: %s
+cache:
+  max_size: 100
+  stale_while_revalidate: 30s
+  tag_headers: [Surrogate-Key, X-Tags]
+  expose_tags: true
+  targets: [CDN-Cache-Control, X-Edge]
+  strip_targets: true
+  heuristic:
+    fraction: 0.1
+    max: 1h
+`, b.URL))
+	if code != http.StatusOK {
+		t.Fatalf("YAML refused: %d %s", code, msg)
+	}
+	hasAll(t, "YAML", runningConfig(t), want)
+	code, msg = postYAML(t, fmt.Sprintf("server:\n  port: 9080\nadmin: localhost:2999\nbackends:\n  - url: %s\ncache:\n  heuristic:\n    fraction: 2\n", b.URL))
+	if code == http.StatusOK || !strings.Contains(msg, "cache.heuristic.fraction") {
+		t.Errorf("bad heuristic fraction: %d %s", code, msg)
+	}
+}
+
+func runningConfig(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get("http://localhost:2999/config/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+func hasAll(t *testing.T, front, got string, want []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s: running config has no %s in\n%s", front, w, got)
+		}
+	}
+}
