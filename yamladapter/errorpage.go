@@ -24,7 +24,7 @@ func errorReasons(cfg *config.Config) [][2]string {
 	}
 	return [][2]string{
 		{"429", "the rate limit is exceeded; retry after the Retry-After header's seconds"},
-		{"502", "no backend could be reached, or one answered with an invalid response"},
+		{"502", "a backend failed or answered with an invalid response"},
 		{"503", unavailable},
 		{"504", "the backend did not answer in time"},
 	}
