@@ -67,7 +67,7 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, rt *route,
 		return h.proxy(w, r, rt, ri)
 	}
 	st, err := rt.cache.ServeBackground(w, r, rt.fetch, cache.Background{
-		Context: h.transports.ctx, // ends with this config: no revalidation outlives it
+		Context: h.transports.ctx.Context, // ends with this config (the embedded interface: no copy per request)
 		Detach:  detachRequest,
 	})
 	ri.cacheStatus = st.String()
