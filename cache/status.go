@@ -75,7 +75,7 @@ type counters struct {
 type Stats struct {
 	Hits          uint64 // served from memory (fresh, or stale allowed by max-stale)
 	Misses        uint64 // forwarded to fetch (any reason but bypass)
-	StaleServed   uint64 // stale served because fetch failed
+	StaleServed   uint64 // stale served because fetch failed, or while revalidating (stale-while-revalidate)
 	Coalesced     uint64 // requests that waited on another's fetch
 	Revalidated   uint64 // stale responses refreshed by a 304
 	Stores        uint64 // responses stored
