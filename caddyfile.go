@@ -113,6 +113,15 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //	        coalesce_timeout <duration>
 //	        allow_set_cookie
 //	        ignore_query
+//	        stale_while_revalidate <duration>
+//	        tag_headers <field...>
+//	        expose_tags
+//	        targets <field...>
+//	        strip_targets
+//	        heuristic {
+//	            fraction <0-1>
+//	            max <duration>
+//	        }
 //	    }
 //	    route <host[/path]|/path> {
 //	        # any of the subdirectives above except route
