@@ -544,7 +544,12 @@ func TestH2CBackendHostileFramesStayInTheirStream(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || string(body) != "ok" {
+			// "/ahead" breaks its connection (an answer on a stream not
+			// yet opened is a connection error): a request that raced
+			// onto the dying connection may get 502. What it may never
+			// get is the hostile bytes.
+			if strings.Contains(string(body), "FAKE") ||
+				!(resp.StatusCode == 200 && string(body) == "ok" || resp.StatusCode == http.StatusBadGateway && h.path == "/ahead") {
 				t.Fatalf("round %d: the request after %s %s got %d %q", round, h.method, h.path, resp.StatusCode, body)
 			}
 		}
