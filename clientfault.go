@@ -3,13 +3,12 @@ package smartproxy
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/caddy-smartproxy/smartproxy/forward"
 	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
@@ -35,47 +34,6 @@ func (e *clientError) Unwrap() error { return e.err }
 // client refuses such a request before sending it.
 var errUpgradeH2C = errors.New("protocol upgrade (WebSocket) is not possible to h2c backends: HTTP/2 cannot carry it")
 
-// clientBody is the client's request body as the transport reads it. It
-// remembers the first read error, so that a failure of the client's body
-// (a malformed chunk, Caddy's request_body max_size, a client that
-// vanished mid-upload) is told apart from a failure of the backend,
-// whatever the transport makes of it. The transport may read it from
-// another goroutine (net/http's writes bodies in its own).
-//
-// With trailers it also forwards the client's permitted trailer fields: at
-// the end of the body it copies them from trailerIn to trailerOut (the
-// outbound request's own map, whose names were announced up front).
-type clientBody struct {
-	r                     io.Reader
-	err                   atomic.Pointer[error]
-	trailerIn, trailerOut http.Header
-}
-
-func (b *clientBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err == io.EOF && b.trailerOut != nil {
-		for k := range b.trailerOut {
-			b.trailerOut[k] = b.trailerIn[k]
-		}
-	} else if err != nil && err != io.EOF {
-		b.err.CompareAndSwap(nil, &err)
-	}
-	return n, err
-}
-
-// Close does nothing: the transport closes a request body on every error,
-// and the client's body must survive a failed try to be sent again.
-// Caddy's server closes the real body when the handler returns.
-func (*clientBody) Close() error { return nil }
-
-// failed returns the body's first read error, or nil.
-func (b *clientBody) failed() error {
-	if p := b.err.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
-
 // bodyStatus is the status for a request body that could not be read: 413
 // when it was over Caddy's request_body limit, else 400.
 func bodyStatus(err error) int {
@@ -89,9 +47,9 @@ func bodyStatus(err error) int {
 // clientFault returns a *clientError when the failed try err was caused by
 // the request, else nil. body is the request body the try read (nil when
 // it had none).
-func clientFault(err error, body *clientBody) error {
+func clientFault(err error, body *forward.Body) error {
 	if body != nil {
-		if berr := body.failed(); berr != nil {
+		if berr := body.Failed(); berr != nil {
 			return &clientError{bodyStatus(berr), fmt.Errorf("reading request body: %w", berr)}
 		}
 	}

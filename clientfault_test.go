@@ -1,7 +1,6 @@
 package smartproxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-smartproxy/smartproxy/forward"
 	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
@@ -33,9 +33,9 @@ func TestClientFault(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var body *clientBody
+			var body *forward.Body
 			if tc.body != nil {
-				body = &clientBody{r: io.MultiReader(strings.NewReader("ab"), errReader{tc.body})}
+				body = forward.NewBody(io.MultiReader(strings.NewReader("ab"), errReader{tc.body}), nil, nil)
 				_, _ = io.ReadAll(body)
 			}
 			got := clientFault(tc.err, body)
@@ -56,48 +56,3 @@ func TestClientFault(t *testing.T) {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
-
-func TestClientBodyForwardsPermittedTrailers(t *testing.T) {
-	in := http.Header{"X-Checksum": nil, "Content-Length": nil, "Host": nil}
-	out := permittedTrailers(in)
-	if _, ok := out["Content-Length"]; ok || len(out) != 1 {
-		t.Fatalf("permitted = %v, want X-Checksum only", out)
-	}
-	b := &clientBody{r: bytes.NewReader([]byte("body")), trailerIn: in, trailerOut: out}
-	in["X-Checksum"] = []string{"abc"}
-	in["Content-Length"] = []string{"99"}
-	if _, err := io.ReadAll(b); err != nil {
-		t.Fatal(err)
-	}
-	if got := out["X-Checksum"]; len(got) != 1 || got[0] != "abc" {
-		t.Fatalf("X-Checksum = %v", got)
-	}
-	if _, ok := out["Content-Length"]; ok {
-		t.Fatal("forbidden trailer forwarded")
-	}
-}
-
-func TestIsH2CUpgrade(t *testing.T) {
-	for in, want := range map[string]bool{"h2c": true, "H2C": true, "websocket, h2c": true, "websocket": false, "": false} {
-		if got := isH2CUpgrade(in); got != want {
-			t.Errorf("isH2CUpgrade(%q) = %v", in, got)
-		}
-	}
-}
-
-func TestReplayBudget(t *testing.T) {
-	var b replayBudget
-	if !b.take(maxReplayTotal - 10) {
-		t.Fatal("first take refused")
-	}
-	if b.take(11) {
-		t.Fatal("take past the total allowed")
-	}
-	if !b.take(10) {
-		t.Fatal("take up to the total refused")
-	}
-	b.give(maxReplayTotal)
-	if b.held.Load() != 0 {
-		t.Fatalf("held = %d after giving all back", b.held.Load())
-	}
-}

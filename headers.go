@@ -1,145 +1,22 @@
 package smartproxy
 
 import (
-	"net"
 	"net/http"
-	"net/textproto"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
-// hopHeaders are the hop-by-hop headers of RFC 9110 §7.6.1 (and the
-// non-standard ones that proxies also drop): they describe one connection and
-// must not be forwarded.
-var hopHeaders = []string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-	// Only meaningful with "Upgrade: h2c", which is never forwarded: an
-	// h2c upgrade reaching a backend that honours it would switch the
-	// connection under the proxy's feet (request smuggling).
-	"Http2-Settings",
-}
-
-// removeHopHeaders deletes the hop-by-hop headers from h, including every
-// header named in its Connection header.
-func removeHopHeaders(h http.Header) {
-	for _, v := range h["Connection"] {
-		for len(v) > 0 {
-			var name string
-			name, v, _ = strings.Cut(v, ",")
-			if name = textproto.TrimString(name); name != "" {
-				delete(h, textproto.CanonicalMIMEHeaderKey(name))
-			}
-		}
-	}
-	for _, k := range hopHeaders {
-		delete(h, k)
-	}
-}
-
-// upgradeType returns the protocol a request or response asks to switch to
-// (the Upgrade header, when Connection lists "upgrade"), or "".
-func upgradeType(h http.Header) string {
-	for _, v := range h["Connection"] {
-		for len(v) > 0 {
-			var tok string
-			tok, v, _ = strings.Cut(v, ",")
-			if strings.EqualFold(textproto.TrimString(tok), "upgrade") {
-				return h.Get("Upgrade")
-			}
-		}
-	}
-	return ""
-}
-
-// isH2CUpgrade reports whether an Upgrade value asks for h2c. Like Caddy,
-// the proxy never forwards such an upgrade: the client's connection to the
-// proxy is not the proxy's connection to the backend.
-func isH2CUpgrade(up string) bool {
-	for len(up) > 0 {
-		var tok string
-		tok, up, _ = strings.Cut(up, ",")
-		tok = textproto.TrimString(tok)
-		if len(tok) >= 3 && strings.EqualFold(tok[:3], "h2c") {
-			return true
-		}
-	}
-	return false
-}
-
-// forbiddenTrailer reports whether a field must not be sent as a trailer
-// (RFC 9110 §6.5.1): framing, routing, request modifiers, authentication,
-// response control and the fields that say how to process the payload.
-func forbiddenTrailer(name string) bool {
-	switch http.CanonicalHeaderKey(name) {
-	case "Content-Length", "Transfer-Encoding", "Content-Encoding", "Content-Type", "Content-Range",
-		"Trailer", "Host", "Connection", "Keep-Alive", "Upgrade", "Te", "Proxy-Connection",
-		"Cache-Control", "Expect", "Max-Forwards", "Pragma", "Range", "Authorization",
-		"Proxy-Authenticate", "Proxy-Authorization", "Www-Authenticate", "Set-Cookie", "Cookie",
-		"Age", "Expires", "Date", "Location", "Retry-After", "Vary", "Warning":
-		return true
-	}
-	return false
-}
-
-// permittedTrailers returns a map of the trailer names announced in t that
-// may be forwarded; the values are filled in when the body ends.
-func permittedTrailers(t http.Header) http.Header {
-	out := make(http.Header, len(t))
-	for k := range t {
-		if !forbiddenTrailer(k) {
-			out[k] = nil
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// Shared, never modified values of X-Forwarded-Proto: assigning them saves
-// an allocation per request. Nothing downstream writes into a header's
-// value slice in place (the transports only read).
-var (
-	protoHTTP  = []string{"http"}
-	protoHTTPS = []string{"https"}
-)
-
-// setForwarded sets X-Forwarded-For, -Proto and -Host on out, the outbound
-// copy of r. When the client is a trusted proxy (Caddy's trusted_proxies),
-// the values it sent are kept and extended; otherwise they are replaced, so a
-// client cannot forge its address to the backend.
-//
-// buf holds the new values, so that a pooled request allocates nothing.
-func setForwarded(out http.Header, r *http.Request, buf *[2]string) {
+// trustedProxy reports whether r's client is one of Caddy's
+// trusted_proxies, whose X-Forwarded-* values are kept and extended.
+func trustedProxy(r *http.Request) bool {
 	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
-	clientIP, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		clientIP = r.RemoteAddr
-	}
-	if prior := out["X-Forwarded-For"]; trusted && len(prior) > 0 {
-		out.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+clientIP)
-	} else {
-		buf[0] = clientIP
-		out["X-Forwarded-For"] = buf[0:1:1]
-	}
-	if !trusted || out.Get("X-Forwarded-Proto") == "" {
-		if r.TLS != nil {
-			out["X-Forwarded-Proto"] = protoHTTPS
-		} else {
-			out["X-Forwarded-Proto"] = protoHTTP
-		}
-	}
-	if !trusted || out.Get("X-Forwarded-Host") == "" {
-		buf[1] = r.Host
-		out["X-Forwarded-Host"] = buf[1:2:2]
-	}
+	return trusted
 }
+
+// removeHopHeaders and upgradeType keep their old names for cache.go and
+// interim.go, until those files call package forward themselves.
+func removeHopHeaders(h http.Header) { forward.RemoveHopHeaders(h) }
+
+func upgradeType(h http.Header) string { return forward.UpgradeType(h) }

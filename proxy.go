@@ -6,18 +6,15 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"golang.org/x/net/http/httpguts"
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
 	"github.com/caddy-smartproxy/smartproxy/breaker"
+	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
 // errNoBackend is the cause of a 503: the route has no backend that may
@@ -39,25 +36,25 @@ const maxTries = 8
 // retried after a transport failure or a 502/503/504, within the route's
 // retry count and budget, with backoff between tries.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *requestInfo) error {
-	if rt.h2c && upgradeType(r.Header) != "" {
+	if rt.h2c && forward.UpgradeType(r.Header) != "" {
 		return caddyhttp.Error(http.StatusNotImplemented, errUpgradeH2C)
 	}
 	rp := rt.retry
 	rp.active.Add(1)
 	defer rp.active.Add(-1)
-	o := outboundRequest(r, rt.pooledOut)
+	o := forward.NewOutbound(r, rt.pooledOut, trustedProxy(r))
 	if rt.pooledOut {
-		defer o.release()
+		defer o.Release()
 	}
-	out := &o.req
+	out := &o.Req
 	installInterim(w, r, out) // issue 18: forward 103/102 to the client (interim.go)
 	var reset func()
-	if rp.count > 0 && idempotent(r) {
+	if rp.count > 0 && forward.Idempotent(r) {
 		var err error
 		var held int64
-		reset, held, err = replayBody(out, r, rp.maxReplay)
+		reset, held, err = forward.ReplayBody(out, r, rp.maxReplay, replayHeld)
 		if held > 0 {
-			defer replayHeld.give(held)
+			defer replayHeld.Give(held)
 		}
 		if err != nil {
 			return caddyhttp.Error(bodyStatus(err), fmt.Errorf("reading request body: %w", err))
@@ -173,7 +170,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 		}
 		done = d
 	}
-	setTarget(out, r, b)
+	forward.SetTarget(out, r, b.URL)
 	b.Acquire()
 	begin := time.Now()
 	resp, err := roundTripInterim(rt.transport, out) // issue 18: 1xx hook armed for this try (interim.go)
@@ -181,7 +178,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	latency := now.Sub(begin)
 	if err != nil {
 		b.Release()
-		body, _ := out.Body.(*clientBody)
+		body, _ := out.Body.(*forward.Body)
 		if cerr := clientFault(err, body); cerr != nil {
 			done.Discard() // the request's fault, not the backend's
 			return nil, fmt.Errorf("backend %s: %w", b.Name, cerr)
@@ -249,112 +246,12 @@ func statusError(r *http.Request, err error) error {
 	return caddyhttp.Error(http.StatusBadGateway, err)
 }
 
-// outbound is the request sent to backends, with the storage it needs. On
-// routes whose transport is h1 (which keeps no reference to a request once
-// its response body is done) it is pooled, so a proxied request allocates
-// no Request, URL or header map of its own.
-type outbound struct {
-	req  http.Request
-	url  url.URL
-	hdr  http.Header
-	fwd  [2]string // X-Forwarded-For and -Host values
-	body clientBody
-}
-
-var outboundPool = sync.Pool{New: func() any { return &outbound{hdr: make(http.Header, 16)} }}
-
-// release returns a pooled outbound request, dropping every reference.
-func (o *outbound) release() {
-	o.req = http.Request{}
-	o.url = url.URL{}
-	clear(o.hdr)
-	o.fwd = [2]string{}
-	o.body.r = nil
-	o.body.err.Store(nil)
-	o.body.trailerIn, o.body.trailerOut = nil, nil
-	outboundPool.Put(o)
-}
-
-// outboundRequest makes the request sent to backends from the client's: a
-// shallow copy with its own header map (sharing the client's value slices,
-// which nothing downstream writes to), hop-by-hop headers removed, the
-// X-Forwarded-* headers set and the Host kept.
-func outboundRequest(r *http.Request, pooled bool) *outbound {
-	var o *outbound
-	if pooled {
-		o = outboundPool.Get().(*outbound)
-	} else {
-		o = &outbound{hdr: make(http.Header, len(r.Header)+4)}
-	}
-	out := &o.req
-	*out = *r
-	for k, v := range r.Header {
-		o.hdr[k] = v
-	}
-	out.Header = o.hdr
-	out.RequestURI = ""
-	out.Close = false
-	out.URL = &o.url
-	removeHopHeaders(out.Header)
-	if up := upgradeType(r.Header); up != "" && !isH2CUpgrade(up) {
-		out.Header["Connection"] = []string{"Upgrade"}
-		out.Header["Upgrade"] = []string{up}
-	}
-	// "Te: trailers" is hop-by-hop but says the client accepts trailers;
-	// backends (gRPC in particular) need to know.
-	if httpguts.HeaderValuesContainsToken(r.Header["Te"], "trailers") {
-		out.Header["Te"] = teTrailers
-	}
-	setForwarded(out.Header, r, &o.fwd)
-	// Go's client would add its own User-Agent when there is none.
-	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = noUserAgent
-	}
-	// A request with a known empty body is sent without one (and so needs
-	// no replay buffer).
-	if r.Body != nil && r.Body != http.NoBody && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) {
-		o.body.r = r.Body
-		out.Body = &o.body
-		out.Trailer = nil
-		if len(r.Trailer) > 0 {
-			out.Trailer = permittedTrailers(r.Trailer)
-			o.body.trailerIn, o.body.trailerOut = r.Trailer, out.Trailer
-		}
-	} else {
-		out.Body = nil
-	}
-	return o
-}
-
-// Shared, never modified header values.
-var (
-	teTrailers  = []string{"trailers"}
-	noUserAgent = []string{""}
-)
-
-// setTarget points out at backend b, keeping r's path and query.
-func setTarget(out, r *http.Request, b *backend.Backend) {
-	u := out.URL
-	*u = url.URL{
-		Scheme:   b.URL.Scheme,
-		Host:     b.URL.Host,
-		Path:     b.URL.Path + r.URL.Path,
-		RawQuery: r.URL.RawQuery,
-	}
-	if u.Scheme == "h2c" {
-		u.Scheme = "http"
-	}
-	if r.URL.RawPath != "" {
-		u.RawPath = b.URL.EscapedPath() + r.URL.RawPath
-	}
-}
-
 // respond streams resp to w. Once the status line is out, a failure cannot
 // become an error page: a broken backend aborts the client connection (so
 // a truncated body is never taken for a whole one), and a client that went
 // away simply ends the copy.
 func (h *Handler) respond(w http.ResponseWriter, resp *http.Response) error {
-	removeHopHeaders(resp.Header)
+	forward.RemoveHopHeaders(resp.Header)
 	hdr := w.Header()
 	for k, vv := range resp.Header {
 		hdr[k] = vv
@@ -362,7 +259,7 @@ func (h *Handler) respond(w http.ResponseWriter, resp *http.Response) error {
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))
 		for k := range resp.Trailer {
-			if forbiddenTrailer(k) {
+			if forward.ForbiddenTrailer(k) {
 				delete(resp.Trailer, k)
 				continue
 			}
@@ -371,9 +268,9 @@ func (h *Handler) respond(w http.ResponseWriter, resp *http.Response) error {
 		hdr["Trailer"] = names
 	}
 	w.WriteHeader(resp.StatusCode)
-	_, err := copyBody(w, resp.Body, shouldFlush(resp))
+	_, err := forward.CopyBody(w, resp.Body, forward.ShouldFlush(resp))
 	if err != nil {
-		if errors.Is(err, errClientGone) {
+		if errors.Is(err, forward.ErrClientGone) {
 			if c := h.logger.Check(zapcore.DebugLevel, "client went away during response"); c != nil {
 				c.Write(zap.Error(err))
 			}
@@ -386,20 +283,9 @@ func (h *Handler) respond(w http.ResponseWriter, resp *http.Response) error {
 	}
 	for k, vv := range resp.Trailer {
 		// The body reader may have added fields it was not told of.
-		if !forbiddenTrailer(k) {
+		if !forward.ForbiddenTrailer(k) {
 			hdr[http.TrailerPrefix+k] = vv
 		}
 	}
 	return nil
-}
-
-// shouldFlush reports whether a response must reach the client chunk by
-// chunk: server-sent events and bodies of unknown length (streams).
-func shouldFlush(resp *http.Response) bool {
-	if resp.ContentLength == -1 {
-		return true
-	}
-	ct := resp.Header.Get("Content-Type")
-	const sse = "text/event-stream"
-	return len(ct) >= len(sse) && strings.EqualFold(ct[:len(sse)], sse)
 }

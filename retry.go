@@ -1,9 +1,7 @@
 package smartproxy
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
@@ -11,9 +9,9 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
-	"github.com/caddy-smartproxy/smartproxy/h1"
-
 	"github.com/caddy-smartproxy/smartproxy/config"
+	"github.com/caddy-smartproxy/smartproxy/forward"
+	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
 // Retry defaults.
@@ -88,17 +86,6 @@ func (p *retryPolicy) wait(r *http.Request, n int) bool {
 	}
 }
 
-// idempotent reports whether r may be sent twice: RFC 9110's idempotent
-// methods, or any request with an Idempotency-Key.
-func idempotent(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
-		http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return r.Header.Get("Idempotency-Key") != ""
-}
-
 // nothingSent reports whether a failed try never reached a backend (a dial
 // error, or a breaker that refused it), so it may be repeated elsewhere
 // whatever the request.
@@ -114,87 +101,9 @@ func retryStatus(code int) bool {
 		code == http.StatusGatewayTimeout
 }
 
-// replayBody makes out's body replayable when r is retryable and its body
-// small enough: it is read into memory (at most maxReplay bytes) and each
-// try gets a fresh reader over it. A larger body streams as usual and the
-// request is not retried once sent. The returned func resets the body for
-// another try; nil when the body cannot be replayed.
-//
-// All requests together hold at most maxReplayTotal bytes of replay
-// buffers (held counts what this one holds, to be given back with
-// replayHeld.give when the request is done); past that, a request is simply
-// not replayable, so concurrent large uploads cannot exhaust memory.
-func replayBody(out *http.Request, r *http.Request, maxReplay int64) (reset func(), held int64, err error) {
-	if out.Body == nil {
-		return func() {}, 0, nil
-	}
-	if r.ContentLength > maxReplay {
-		return nil, 0, nil
-	}
-	held = maxReplay + 1
-	if r.ContentLength >= 0 {
-		held = r.ContentLength
-	}
-	if !replayHeld.take(held) {
-		return nil, 0, nil
-	}
-	var buf []byte
-	if r.ContentLength >= 0 {
-		// Known length (Caddy's server enforces it): one exact buffer,
-		// no growth garbage.
-		buf = make([]byte, r.ContentLength)
-		_, err = io.ReadFull(r.Body, buf)
-	} else {
-		buf, err = io.ReadAll(io.LimitReader(r.Body, maxReplay+1))
-	}
-	if err != nil {
-		return nil, held, err
-	}
-	if n := int64(cap(buf)); n != held {
-		replayHeld.give(held - n)
-		held = n
-	}
-	if cb, ok := out.Body.(*clientBody); ok && cb.trailerOut != nil {
-		for k := range cb.trailerOut {
-			cb.trailerOut[k] = cb.trailerIn[k]
-		}
-	}
-	if int64(len(buf)) > maxReplay {
-		// Too large after all (no Content-Length): stitch the part read
-		// back in front of the rest and stream it.
-		cb := out.Body.(*clientBody)
-		cb.r = io.MultiReader(bytes.NewReader(buf), cb.r)
-		return nil, held, nil
-	}
-	// GetBody lets the transport resend the body on a fresh connection
-	// when a pooled one turns out to be stale.
-	out.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-	reset = func() {
-		out.Body = io.NopCloser(bytes.NewReader(buf))
-		out.ContentLength = int64(len(buf))
-	}
-	reset()
-	return reset, held, nil
-}
-
 // maxReplayTotal bounds the memory all replay buffers hold together.
 const maxReplayTotal = 64 << 20
 
-// replayHeld counts the bytes of replay buffers held by requests in flight.
-var replayHeld replayBudget
-
-// replayBudget is a byte budget taken and given back atomically.
-type replayBudget struct{ held atomic.Int64 }
-
-// take reserves n bytes, or reports false when that would pass
-// maxReplayTotal.
-func (b *replayBudget) take(n int64) bool {
-	if b.held.Add(n) > maxReplayTotal {
-		b.held.Add(-n)
-		return false
-	}
-	return true
-}
-
-// give returns n bytes to the budget.
-func (b *replayBudget) give(n int64) { b.held.Add(-n) }
+// replayHeld is the byte budget of the replay buffers held by requests in
+// flight, in all configs.
+var replayHeld = forward.NewReplayBudget(maxReplayTotal)

@@ -88,16 +88,3 @@ func TestRetryBudget(t *testing.T) {
 		t.Fatal("retry 21 admitted with 100 in flight")
 	}
 }
-
-func TestIdempotent(t *testing.T) {
-	for m, want := range map[string]bool{"GET": true, "HEAD": true, "PUT": true, "DELETE": true, "OPTIONS": true, "POST": false, "PATCH": false} {
-		if got := idempotent(httptest.NewRequest(m, "/", nil)); got != want {
-			t.Errorf("%s: %v", m, got)
-		}
-	}
-	r := httptest.NewRequest("POST", "/", nil)
-	r.Header.Set("Idempotency-Key", "k")
-	if !idempotent(r) {
-		t.Error("POST with Idempotency-Key")
-	}
-}

@@ -1,17 +1,17 @@
 package smartproxy
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
 // tunnels tracks the connections of live protocol upgrades (WebSocket and
@@ -61,7 +61,7 @@ func (t *tunnels) closeAll() {
 // backend's 101 to the client, takes over the client connection and copies
 // bytes both ways until either side closes.
 func (h *Handler) tunnel(w http.ResponseWriter, out *http.Request, resp *http.Response) error {
-	want, got := upgradeType(out.Header), upgradeType(resp.Header)
+	want, got := forward.UpgradeType(out.Header), forward.UpgradeType(resp.Header)
 	if want == "" || !strings.EqualFold(want, got) {
 		return fmt.Errorf("backend switched protocol to %q, but %q was requested", got, want)
 	}
@@ -69,7 +69,7 @@ func (h *Handler) tunnel(w http.ResponseWriter, out *http.Request, resp *http.Re
 	if !ok {
 		return errors.New("backend switched protocols but its connection is not writable")
 	}
-	removeHopHeaders(resp.Header)
+	forward.RemoveHopHeaders(resp.Header)
 	hdr := w.Header()
 	for k, vv := range resp.Header {
 		hdr[k] = vv
@@ -94,7 +94,7 @@ func (h *Handler) tunnel(w http.ResponseWriter, out *http.Request, resp *http.Re
 		return nil
 	}
 	defer h.tunnels.remove(tc)
-	pipe(clientConn, brw.Reader, backConn)
+	forward.Pipe(clientConn, brw.Reader, backConn, tunnelLinger)
 	return nil
 }
 
@@ -102,51 +102,3 @@ func (h *Handler) tunnel(w http.ResponseWriter, out *http.Request, resp *http.Re
 // its stream: the other side is told (half-close) and may finish sending,
 // and then both connections are closed, whether or not it did.
 const tunnelLinger = 5 * time.Second
-
-// errNoHalfClose ends a direction whose destination cannot be half-closed:
-// the peer would never learn that the stream ended, so the tunnel ends.
-var errNoHalfClose = errors.New("connection cannot be half-closed")
-
-// pipe copies bytes both ways between the client and the backend. When one
-// side ends its stream cleanly, the other side's write half is closed
-// (CloseWrite, where the connection has one) so it learns of the end, and it
-// gets tunnelLinger to end its own; any error, a connection that cannot be
-// half-closed, or the end of the linger closes both connections. pipe
-// returns only when both copies have stopped, so nothing outlives it.
-func pipe(client net.Conn, clientBuf *bufio.Reader, back io.ReadWriteCloser) {
-	done := make(chan error, 2)
-	// Bytes the server already read past the request headers belong to
-	// the new protocol: they are read through clientBuf.
-	go func() { done <- copyHalf(back, clientBuf) }()
-	go func() { done <- copyHalf(client, back) }()
-	pending := 2
-	err := <-done
-	pending--
-	if err == nil {
-		linger := time.NewTimer(tunnelLinger)
-		select {
-		case <-done:
-			pending--
-		case <-linger.C:
-		}
-		linger.Stop()
-	}
-	client.Close()
-	back.Close()
-	for ; pending > 0; pending-- {
-		<-done
-	}
-}
-
-// copyHalf copies src to dst until src ends, then half-closes dst. It
-// returns nil only when the end was clean and passed on.
-func copyHalf(dst io.Writer, src io.Reader) error {
-	if _, err := io.Copy(dst, src); err != nil {
-		return err
-	}
-	cw, ok := dst.(interface{ CloseWrite() error })
-	if !ok {
-		return errNoHalfClose
-	}
-	return cw.CloseWrite()
-}

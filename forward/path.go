@@ -1,18 +1,16 @@
-// Package forward holds the Caddy-free rules of proxying a request: how its
-// path is normalised before anything looks at it.
-//
-// Every consumer of a request's path (the router, rate-limit routes, cache
-// keys, the path sent to a backend) must see the same bytes, or an attacker
-// picks the spelling that one of them reads differently: `/./login` dodges a
-// limit on `/login`, `/public/../private` leaves a backend's prefix. So the
-// path is normalised once, on arrival, and the result replaces the
-// request's own.
 package forward
 
 import (
 	"errors"
 	"strings"
 )
+
+// Path normalisation. Every consumer of a request's path (the router,
+// rate-limit routes, cache keys, the path sent to a backend) must see the
+// same bytes, or an attacker picks the spelling that one of them reads
+// differently: `/./login` dodges a limit on `/login`, `/public/../private`
+// leaves a backend's prefix. So the path is normalised once, on arrival,
+// and the result replaces the request's own.
 
 // Errors of CleanPath; each is the client's fault (400).
 var (

@@ -1,0 +1,157 @@
+package forward
+
+import (
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestRemoveHopHeaders(t *testing.T) {
+	h := http.Header{
+		"Connection":        {"X-A, x-b", "close"},
+		"X-A":               {"1"},
+		"X-B":               {"2"},
+		"Keep-Alive":        {"timeout=5"},
+		"Proxy-Connection":  {"keep-alive"},
+		"Transfer-Encoding": {"chunked"},
+		"Te":                {"trailers"},
+		"Upgrade":           {"websocket"},
+		"X-Keep":            {"yes"},
+	}
+	RemoveHopHeaders(h)
+	if want := (http.Header{"X-Keep": {"yes"}}); !reflect.DeepEqual(h, want) {
+		t.Fatalf("got %v, want %v", h, want)
+	}
+}
+
+func TestConnectionOption(t *testing.T) {
+	for _, name := range []string{"close", "CLOSE", "keep-alive", "Keep-ALIVE", "upgrade", "x-a", "X-Custom-Thing"} {
+		if got, want := connectionOption(name), http.CanonicalHeaderKey(name); got != want {
+			t.Errorf("connectionOption(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestUpgradeType(t *testing.T) {
+	cases := []struct {
+		h    http.Header
+		want string
+	}{
+		{http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}}, "websocket"},
+		{http.Header{"Connection": {"keep-alive, upgrade"}, "Upgrade": {"h2c"}}, "h2c"},
+		{http.Header{"Upgrade": {"websocket"}}, ""},
+		{http.Header{"Connection": {"close"}, "Upgrade": {"websocket"}}, ""},
+	}
+	for _, tc := range cases {
+		if got := UpgradeType(tc.h); got != tc.want {
+			t.Errorf("%v: got %q, want %q", tc.h, got, tc.want)
+		}
+	}
+}
+
+func TestSetForwarded(t *testing.T) {
+	cases := []struct {
+		name       string
+		trusted    bool
+		tls        bool
+		in         http.Header
+		xff, proto string
+		xfh        string
+	}{
+		{"untrusted client's forgeries are replaced", false, false,
+			http.Header{"X-Forwarded-For": {"6.6.6.6"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"evil"}},
+			"192.0.2.7", "http", "example.com"},
+		{"trusted proxy's values are extended", true, false,
+			http.Header{"X-Forwarded-For": {"203.0.113.1"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"orig.example"}},
+			"203.0.113.1, 192.0.2.7", "https", "orig.example"},
+		{"tls sets https", false, true, http.Header{}, "192.0.2.7", "https", "example.com"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "http://example.com/", nil)
+			r.RemoteAddr = "192.0.2.7:1234"
+			if tc.tls {
+				r.TLS = &tls.ConnectionState{}
+			}
+			out := tc.in.Clone()
+			SetForwarded(out, r, tc.trusted, new([2]string))
+			if got := out.Get("X-Forwarded-For"); got != tc.xff {
+				t.Errorf("X-Forwarded-For %q, want %q", got, tc.xff)
+			}
+			if got := out.Get("X-Forwarded-Proto"); got != tc.proto {
+				t.Errorf("X-Forwarded-Proto %q, want %q", got, tc.proto)
+			}
+			if got := out.Get("X-Forwarded-Host"); got != tc.xfh {
+				t.Errorf("X-Forwarded-Host %q, want %q", got, tc.xfh)
+			}
+		})
+	}
+}
+
+func TestClientBodyForwardsPermittedTrailers(t *testing.T) {
+	in := http.Header{"X-Checksum": nil, "Content-Length": nil, "Host": nil}
+	out := PermittedTrailers(in)
+	if _, ok := out["Content-Length"]; ok || len(out) != 1 {
+		t.Fatalf("permitted = %v, want X-Checksum only", out)
+	}
+	b := NewBody(bytes.NewReader([]byte("body")), in, out)
+	in["X-Checksum"] = []string{"abc"}
+	in["Content-Length"] = []string{"99"}
+	if _, err := io.ReadAll(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := out["X-Checksum"]; len(got) != 1 || got[0] != "abc" {
+		t.Fatalf("X-Checksum = %v", got)
+	}
+	if _, ok := out["Content-Length"]; ok {
+		t.Fatal("forbidden trailer forwarded")
+	}
+}
+
+func TestIsH2CUpgrade(t *testing.T) {
+	for in, want := range map[string]bool{"h2c": true, "H2C": true, "websocket, h2c": true, "websocket": false, "": false} {
+		if got := IsH2CUpgrade(in); got != want {
+			t.Errorf("IsH2CUpgrade(%q) = %v", in, got)
+		}
+	}
+}
+
+// FuzzRemoveHopHeaders: whatever a Connection header lists, no hop-by-hop
+// field and no listed field is left, and every other field is kept as it
+// was.
+func FuzzRemoveHopHeaders(f *testing.F) {
+	f.Add("close", "X-A")
+	f.Add("X-A, keep-alive ,, Upgrade", "x-b")
+	f.Add(" \t, CLOSE,x-a", "Close")
+	f.Fuzz(func(t *testing.T, conn, other string) {
+		key := http.CanonicalHeaderKey(other)
+		h := http.Header{"Connection": {conn}, "Keep-Alive": {"1"}, key: {"v"}}
+		RemoveHopHeaders(h)
+		listed := map[string]bool{}
+		for _, name := range strings.Split(conn, ",") {
+			if name = strings.Trim(name, " \t\r\n"); name != "" {
+				listed[http.CanonicalHeaderKey(name)] = true
+			}
+		}
+		for _, k := range hopHeaders {
+			if _, ok := h[k]; ok {
+				t.Fatalf("hop-by-hop %s left: %v", k, h)
+			}
+		}
+		for k := range listed {
+			if _, ok := h[k]; ok {
+				t.Fatalf("%s, listed in Connection %q, left: %v", k, conn, h)
+			}
+		}
+		hop := slices.Contains(hopHeaders, key)
+		if _, ok := h[key]; ok == (hop || listed[key]) {
+			t.Fatalf("field %q kept = %v, listed %v, hop-by-hop %v", key, ok, listed[key], hop)
+		}
+	})
+}
