@@ -60,15 +60,11 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 			return caddyhttp.Error(bodyStatus(err), fmt.Errorf("reading request body: %w", err))
 		}
 	}
+	st := retryState{r: r, rt: rt, logger: h.logger, replayable: reset != nil}
+	defer st.done()
 	var triedBuf [maxTries]*backend.Backend
 	tried := triedBuf[:0]
 	var lastErr error
-	var st retryState
-	defer func() {
-		if st.retrying {
-			rp.retrying.Add(-1)
-		}
-	}()
 	for {
 		b := rt.pool.pick(r, tried)
 		if b == nil {
@@ -79,11 +75,12 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 			return caddyhttp.Error(http.StatusServiceUnavailable, errNoBackend)
 		}
 		tried = append(tried, b)
-		resp, err := h.roundTrip(r, out, rt, b, ri)
-		if !h.again(r, rt, &st, tried, resp, err, reset != nil) {
-			if err == nil {
-				return h.deliver(w, out, resp, b)
+		t := h.roundTrip(r, out, rt, b, ri)
+		if !st.again(tried, &t) {
+			if t.err == nil {
+				return h.deliver(w, out, &t)
 			}
+			err := t.err
 			if errors.Is(err, errBreakerRefused) {
 				if lastErr == nil {
 					// Every backend tried refused (open or half-open
@@ -96,92 +93,73 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 			return statusError(r, err)
 		}
 		ri.retries = st.retries
-		if err == nil {
-			resp.Body.Close()
-			b.Release()
-			err = fmt.Errorf("backend %s: status %d", b.Name, resp.StatusCode)
-		}
-		h.debug("retrying on another backend", rt, b, err)
-		lastErr = err
+		lastErr = t.failure()
+		t.close()
+		h.debug("retrying on another backend", rt, b, lastErr)
 		if reset != nil {
 			reset()
 		}
 	}
 }
 
-// retryState is what one request's retry decisions carry from try to try.
-type retryState struct {
-	retries  int
-	retrying bool // holds a place in the route's retry budget
+// try is one attempt at a backend: the backend, acquired (its in-flight
+// count includes the request) from the send until close, and the outcome.
+// A failed try has already been closed by roundTrip, so that a backend
+// that failed is not counted busy while the request waits to retry.
+type try struct {
+	b    *backend.Backend // nil once released, or when never acquired
+	resp *http.Response   // nil when err is set
+	err  error
 }
 
-// again decides whether to try another backend after a try that ended in
-// resp or err, and waits out the backoff. A try that reached no backend
-// (dial error, breaker refusal) may always move on; a request that can be
-// sent again (idempotent, body replayable) also after a transport failure
-// or a 502/503/504; retries are bounded by the route's count and budget.
-// A breaker refusal is not a retry: nothing was sent and it costs nothing.
-func (h *Handler) again(r *http.Request, rt *route, st *retryState, tried []*backend.Backend, resp *http.Response, err error, replayable bool) bool {
-	var retryable bool
-	var ce *clientError
-	switch {
-	case errors.As(err, &ce):
-		return false // the request is at fault; another backend would fail it too
-	case err == nil:
-		retryable = replayable && retryStatus(resp.StatusCode)
-	case nothingSent(err):
-		retryable = true
-	default:
-		retryable = replayable
+// close closes the response body and releases the backend; it may be
+// called more than once.
+func (t *try) close() {
+	if t.resp != nil {
+		t.resp.Body.Close()
+		t.resp = nil
 	}
-	if !retryable || len(tried) >= maxTries || r.Context().Err() != nil || !rt.pool.hasUntried(tried) {
-		return false
+	if t.b != nil {
+		t.b.Release()
+		t.b = nil
 	}
-	if errors.Is(err, errBreakerRefused) {
-		return true
+}
+
+// failure is why the try is retried: its error, or its answer's status.
+func (t *try) failure() error {
+	if t.err != nil {
+		return t.err
 	}
-	rp := rt.retry
-	if st.retries >= rp.count {
-		return false
-	}
-	if !st.retrying {
-		if !rp.admitRetry() {
-			rt.metrics.budget.Inc()
-			h.debug("retry budget exhausted", rt, tried[len(tried)-1], err)
-			return false
-		}
-		st.retrying = true
-	}
-	st.retries++
-	rt.metrics.retries.Inc()
-	return rp.wait(r, st.retries)
+	return fmt.Errorf("backend %s: status %d", t.b.Name, t.resp.StatusCode)
 }
 
 // roundTrip sends out to b and records the outcome (breaker, passive
-// health, latency). On success b stays acquired (its in-flight count
-// includes this request) until deliver or the caller releases it.
-func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend, ri *requestInfo) (*http.Response, error) {
+// health, latency). A try with an answer keeps b acquired until it is
+// closed (deliver, or the retry loop); a failed one is closed already.
+func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend, ri *requestInfo) try {
 	m := rt.pool.member(b)
 	var done breaker.Done
 	if m.breaker != nil {
 		d, err := m.breaker.Allow()
 		if err != nil {
-			return nil, fmt.Errorf("backend %s: %w: %w", b.Name, errBreakerRefused, err)
+			return try{err: fmt.Errorf("backend %s: %w: %w", b.Name, errBreakerRefused, err)}
 		}
 		done = d
 	}
 	forward.SetTarget(out, r, b.URL)
 	b.Acquire()
+	t := try{b: b}
 	begin := time.Now()
 	resp, err := roundTripInterim(rt.transport, out) // issue 18: 1xx hook armed for this try (interim.go)
 	now := time.Now()
 	latency := now.Sub(begin)
 	if err != nil {
-		b.Release()
+		t.close()
 		body, _ := out.Body.(*forward.Body)
 		if cerr := clientFault(err, body); cerr != nil {
 			done.Discard() // the request's fault, not the backend's
-			return nil, fmt.Errorf("backend %s: %w", b.Name, cerr)
+			t.err = fmt.Errorf("backend %s: %w", b.Name, cerr)
+			return t
 		}
 		if r.Context().Err() != nil {
 			done.Discard() // the client left; not the backend's fault
@@ -192,7 +170,8 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 				m.health.ReportPassive(false, 0)
 			}
 		}
-		return nil, fmt.Errorf("backend %s: %w", b.Name, err)
+		t.err = fmt.Errorf("backend %s: %w", b.Name, err)
+		return t
 	}
 	// Time to response headers is the backend's latency as strategies
 	// (least_latency), breakers and the status API see it.
@@ -203,17 +182,17 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	if m.health != nil {
 		m.health.ReportPassive(true, resp.StatusCode)
 	}
-	return resp, nil
+	t.resp = resp
+	return t
 }
 
-// deliver streams resp from b to the client and releases b when done.
-func (h *Handler) deliver(w http.ResponseWriter, out *http.Request, resp *http.Response, b *backend.Backend) error {
-	defer b.Release()
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return h.tunnel(w, out, resp)
+// deliver streams t's answer to the client and closes t.
+func (h *Handler) deliver(w http.ResponseWriter, out *http.Request, t *try) error {
+	defer t.close()
+	if t.resp.StatusCode == http.StatusSwitchingProtocols {
+		return h.tunnel(w, out, t.resp)
 	}
-	return h.respond(w, resp)
+	return h.respond(w, t.resp)
 }
 
 func (h *Handler) debug(msg string, rt *route, b *backend.Backend, err error) {

@@ -8,7 +8,10 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
+	"github.com/caddy-smartproxy/smartproxy/backend"
 	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddy-smartproxy/smartproxy/forward"
 	"github.com/caddy-smartproxy/smartproxy/h1"
@@ -83,6 +86,86 @@ func (p *retryPolicy) wait(r *http.Request, n int) bool {
 		return true
 	case <-r.Context().Done():
 		return false
+	}
+}
+
+// verdict is what a try's outcome allows.
+type verdict int
+
+const (
+	final     verdict = iota // the outcome stands
+	moveOn                   // nothing was sent (a breaker refused): another backend, free
+	retryable                // another backend, as a retry
+)
+
+// decide is the retry rule for one try's outcome, resp or err. A try that
+// reached no backend (dial error, breaker refusal) may always move on; a
+// request that can be sent again (idempotent, body replayable) also after
+// a transport failure or a 502/503/504; a request at fault never.
+func decide(resp *http.Response, err error, replayable bool) verdict {
+	var ce *clientError
+	switch {
+	case errors.As(err, &ce):
+		return final // another backend would fail it too
+	case errors.Is(err, errBreakerRefused):
+		return moveOn
+	case err == nil:
+		if replayable && retryStatus(resp.StatusCode) {
+			return retryable
+		}
+	case nothingSent(err), replayable:
+		return retryable
+	}
+	return final
+}
+
+// retryState is one request's retries: how many it made, its place in
+// the route's retry budget, the backoff before each. done gives the place
+// back.
+type retryState struct {
+	r          *http.Request
+	rt         *route
+	logger     *zap.Logger
+	replayable bool // the request may be sent again (idempotent, body replayable)
+	retries    int
+	retrying   bool // holds a place in the route's retry budget
+}
+
+// again decides whether to try another backend after try t (the last of
+// tried) and waits out the backoff. Retries are bounded by the route's
+// count, its budget and maxTries, and by the backends left; a move past a
+// breaker's refusal is not a retry: nothing was sent and it costs nothing.
+func (st *retryState) again(tried []*backend.Backend, t *try) bool {
+	v := decide(t.resp, t.err, st.replayable)
+	if v == final || len(tried) >= maxTries || st.r.Context().Err() != nil || !st.rt.pool.hasUntried(tried) {
+		return false
+	}
+	if v == moveOn {
+		return true
+	}
+	rp := st.rt.retry
+	if st.retries >= rp.count {
+		return false
+	}
+	if !st.retrying {
+		if !rp.admitRetry() {
+			st.rt.metrics.budget.Inc()
+			if c := st.logger.Check(zapcore.DebugLevel, "retry budget exhausted"); c != nil {
+				c.Write(zap.String("route", st.rt.name), zap.String("backend", tried[len(tried)-1].Name), zap.Error(t.err))
+			}
+			return false
+		}
+		st.retrying = true
+	}
+	st.retries++
+	st.rt.metrics.retries.Inc()
+	return rp.wait(st.r, st.retries)
+}
+
+// done gives back the request's place in the retry budget.
+func (st *retryState) done() {
+	if st.retrying {
+		st.rt.retry.retrying.Add(-1)
 	}
 }
 

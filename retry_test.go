@@ -55,8 +55,8 @@ func TestRetryDecision(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := newRoute()
-			st := retryState{retries: tc.retries}
-			got := h.again(tc.r, rt, &st, bs[:tc.tried], tc.resp, tc.err, tc.replayable)
+			st := retryState{r: tc.r, rt: rt, logger: h.logger, replayable: tc.replayable, retries: tc.retries}
+			got := st.again(bs[:tc.tried], &try{resp: tc.resp, err: tc.err})
 			if got != tc.want || st.retries != tc.wantCount {
 				t.Fatalf("again = %v with %d retries; want %v with %d", got, st.retries, tc.want, tc.wantCount)
 			}
@@ -86,5 +86,36 @@ func TestRetryBudget(t *testing.T) {
 	}
 	if p.admitRetry() {
 		t.Fatal("retry 21 admitted with 100 in flight")
+	}
+}
+
+func TestDecide(t *testing.T) {
+	dial := fmt.Errorf("backend x: %w", h1.DialError{Err: errors.New("refused")})
+	refused := fmt.Errorf("backend x: %w", errBreakerRefused)
+	client := fmt.Errorf("backend x: %w", &clientError{status: 400, err: errors.New("bad chunk")})
+	reset := errors.New("connection reset")
+	resp := func(code int) *http.Response { return &http.Response{StatusCode: code} }
+	cases := []struct {
+		name       string
+		resp       *http.Response
+		err        error
+		replayable bool
+		want       verdict
+	}{
+		{"503, replayable", resp(503), nil, true, retryable},
+		{"504, not replayable", resp(504), nil, false, final},
+		{"404", resp(404), nil, true, final},
+		{"dial error", nil, dial, false, retryable},
+		{"breaker refusal", nil, refused, false, moveOn},
+		{"reset, replayable", nil, reset, true, retryable},
+		{"reset, not replayable", nil, reset, false, final},
+		{"the request's fault", nil, client, true, final},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := decide(tc.resp, tc.err, tc.replayable); got != tc.want {
+				t.Fatalf("decide = %d, want %d", got, tc.want)
+			}
+		})
 	}
 }
