@@ -20,6 +20,11 @@ import (
 // breaker and mark every backend down for all other clients. Such a try
 // gets a 4xx and touches neither breaker nor health.
 
+// statusClientClosed is the customary status (nginx's) of a request whose
+// client went away before its answer; no client sees it, logs and metrics
+// do.
+const statusClientClosed = 499
+
 // clientError is a try that failed because of the request.
 type clientError struct {
 	status int

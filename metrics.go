@@ -203,17 +203,19 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 				g(c.backoff, m.breaker.CurrentBackoff().Seconds(), rt.name, name)
 			}
 		}
-		if l := rt.limiter; l != nil && l.shared != nil {
-			degraded := 0.0
-			if l.shared.Degraded() {
-				degraded = 1
+		if l := rt.limiter; l != nil {
+			st := l.buckets.stats()
+			g(c.limiterKeys, float64(st.keys), rt.name)
+			if st.shared {
+				degraded := 0.0
+				if st.degraded {
+					degraded = 1
+				}
+				g(c.storeDegraded, degraded, rt.name)
+				ctr(c.storeTransitions, float64(st.transitions), rt.name)
+			} else {
+				ctr(c.limiterEvictions, float64(st.evictions), rt.name)
 			}
-			g(c.storeDegraded, degraded, rt.name)
-			ctr(c.storeTransitions, float64(l.shared.Transitions()), rt.name)
-			g(c.limiterKeys, float64(l.shared.Keys()), rt.name)
-		} else if l != nil {
-			g(c.limiterKeys, float64(l.lim.Keys()), rt.name)
-			ctr(c.limiterEvictions, float64(l.lim.Evictions()), rt.name)
 		}
 		if rt.cache != nil {
 			s := rt.cache.Stats()

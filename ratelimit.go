@@ -1,6 +1,7 @@
 package smartproxy
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -26,11 +27,10 @@ var limiters = newShared[*ratelimit.Limiter]("ratelimit", nil)
 
 // routeLimiter applies a route's rate limit to requests.
 type routeLimiter struct {
-	lim     *ratelimit.Limiter
-	shared  *redisstore.Store // non-nil with store redis: lim is then unused
-	key     string            // placeholder expression; "" = the client IP Caddy resolved
-	onEmpty string            // key_fallback (config.Fallback*): keys a request whose key has an empty placeholder
-	v6bits  int               // with the default key: the prefix IPv6 clients are keyed by (0 = 64)
+	buckets buckets
+	key     string // placeholder expression; "" = the client IP Caddy resolved
+	onEmpty string // key_fallback (config.Fallback*): keys a request whose key has an empty placeholder
+	v6bits  int    // with the default key: the prefix IPv6 clients are keyed by (0 = 64)
 	headers bool
 	policy  []string // the RateLimit-Policy header value, built once
 	allowed prometheus.Counter
@@ -54,32 +54,77 @@ type bucketSettings struct {
 // it), held by hs.
 func newRouteLimiter(hs *holds, routeName string, rc *config.RateLimit, rm routeMetrics, logger *zap.Logger) (*routeLimiter, error) {
 	s := rc.Settings()
-	var shared *redisstore.Store
+	var b buckets
 	if rc.StoreOrDefault() == "redis" {
 		st, err := newSharedStore(hs, routeName, rc, logger)
 		if err != nil {
 			return nil, fmt.Errorf("rate_limit.redis: %w", err)
 		}
-		shared = st
-	}
-	k := stateKey{route: routeName, settings: bucketSettings{s.RequestsPerSecond, s.Burst, s.MaxKeys, s.Global, rc.IPv6Prefix}}
-	l, err := limiters.acquire(hs, k, func() (*ratelimit.Limiter, error) { return ratelimit.New(s) })
-	if err != nil {
-		return nil, fmt.Errorf("rate_limit: %w", err)
+		b = redisBuckets{st}
+	} else {
+		k := stateKey{route: routeName, settings: bucketSettings{s.RequestsPerSecond, s.Burst, s.MaxKeys, s.Global, rc.IPv6Prefix}}
+		l, err := limiters.acquire(hs, k, func() (*ratelimit.Limiter, error) { return ratelimit.New(s) })
+		if err != nil {
+			return nil, fmt.Errorf("rate_limit: %w", err)
+		}
+		b = localBuckets{l}
 	}
 	return &routeLimiter{
-		lim:     l,
-		shared:  shared,
+		buckets: b,
 		key:     rc.Key,
 		onEmpty: rc.FallbackOrDefault(),
 		v6bits:  rc.IPv6Prefix,
 		headers: rc.HeadersOn(),
-		policy:  []string{l.PolicyHeader()},
+		policy:  []string{s.PolicyHeader()},
 		allowed: rm.allowed,
 		limited: rm.limited,
 		rps:     s.RequestsPerSecond,
 		burst:   s.Burst,
 	}, nil
+}
+
+// buckets is where a route's token buckets live: in this process
+// (localBuckets) or in Redis, shared by every proxy instance
+// (redisBuckets).
+type buckets interface {
+	// take takes a token for key. An error means no decision could be
+	// made (redisstore.ErrUnavailable under fail_closed, or ctx ended);
+	// the Decision then still carries a Retry-After.
+	take(ctx context.Context, key string) (ratelimit.Decision, error)
+	// stats are the store's figures for the status API and metrics.
+	stats() bucketStats
+}
+
+// bucketStats are a bucket store's figures.
+type bucketStats struct {
+	store       string // "local" or "redis"
+	shared      bool   // redis: degraded and transitions apply, evictions do not
+	keys        int
+	evictions   uint64 // buckets evicted to stay within max_keys (local)
+	degraded    bool   // Redis unreachable: the failure policy applies
+	transitions uint64 // times Redis became unreachable or reachable again
+}
+
+// localBuckets are buckets in this process, kept across reloads.
+type localBuckets struct{ l *ratelimit.Limiter }
+
+func (b localBuckets) take(_ context.Context, key string) (ratelimit.Decision, error) {
+	return b.l.Allow(key, time.Now()), nil
+}
+
+func (b localBuckets) stats() bucketStats {
+	return bucketStats{store: "local", keys: b.l.Keys(), evictions: b.l.Evictions()}
+}
+
+// redisBuckets are buckets in Redis.
+type redisBuckets struct{ s *redisstore.Store }
+
+func (b redisBuckets) take(ctx context.Context, key string) (ratelimit.Decision, error) {
+	return b.s.Allow(ctx, key)
+}
+
+func (b redisBuckets) stats() bucketStats {
+	return bucketStats{store: "redis", shared: true, keys: b.s.Keys(), degraded: b.s.Degraded(), transitions: b.s.Transitions()}
 }
 
 // errRateLimited is the cause of a 429.
@@ -117,20 +162,15 @@ func (l *routeLimiter) allow(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	var d ratelimit.Decision
-	if l.shared != nil {
-		var err error
-		if d, err = l.shared.Allow(r.Context(), key); err != nil {
-			if errors.Is(err, redisstore.ErrUnavailable) {
-				// fail_closed and Redis is unreachable.
-				var buf [24]byte
-				w.Header()["Retry-After"] = []string{string(d.AppendRetryAfter(buf[:0]))}
-				return caddyhttp.Error(http.StatusServiceUnavailable, err)
-			}
-			return caddyhttp.Error(499, err) // the client gave up while waiting
+	d, err := l.buckets.take(r.Context(), key)
+	if err != nil {
+		if errors.Is(err, redisstore.ErrUnavailable) {
+			// fail_closed and Redis is unreachable.
+			var buf [24]byte
+			w.Header()["Retry-After"] = []string{string(d.AppendRetryAfter(buf[:0]))}
+			return caddyhttp.Error(http.StatusServiceUnavailable, err)
 		}
-	} else {
-		d = l.lim.Allow(key, time.Now())
+		return caddyhttp.Error(statusClientClosed, err) // the client gave up while waiting
 	}
 	hdr := w.Header()
 	if l.headers {

@@ -180,13 +180,11 @@ func status(now time.Time) StatusDoc {
 			rs.Backends = append(rs.Backends, bs)
 		}
 		if l := rt.limiter; l != nil {
-			ls := &LimiterStatus{Store: "local", RequestsPerSecond: l.rps, Burst: l.burst}
-			if l.shared != nil {
-				ls.Store, ls.Degraded, ls.Keys = "redis", l.shared.Degraded(), l.shared.Keys()
-			} else {
-				ls.Keys, ls.Evictions = l.lim.Keys(), l.lim.Evictions()
+			st := l.buckets.stats()
+			rs.RateLimit = &LimiterStatus{
+				Store: st.store, Degraded: st.degraded, RequestsPerSecond: l.rps, Burst: l.burst,
+				Keys: st.keys, Evictions: st.evictions,
 			}
-			rs.RateLimit = ls
 		}
 		if rt.cache != nil {
 			s := rt.cache.Stats()
