@@ -74,7 +74,8 @@ func (CaddyBreaker) CaddyModule() caddy.ModuleInfo {
 func (c *CaddyBreaker) Provision(ctx caddy.Context) error {
 	logger := ctx.Logger()
 	return c.setup(time.Now, func(from, to breaker.State, reason string) {
-		logger.Info(fmt.Sprintf("circuit breaker %s -> %s: %s", from, to, reason), zap.String("module", "circuit_breakers.smartproxy"))
+		logger.Info("circuit breaker changed state", zap.String("module", "circuit_breakers.smartproxy"),
+			zap.Stringer("from", from), zap.Stringer("to", to), zap.String("reason", reason))
 	})
 }
 
@@ -95,7 +96,7 @@ func (c *CaddyBreaker) setup(now func() time.Time, onChange func(from, to breake
 	s.OnStateChange = onChange
 	b, err := breaker.New(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("making circuit breaker: %w", err)
 	}
 	c.b, c.now, c.gate = b, now, new(probeGate)
 	c.limit = c.HalfOpenRequests

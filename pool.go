@@ -27,8 +27,6 @@ type pool struct {
 	// available, balance over all of them (Envoy's panic mode) rather than
 	// overload the few. 0 = off.
 	panicThreshold float64
-	// onChange, when set, is told after each rebuild (metrics).
-	onChange func()
 
 	mu      sync.Mutex // serialises rebuilds, never taken by a pick
 	started bool       // the first snapshot exists
@@ -130,9 +128,6 @@ func (p *pool) rebuild() {
 		} else {
 			p.timer.Reset(d)
 		}
-	}
-	if p.onChange != nil {
-		p.onChange()
 	}
 }
 

@@ -208,9 +208,9 @@ func statusError(r *http.Request, err error) error {
 		return cerr
 	}
 	if r.Context().Err() != nil || errors.Is(err, context.Canceled) {
-		// The client went away; 499 is the customary "client closed
-		// request" code and keeps such requests out of 5xx alerts.
-		return caddyhttp.Error(499, err)
+		// The client went away: not the backend's failure, and kept out
+		// of 5xx alerts.
+		return caddyhttp.Error(statusClientClosed, err)
 	}
 	if nothingSent(err) {
 		// Every backend tried was unreachable (connection refused or
