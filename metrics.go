@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/caddy-smartproxy/smartproxy/breaker"
+	"github.com/caddy-smartproxy/smartproxy/cache"
 	"github.com/caddy-smartproxy/smartproxy/health"
 )
 
@@ -175,59 +176,71 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
-	g := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	ctr := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
-	}
-	for _, rt := range liveRoutes() {
-		for i := range rt.pool.members {
-			m := &rt.pool.members[i]
-			name := m.b.Name
-			g(c.inFlight, float64(m.b.InFlight()), rt.name, name)
-			healthy := 1.0
-			if m.health != nil {
-				if m.health.State() != health.Healthy {
-					healthy = 0
-				}
-				ok, bad := m.health.Checks()
-				ctr(c.checks, float64(ok), rt.name, name, "pass")
-				ctr(c.checks, float64(bad), rt.name, name, "fail")
-				g(c.checkLatency, m.health.Status().LastLatency.Seconds(), rt.name, name)
-			}
-			g(c.healthy, healthy, rt.name, name)
-			if m.breaker != nil {
-				g(c.breakerState, float64(breakerGauge(m.breaker)), rt.name, name)
-				ctr(c.trips, float64(m.breaker.Trips()), rt.name, name)
-				g(c.backoff, m.breaker.CurrentBackoff().Seconds(), rt.name, name)
-			}
+	walkRoutes(metricsView{c, ch})
+}
+
+// metricsView is the collector's routeVisitor: each figure becomes a
+// constant metric.
+type metricsView struct {
+	c  *stateCollector
+	ch chan<- prometheus.Metric
+}
+
+func (v metricsView) gauge(d *prometheus.Desc, x float64, labels ...string) {
+	v.ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, x, labels...)
+}
+
+func (v metricsView) counter(d *prometheus.Desc, x float64, labels ...string) {
+	v.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, x, labels...)
+}
+
+func (metricsView) route(*route, *snapshot) {}
+
+func (v metricsView) backend(rt *route, m *member, _ bool) {
+	c, name := v.c, m.b.Name
+	v.gauge(c.inFlight, float64(m.b.InFlight()), rt.name, name)
+	healthy := 1.0
+	if m.health != nil {
+		if m.health.State() != health.Healthy {
+			healthy = 0
 		}
-		if l := rt.limiter; l != nil {
-			st := l.buckets.stats()
-			g(c.limiterKeys, float64(st.keys), rt.name)
-			if st.shared {
-				degraded := 0.0
-				if st.degraded {
-					degraded = 1
-				}
-				g(c.storeDegraded, degraded, rt.name)
-				ctr(c.storeTransitions, float64(st.transitions), rt.name)
-			} else {
-				ctr(c.limiterEvictions, float64(st.evictions), rt.name)
-			}
-		}
-		if rt.cache != nil {
-			s := rt.cache.Stats()
-			ctr(c.cacheHits, float64(s.Hits), rt.name)
-			ctr(c.cacheMisses, float64(s.Misses), rt.name)
-			ctr(c.cacheStale, float64(s.StaleServed), rt.name)
-			ctr(c.cacheCoalesced, float64(s.Coalesced), rt.name)
-			ctr(c.cacheEvictions, float64(s.Evictions), rt.name)
-			g(c.cacheEntries, float64(s.Entries), rt.name)
-			g(c.cacheBytes, float64(s.Bytes), rt.name)
-		}
+		ok, bad := m.health.Checks()
+		v.counter(c.checks, float64(ok), rt.name, name, "pass")
+		v.counter(c.checks, float64(bad), rt.name, name, "fail")
+		v.gauge(c.checkLatency, m.health.Status().LastLatency.Seconds(), rt.name, name)
 	}
+	v.gauge(c.healthy, healthy, rt.name, name)
+	if m.breaker != nil {
+		v.gauge(c.breakerState, float64(breakerGauge(m.breaker)), rt.name, name)
+		v.counter(c.trips, float64(m.breaker.Trips()), rt.name, name)
+		v.gauge(c.backoff, m.breaker.CurrentBackoff().Seconds(), rt.name, name)
+	}
+}
+
+func (v metricsView) limiter(rt *route, _ *routeLimiter, st bucketStats) {
+	c := v.c
+	v.gauge(c.limiterKeys, float64(st.keys), rt.name)
+	if st.shared {
+		degraded := 0.0
+		if st.degraded {
+			degraded = 1
+		}
+		v.gauge(c.storeDegraded, degraded, rt.name)
+		v.counter(c.storeTransitions, float64(st.transitions), rt.name)
+	} else {
+		v.counter(c.limiterEvictions, float64(st.evictions), rt.name)
+	}
+}
+
+func (v metricsView) cache(rt *route, s cache.Stats) {
+	c := v.c
+	v.counter(c.cacheHits, float64(s.Hits), rt.name)
+	v.counter(c.cacheMisses, float64(s.Misses), rt.name)
+	v.counter(c.cacheStale, float64(s.StaleServed), rt.name)
+	v.counter(c.cacheCoalesced, float64(s.Coalesced), rt.name)
+	v.counter(c.cacheEvictions, float64(s.Evictions), rt.name)
+	v.gauge(c.cacheEntries, float64(s.Entries), rt.name)
+	v.gauge(c.cacheBytes, float64(s.Bytes), rt.name)
 }
 
 // breakerGauge is the breaker's state as the gauge reports it (0 closed,

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/caddy-smartproxy/smartproxy/breaker"
+	"github.com/caddy-smartproxy/smartproxy/cache"
 )
 
 // The status API's document: GET /smartproxy/status on Caddy's admin
@@ -103,97 +104,93 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// availableSlots marks, by pool slot, the backends in the snapshot: one
-// pass, so a status poll is O(backends) rather than O(backends²) (a
-// linear search per backend took 1 s at 50,000).
-func availableSlots(snap *snapshot, n int) []bool {
-	avail := make([]bool, n)
-	for _, b := range snap.available {
-		if b.Slot >= 0 && b.Slot < n {
-			avail[b.Slot] = true
-		}
-	}
-	return avail
-}
-
 // status builds the status document of the live routes.
 func status(now time.Time) StatusDoc {
-	doc := StatusDoc{Generated: now, Routes: []RouteStatus{}}
-	for _, rt := range liveRoutes() {
-		snap := rt.pool.snap.Load()
-		rs := RouteStatus{
-			Name:      rt.name,
-			Server:    rt.scope.server,
-			Site:      rt.scope.site,
-			Route:     rt.short,
-			Algorithm: rt.algorithm,
-			Panicking: snap.panicking,
-			Available: len(snap.available),
-			Backends:  make([]BackendStatus, 0, len(rt.pool.members)),
-		}
-		avail := availableSlots(snap, len(rt.pool.members))
-		for i := range rt.pool.members {
-			m := &rt.pool.members[i]
-			bs := BackendStatus{
-				URL:       m.b.Name,
-				Weight:    m.b.Weight,
-				Available: avail[i],
-				InFlight:  m.b.InFlight(),
-				Requests:  m.metrics.requests.Load(),
-				Failures:  m.metrics.failures.Load(),
-				LatencyMS: ms(m.b.Latency(now)),
-			}
-			if bs.Requests > 0 {
-				bs.ErrorRate = float64(bs.Failures) / float64(bs.Requests)
-			}
-			if m.health != nil {
-				s := m.health.Status()
-				ok, bad := m.health.Checks()
-				hs := &HealthStatus{
-					State:         s.State.String(),
-					Since:         timePtr(s.Since),
-					Reason:        s.Reason,
-					LastCheck:     timePtr(s.LastCheck),
-					LastLatencyMS: ms(s.LastLatency),
-					ChecksPassed:  ok,
-					ChecksFailed:  bad,
-				}
-				if s.LastError != nil {
-					hs.LastError = s.LastError.Error()
-				}
-				bs.Health = hs
-			}
-			if m.breaker != nil {
-				m.breaker.State() // move an expired open breaker to half-open
-				c := m.breaker.Counts()
-				bst := &BreakerStatus{
-					State:               c.State.String(),
-					Trips:               c.Trips,
-					BackoffMS:           ms(c.Backoff),
-					ConsecutiveFailures: c.ConsecutiveFailures,
-				}
-				if c.State == breaker.Open {
-					bst.NextProbe = timePtr(c.NextProbe)
-				}
-				bs.Breaker = bst
-			}
-			rs.Backends = append(rs.Backends, bs)
-		}
-		if l := rt.limiter; l != nil {
-			st := l.buckets.stats()
-			rs.RateLimit = &LimiterStatus{
-				Store: st.store, Degraded: st.degraded, RequestsPerSecond: l.rps, Burst: l.burst,
-				Keys: st.keys, Evictions: st.evictions,
-			}
-		}
-		if rt.cache != nil {
-			s := rt.cache.Stats()
-			rs.Cache = &CacheStatus{
-				Hits: s.Hits, Misses: s.Misses, StaleServed: s.StaleServed, Coalesced: s.Coalesced,
-				Evictions: s.Evictions, Entries: s.Entries, Bytes: s.Bytes,
-			}
-		}
-		doc.Routes = append(doc.Routes, rs)
+	v := &statusView{doc: StatusDoc{Generated: now, Routes: []RouteStatus{}}, now: now}
+	walkRoutes(v)
+	return v.doc
+}
+
+// statusView is the status document's routeVisitor.
+type statusView struct {
+	doc StatusDoc
+	now time.Time
+}
+
+// last is the route being shown.
+func (v *statusView) last() *RouteStatus { return &v.doc.Routes[len(v.doc.Routes)-1] }
+
+func (v *statusView) route(rt *route, snap *snapshot) {
+	v.doc.Routes = append(v.doc.Routes, RouteStatus{
+		Name:      rt.name,
+		Server:    rt.scope.server,
+		Site:      rt.scope.site,
+		Route:     rt.short,
+		Algorithm: rt.algorithm,
+		Panicking: snap.panicking,
+		Available: len(snap.available),
+		Backends:  make([]BackendStatus, 0, len(rt.pool.members)),
+	})
+}
+
+func (v *statusView) backend(_ *route, m *member, available bool) {
+	bs := BackendStatus{
+		URL:       m.b.Name,
+		Weight:    m.b.Weight,
+		Available: available,
+		InFlight:  m.b.InFlight(),
+		Requests:  m.metrics.requests.Load(),
+		Failures:  m.metrics.failures.Load(),
+		LatencyMS: ms(m.b.Latency(v.now)),
 	}
-	return doc
+	if bs.Requests > 0 {
+		bs.ErrorRate = float64(bs.Failures) / float64(bs.Requests)
+	}
+	if m.health != nil {
+		s := m.health.Status()
+		ok, bad := m.health.Checks()
+		hs := &HealthStatus{
+			State:         s.State.String(),
+			Since:         timePtr(s.Since),
+			Reason:        s.Reason,
+			LastCheck:     timePtr(s.LastCheck),
+			LastLatencyMS: ms(s.LastLatency),
+			ChecksPassed:  ok,
+			ChecksFailed:  bad,
+		}
+		if s.LastError != nil {
+			hs.LastError = s.LastError.Error()
+		}
+		bs.Health = hs
+	}
+	if m.breaker != nil {
+		m.breaker.State() // move an expired open breaker to half-open
+		c := m.breaker.Counts()
+		bst := &BreakerStatus{
+			State:               c.State.String(),
+			Trips:               c.Trips,
+			BackoffMS:           ms(c.Backoff),
+			ConsecutiveFailures: c.ConsecutiveFailures,
+		}
+		if c.State == breaker.Open {
+			bst.NextProbe = timePtr(c.NextProbe)
+		}
+		bs.Breaker = bst
+	}
+	rs := v.last()
+	rs.Backends = append(rs.Backends, bs)
+}
+
+func (v *statusView) limiter(_ *route, l *routeLimiter, st bucketStats) {
+	v.last().RateLimit = &LimiterStatus{
+		Store: st.store, Degraded: st.degraded, RequestsPerSecond: l.rps, Burst: l.burst,
+		Keys: st.keys, Evictions: st.evictions,
+	}
+}
+
+func (v *statusView) cache(_ *route, s cache.Stats) {
+	v.last().Cache = &CacheStatus{
+		Hits: s.Hits, Misses: s.Misses, StaleServed: s.StaleServed, Coalesced: s.Coalesced,
+		Evictions: s.Evictions, Entries: s.Entries, Bytes: s.Bytes,
+	}
 }
