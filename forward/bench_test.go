@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,16 +13,19 @@ import (
 // pooled outbound request, header stripping and X-Forwarded-* allocate
 // nothing; copying allocates nothing without flushing.
 
-func benchRequest() *http.Request {
-	r := httptest.NewRequest("GET", "http://example.com/a/b?c=d", nil)
+// clientRequest is a request as the server hands it over, from client
+// 192.0.2.7, with header h.
+func clientRequest(method, target string, body io.Reader, h http.Header) *http.Request {
+	r := httptest.NewRequest(method, target, body)
 	r.RemoteAddr = "192.0.2.7:1234"
-	r.Header = http.Header{
-		"Accept":          {"*/*"},
-		"User-Agent":      {"bench"},
-		"Connection":      {"keep-alive"},
-		"X-Forwarded-For": {"6.6.6.6"},
-	}
+	r.Header = h
 	return r
+}
+
+func benchRequest() *http.Request {
+	return clientRequest("GET", "http://example.com/a/b?c=d", nil, http.Header{
+		"Accept": {"*/*"}, "User-Agent": {"bench"}, "Connection": {"keep-alive"}, "X-Forwarded-For": {"6.6.6.6"},
+	})
 }
 
 func BenchmarkNewOutboundPooled(b *testing.B) {

@@ -11,16 +11,10 @@ import (
 
 func TestNewOutbound(t *testing.T) {
 	for _, pooled := range []bool{false, true} {
-		r := httptest.NewRequest("POST", "http://example.com/a?b=c", strings.NewReader("body"))
-		r.RemoteAddr = "192.0.2.7:1234"
-		r.Header = http.Header{
-			"Connection":      {"X-Secret, Upgrade"},
-			"Upgrade":         {"websocket"},
-			"X-Secret":        {"1"},
-			"Te":              {"trailers, deflate"},
-			"X-Forwarded-For": {"6.6.6.6"},
-			"Keep":            {"yes"},
-		}
+		r := clientRequest("POST", "http://example.com/a?b=c", strings.NewReader("body"), http.Header{
+			"Connection": {"X-Secret, Upgrade"}, "Upgrade": {"websocket"}, "X-Secret": {"1"},
+			"Te": {"trailers, deflate"}, "X-Forwarded-For": {"6.6.6.6"}, "Keep": {"yes"},
+		})
 		r.Trailer = http.Header{"X-Sum": nil, "Content-Length": nil}
 		o := NewOutbound(r, pooled, false)
 		out := &o.Req
