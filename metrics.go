@@ -93,6 +93,7 @@ type backendMetrics struct {
 	duration prometheus.Observer
 	// requests and failures (no answer, or 5xx) feed the status API.
 	requests, failures *atomic.Uint64
+	latency            *latencyHist // the status page's percentiles
 }
 
 // newBackendMetrics resolves a backend's metric children. The series stay
@@ -107,6 +108,7 @@ func newBackendMetrics(route, backendName string, totals *requestTotals) backend
 		duration: metrics.duration.WithLabelValues(route, backendName),
 		requests: &totals.requests,
 		failures: &totals.failures,
+		latency:  &totals.latency,
 	}
 	m.byClass[0] = metrics.requests.WithLabelValues(route, backendName, "error")
 	for c := 1; c <= 5; c++ {
@@ -292,6 +294,7 @@ var backendTotals = newShared("totals", (*requestTotals).Destruct)
 
 type requestTotals struct {
 	requests, failures atomic.Uint64
+	latency            latencyHist // times to response headers (latencyhist.go)
 	// keys are the label sets whose series this owns (guarded by
 	// series.mu).
 	keys []seriesKey

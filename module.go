@@ -115,6 +115,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.router = rtr
 	}
+	if err := acquireHistory(&h.holds); err != nil { // the status history's sampler (statushistory.go)
+		return err
+	}
 	// Only now, with every route built, may the metrics collector and the
 	// admin API read this handler's routes.
 	h.liveKey = fmt.Sprintf("handler|%p", h)

@@ -35,6 +35,7 @@ type RouteStatus struct {
 	Backends  []BackendStatus `json:"backends"`
 	RateLimit *LimiterStatus  `json:"rate_limit,omitempty"`
 	Cache     *CacheStatus    `json:"cache,omitempty"`
+	Retries   uint64          `json:"retries"` // requests retried on another backend
 }
 
 // BackendStatus is one backend of a route.
@@ -48,9 +49,15 @@ type BackendStatus struct {
 	// ErrorRate is Failures / Requests.
 	ErrorRate float64 `json:"error_rate"`
 	// LatencyMS is the decaying average of time to response headers.
-	LatencyMS float64        `json:"latency_ms"`
-	Health    *HealthStatus  `json:"health,omitempty"`
-	Breaker   *BreakerStatus `json:"breaker,omitempty"`
+	LatencyMS float64 `json:"latency_ms"`
+	// LatencyP50MS and LatencyP99MS are percentiles of the times to
+	// response headers of the last 1-2 minutes; null: no response in that
+	// time. History is the last 15 minutes (statushistory.go).
+	LatencyP50MS *float64        `json:"latency_p50_ms"`
+	LatencyP99MS *float64        `json:"latency_p99_ms"`
+	History      *BackendHistory `json:"history,omitempty"`
+	Health       *HealthStatus   `json:"health,omitempty"`
+	Breaker      *BreakerStatus  `json:"breaker,omitempty"`
 }
 
 // HealthStatus is a backend's health as its checker sees it.
@@ -81,6 +88,7 @@ type LimiterStatus struct {
 	RequestsPerSecond float64 `json:"requests_per_second"`
 	Burst             int     `json:"burst"`
 	Keys              int     `json:"keys"`
+	Refused           uint64  `json:"refused"` // requests answered 429
 	Evictions         uint64  `json:"evictions"`
 }
 
