@@ -176,6 +176,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	// Time to response headers is the backend's latency as strategies
 	// (least_latency), breakers and the status API see it.
 	b.ObserveLatency(latency, now)
+	m.metrics.latency.observe(latency) // the status page's percentiles (latencyhist.go)
 	m.metrics.observe(resp.StatusCode, latency)
 	ri.backend, ri.latency = b.Name, latency
 	done.ReportAt(now, resp.StatusCode < 500, latency)

@@ -138,6 +138,7 @@ func (v *statusView) route(rt *route, snap *snapshot) {
 		Panicking: snap.panicking,
 		Available: len(snap.available),
 		Backends:  make([]BackendStatus, 0, len(rt.pool.members)),
+		Retries:   counterValue(rt.metrics.retries),
 	})
 }
 
@@ -186,13 +187,14 @@ func (v *statusView) backend(_ *route, m *member, available bool) {
 		bs.Breaker = bst
 	}
 	rs := v.last()
+	addHistory(rs.Name, m, v.now, &bs)
 	rs.Backends = append(rs.Backends, bs)
 }
 
 func (v *statusView) limiter(_ *route, l *routeLimiter, st bucketStats) {
 	v.last().RateLimit = &LimiterStatus{
 		Store: st.store, Degraded: st.degraded, RequestsPerSecond: l.rps, Burst: l.burst,
-		Keys: st.keys, Evictions: st.evictions,
+		Keys: st.keys, Evictions: st.evictions, Refused: counterValue(l.limited),
 	}
 }
 
