@@ -54,6 +54,11 @@ type Section struct {
 	// top level for a route).
 	Backends []Backend `json:"backends,omitempty"`
 
+	// Discovery takes backends from DNS, in addition to Backends or
+	// instead of them. A route that sets neither Backends nor Discovery
+	// inherits both from the top level. Default: none.
+	Discovery *Discovery `json:"discovery,omitempty"`
+
 	// LoadBalancer chooses the strategy that spreads requests over the
 	// available backends. Default: round robin.
 	LoadBalancer *LoadBalancer `json:"load_balancer,omitempty"`

@@ -46,6 +46,17 @@ type HealthCheck struct {
 	// Headers are added to every check request (e.g. a `Host`).
 	Headers map[string]string `json:"headers,omitempty"`
 
+	// Type of the active check: `http` (a request for Path, judged by
+	// ExpectStatus and ExpectBody; h2c backends are asked over h2c) or
+	// `grpc` (the gRPC health protocol, grpc.health.v1.Health/Check, over
+	// h2c or TLS; needs h2c:// or https:// backends, and Path, Method,
+	// ExpectStatus and ExpectBody do not apply). Default: http.
+	Type string `json:"type,omitempty"`
+
+	// Service is the service name a `grpc` check asks about; empty asks
+	// about the server as a whole. Only with type grpc. Default: "".
+	Service string `json:"service,omitempty"`
+
 	// Active, when false, turns active probing off: only passive checks
 	// (PassiveFailures) take backends out, and PassiveCooldown brings them
 	// back. Default: true.
@@ -312,4 +323,47 @@ type Retries struct {
 	// be replayed on a retry; larger bodies are not retried once sent.
 	// Default: 64 KiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+}
+
+// Discovery configures where a section's backends are discovered.
+type Discovery struct {
+	// DNS takes backends from a DNS name. Required.
+	DNS *DNSDiscovery `json:"dns,omitempty"`
+}
+
+// DNSDiscovery takes backends from DNS records of one name, re-resolved
+// every Refresh; a failed or empty lookup keeps the last good set.
+type DNSDiscovery struct {
+	// Name is the DNS name asked: a host name for types A and AAAA, a
+	// service name (`_api._tcp.example.com`) for SRV. Required.
+	Name string `json:"name,omitempty"`
+
+	// Type is `A` (A and AAAA records), `AAAA` or `SRV` (port, weight and
+	// priority from the records). Default: A.
+	Type string `json:"type,omitempty"`
+
+	// Port of every discovered backend; not allowed with SRV.
+	// Default: the scheme's port (80 for http and h2c, 443 for https).
+	Port int `json:"port,omitempty"`
+
+	// Scheme of the discovered backends: `http`, `https` or `h2c`; it
+	// must match the scheme of the section's backends. Default: http.
+	Scheme string `json:"scheme,omitempty"`
+
+	// Refresh is the time between two lookups, at least 1s; a record TTL
+	// that is longer postpones the next lookup until it runs out (at most
+	// 1h). Default: 30s.
+	Refresh caddy.Duration `json:"refresh,omitempty"`
+
+	// Resolvers are the DNS servers asked, in order, each an IP address
+	// with an optional port (default 53). Default: the nameservers of
+	// /etc/resolv.conf.
+	Resolvers []string `json:"resolvers,omitempty"`
+
+	// Timeout bounds one query to one resolver. Default: 2s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Weight of every discovered backend; not allowed with SRV.
+	// Default: 1.
+	Weight int `json:"weight,omitempty"`
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/breaker"
 	"github.com/caddy-smartproxy/smartproxy/cache"
+	"github.com/caddy-smartproxy/smartproxy/discovery"
 	"github.com/caddy-smartproxy/smartproxy/health"
 	"github.com/caddy-smartproxy/smartproxy/ratelimit"
 	"github.com/caddy-smartproxy/smartproxy/ratelimit/redisstore"
@@ -114,6 +115,8 @@ func (h *HealthCheck) Settings() health.Settings {
 		PassiveFailures:          h.PassiveFailures,
 		PassiveUnhealthyStatuses: h.UnhealthyStatuses,
 		PassiveCooldown:          time.Duration(h.PassiveCooldown),
+		Type:                     h.Type,
+		Service:                  h.Service,
 	}
 	if h.InitialState == "unhealthy" {
 		s.InitialState = health.Unhealthy
@@ -125,4 +128,19 @@ func (h *HealthCheck) Settings() health.Settings {
 		}
 	}
 	return s
+}
+
+// Settings returns the discovery library's config of the section; the
+// handler adds nothing to it.
+func (d *DNSDiscovery) Settings() discovery.Config {
+	return discovery.Config{
+		Name:      d.Name,
+		Type:      d.Type,
+		Port:      d.Port,
+		Scheme:    d.Scheme,
+		Refresh:   time.Duration(d.Refresh),
+		Resolvers: d.Resolvers,
+		Timeout:   time.Duration(d.Timeout),
+		Weight:    d.Weight,
+	}
 }

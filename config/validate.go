@@ -47,6 +47,9 @@ func (c *Config) Validate() error {
 	if err := c.Section.validate(""); err != nil {
 		return err
 	}
+	if err := checkGRPCSchemes("", c.Section, c.Section); err != nil {
+		return err
+	}
 	seen := map[string]int{}
 	for i, r := range c.Routes {
 		p := "routes[" + strconv.Itoa(i) + "]"
@@ -64,8 +67,11 @@ func (c *Config) Validate() error {
 		if err := r.Section.validate(p + "."); err != nil {
 			return err
 		}
-		if len(r.Backends) == 0 && len(c.Backends) == 0 {
-			return errAt(p+".backends", "none: set backends on the route or at the top level")
+		if len(r.Backends) == 0 && r.Discovery == nil && len(c.Backends) == 0 && c.Discovery == nil {
+			return errAt(p+".backends", "none: set backends or discovery on the route or at the top level")
+		}
+		if err := checkGRPCSchemes(p+".", r.Section, c.Route(i)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -102,8 +108,8 @@ func (c *Config) Route(i int) Section {
 	if r.Timeout == 0 {
 		r.Timeout = top.Timeout
 	}
-	if len(r.Backends) == 0 {
-		r.Backends = top.Backends
+	if len(r.Backends) == 0 && r.Discovery == nil {
+		r.Backends, r.Discovery = top.Backends, top.Discovery
 	}
 	if r.LoadBalancer == nil {
 		r.LoadBalancer = top.LoadBalancer
@@ -134,6 +140,9 @@ func (s *Section) validate(p string) error {
 		return errAt(p+"timeout", "%v: must not be negative", time.Duration(s.Timeout))
 	}
 	if err := validateBackends(p+"backends", s.Backends); err != nil {
+		return err
+	}
+	if err := s.Discovery.validate(p+"discovery", s.Backends); err != nil {
 		return err
 	}
 	if err := s.LoadBalancer.validate(p + "load_balancer"); err != nil {
@@ -277,6 +286,15 @@ func (h *HealthCheck) validate(p string) error {
 			return errAt(p+".expect_body", "%q: %v", h.ExpectBody, err)
 		}
 	}
+	switch h.Type {
+	case "", "http":
+		if h.Service != "" {
+			return errAt(p+".service", "%q: only used by type grpc", h.Service)
+		}
+	case "grpc":
+	default:
+		return errAt(p+".type", "%q: must be http or grpc", h.Type)
+	}
 	switch h.InitialState {
 	case "", "healthy", "unhealthy":
 	default:
@@ -409,4 +427,63 @@ func libError(p string, section any, err error, rename map[string]string) *Error
 		return &Error{Path: p + "." + name, Err: err}
 	}
 	return &Error{Path: p, Err: err}
+}
+
+func (d *Discovery) validate(p string, backends []Backend) error {
+	if d == nil {
+		return nil
+	}
+	if d.DNS == nil {
+		return errAt(p+".dns", "required: discovery has no other source")
+	}
+	c := d.DNS.Settings()
+	if err := c.Validate(); err != nil {
+		var fe *fielderr.Error
+		if errors.As(err, &fe) {
+			return &Error{Path: p + ".dns." + fe.Field, Err: err}
+		}
+		return &Error{Path: p + ".dns", Err: err}
+	}
+	scheme := c.Scheme
+	if scheme == "" {
+		scheme = "http"
+	}
+	if len(backends) > 0 {
+		if u, err := backend.Parse(backends[0].URL); err == nil && u.Scheme != scheme {
+			return errAt(p+".dns.scheme", "%q: one route's backends must share a scheme (backends[0] is %s)", scheme, u.Scheme)
+		}
+	}
+	return nil
+}
+
+// checkGRPCSchemes refuses gRPC health checks of backends that cannot
+// speak HTTP/2: gRPC needs h2c:// or https://. own is the section as
+// written (to place the error), eff the section with what it inherits.
+func checkGRPCSchemes(p string, own, eff Section) error {
+	if eff.HealthCheck == nil || eff.HealthCheck.Type != "grpc" {
+		return nil
+	}
+	var schemes []string
+	for _, b := range eff.Backends {
+		if u, err := backend.Parse(b.URL); err == nil {
+			schemes = append(schemes, u.Scheme)
+		}
+	}
+	if eff.Discovery != nil && eff.Discovery.DNS != nil {
+		s := eff.Discovery.DNS.Scheme
+		if s == "" {
+			s = "http"
+		}
+		schemes = append(schemes, s)
+	}
+	for _, s := range schemes {
+		if s == "http" {
+			key := p + "backends"
+			if own.HealthCheck != nil || len(own.Backends) == 0 && own.Discovery == nil {
+				key = p + "health_check.type"
+			}
+			return errAt(key, "grpc health checks need h2c:// or https:// backends (gRPC is HTTP/2), not http://")
+		}
+	}
+	return nil
 }

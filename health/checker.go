@@ -67,15 +67,18 @@ func WithLogger(log Logger) Option { return func(o *options) { o.log = log } }
 // Observers of every transition of their Records. Make one with New,
 // Subscribe, then Start; Stop it when its config is retired.
 type Checker struct {
-	set     *compiled
-	pol     *policy
-	log     Logger
-	clock   clock
-	rand    func() float64
-	check   func(context.Context, *target) error
-	client  *http.Client
-	targets []*target
-	byName  map[string]*target
+	set    *compiled
+	pol    *policy
+	log    Logger
+	clock  clock
+	rand   func() float64
+	check  func(context.Context, *target) error
+	client *http.Client // http and https targets
+	h2c    *http.Client // h2c targets
+	// grpcBody is the framed HealthCheckRequest of a grpc check.
+	grpcBody []byte
+	targets  []*target
+	byName   map[string]*target
 
 	observers atomic.Pointer[[]*subscription]
 	subMu     sync.Mutex // serialises Subscribe and unsubscribe
@@ -91,6 +94,7 @@ type Checker struct {
 type target struct {
 	Target
 	probeURL string
+	client   *http.Client // the built-in check's: c.client or c.h2c
 }
 
 // subscription wraps an Observer so that unsubscribe can find it by
@@ -130,7 +134,12 @@ func New(s Settings, targets []Target, opts ...Option) (*Checker, error) {
 	builtin := o.check == nil && !set.DisableActive
 	if builtin {
 		c.client = newClient(o.client)
+		c.h2c = newH2CClient()
 		c.check = c.httpCheck
+		if set.Type == TypeGRPC {
+			c.check = c.grpcCheck
+			c.grpcBody = encodeHealthRequest(set.Service)
+		}
 	} else if !set.DisableActive {
 		c.check = func(ctx context.Context, t *target) error { return o.check(ctx, t.Target) }
 	}
@@ -151,12 +160,12 @@ func New(s Settings, targets []Target, opts ...Option) (*Checker, error) {
 		}
 		tt := &target{Target: t}
 		if builtin {
-			if t.URL == nil || (t.URL.Scheme != "http" && t.URL.Scheme != "https") || t.URL.Host == "" {
-				errs = append(errs, fmt.Errorf("%w %q: url %v: want http:// or https:// with a host", ErrInvalidTarget, t.Name, t.URL))
+			u, client, err := c.probeTarget(t.URL)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w %q: %w", ErrInvalidTarget, t.Name, err))
 				continue
 			}
-			u := url.URL{Scheme: t.URL.Scheme, User: t.URL.User, Host: t.URL.Host, Path: set.path, RawQuery: set.rawQuery}
-			tt.probeURL = u.String()
+			tt.probeURL, tt.client = u, client
 		}
 		if tt.Record == nil {
 			tt.Record = NewRecord(set.InitialState)
@@ -169,6 +178,36 @@ func New(s Settings, targets []Target, opts ...Option) (*Checker, error) {
 		return nil, errors.Join(errs...)
 	}
 	return c, nil
+}
+
+// probeTarget returns the URL the built-in check asks of a target at u and
+// the client it asks with: h2c targets are asked over h2c (HTTP/2 with
+// prior knowledge, as the proxy speaks to them), so a backend that only
+// speaks HTTP/2 is not marked down.
+func (c *Checker) probeTarget(u *url.URL) (string, *http.Client, error) {
+	if u == nil || u.Host == "" {
+		return "", nil, fmt.Errorf("url %v: want a host", u)
+	}
+	grpc := c.set.Type == TypeGRPC
+	client := c.client
+	switch {
+	case u.Scheme == "h2c":
+		client = c.h2c
+	case u.Scheme == "https":
+	case u.Scheme == "http" && !grpc:
+	case grpc:
+		return "", nil, fmt.Errorf("url %v: a grpc check needs h2c:// or https:// (gRPC is HTTP/2)", u)
+	default:
+		return "", nil, fmt.Errorf("url %v: want http://, https:// or h2c://", u)
+	}
+	p := url.URL{Scheme: u.Scheme, User: u.User, Host: u.Host, Path: c.set.path, RawQuery: c.set.rawQuery}
+	if grpc {
+		p.Path, p.RawQuery = grpcHealthPath, ""
+	}
+	if p.Scheme == "h2c" {
+		p.Scheme = "http" // the client's protocols make it h2c
+	}
+	return p.String(), client, nil
 }
 
 // Subscribe adds o to the Observers told of every transition from now on,

@@ -228,7 +228,10 @@ func TestNewRejectsBadTargets(t *testing.T) {
 		{"shared record", Settings{}, []Target{{Name: "a", URL: u("http://x"), Record: shared}, {Name: "b", URL: u("http://y"), Record: shared}}, `"b": shares its Record with "a"`},
 		{"no url", Settings{}, []Target{{Name: "a"}}, `"a": url <nil>`},
 		{"bad scheme", Settings{}, []Target{{Name: "a", URL: u("ftp://x")}}, "ftp://x"},
-		{"no host", Settings{}, []Target{{Name: "a", URL: u("http:///p")}}, "want http:// or https://"},
+		{"no host", Settings{}, []Target{{Name: "a", URL: u("http:///p")}}, "want a host"},
+		{"h2c", Settings{}, []Target{{Name: "a", URL: u("h2c://x:1")}}, ""},
+		{"grpc over h2c", Settings{Type: TypeGRPC}, []Target{{Name: "a", URL: u("h2c://x:1")}, {Name: "b", URL: u("https://y")}}, ""},
+		{"grpc over http/1.1", Settings{Type: TypeGRPC}, []Target{{Name: "a", URL: u("http://x:1")}}, "a grpc check needs h2c:// or https://"},
 		{"passive only needs no url", Settings{DisableActive: true}, []Target{{Name: "a"}}, ""},
 		{"bad settings", Settings{Interval: -1}, []Target{{Name: "a", URL: u("http://x")}}, "interval -1ns"},
 	}

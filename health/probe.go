@@ -36,27 +36,49 @@ func newClient(given *http.Client) *http.Client {
 	return &c
 }
 
-// httpCheck probes t.probeURL and judges the answer by ExpectStatus and
-// ExpectBody.
-func (c *Checker) httpCheck(ctx context.Context, t *target) error {
-	s := c.set
-	req, err := http.NewRequestWithContext(ctx, s.Method, t.probeURL, nil)
-	if err != nil {
-		return err
+// newH2CClient returns the client for h2c targets: HTTP/2 with prior
+// knowledge over cleartext, a fresh connection for every probe (like
+// newClient's), redirects not followed. WithClient does not change it.
+func newH2CClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{
+		Transport:     &http.Transport{DisableKeepAlives: true, Protocols: &p},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	for name, values := range s.Headers {
+}
+
+// newProbe returns a check request with Settings.Headers (a Host entry as
+// the request's Host) and our User-Agent unless the headers set one.
+func (c *Checker) newProbe(ctx context.Context, method, url string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return nil, err
+	}
+	for name, values := range c.set.Headers {
 		for _, v := range values {
 			req.Header.Add(name, v)
 		}
 	}
 	req.Header.Del("Host") // sent as req.Host instead
-	if s.host != "" {
-		req.Host = s.host
+	if c.set.host != "" {
+		req.Host = c.set.host
 	}
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", userAgent)
 	}
-	resp, err := c.client.Do(req)
+	return req, nil
+}
+
+// httpCheck probes t.probeURL and judges the answer by ExpectStatus and
+// ExpectBody.
+func (c *Checker) httpCheck(ctx context.Context, t *target) error {
+	s := c.set
+	req, err := c.newProbe(ctx, s.Method, t.probeURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := t.client.Do(req)
 	if err != nil {
 		return err
 	}

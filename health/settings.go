@@ -32,6 +32,12 @@ const (
 	DefaultPassiveCooldown    = 30 * time.Second
 )
 
+// The built-in check types of Settings.Type.
+const (
+	TypeHTTP = ""
+	TypeGRPC = "grpc"
+)
+
 // MaxJitter bounds Settings.Jitter: beyond half an interval the checks would
 // stop looking periodic.
 const MaxJitter = 0.5
@@ -69,6 +75,16 @@ type Settings struct {
 	// Headers are added to every probe. A "Host" entry sets the Host header,
 	// for backends that route on it.
 	Headers http.Header
+	// Type is the built-in check: TypeHTTP ("", "http": a request for Path
+	// judged by ExpectStatus and ExpectBody) or TypeGRPC ("grpc": the gRPC
+	// health protocol, grpc.health.v1.Health/Check; Path, Method,
+	// ExpectStatus and ExpectBody are then unused). Both speak h2c (HTTP/2
+	// with prior knowledge) to h2c:// targets; a grpc check needs h2c://
+	// or https:// targets. Default: http.
+	Type string
+	// Service is the service a grpc check asks about; empty asks about the
+	// server as a whole. Only with TypeGRPC. Default: "".
+	Service string
 	// HealthyThreshold is how many consecutive passing checks bring an
 	// unhealthy backend back ("rise"). Default: 2, as HAProxy: one lucky
 	// probe of a backend that is still restarting does not send it traffic.
@@ -216,6 +232,19 @@ func (s Settings) compile() (*compiled, error) {
 		if strings.EqualFold(name, "Host") && len(values) > 0 {
 			c.host = values[0]
 		}
+	}
+	switch d.Type {
+	case TypeHTTP, "http":
+		d.Type = TypeHTTP
+		if d.Service != "" {
+			bad("service", fmt.Sprintf("%q", d.Service), "only used by type grpc")
+		}
+	case TypeGRPC:
+		if len(d.Service) > maxService || strings.ContainsAny(d.Service, "\x00\r\n") {
+			bad("service", fmt.Sprintf("%.40q", d.Service), fmt.Sprintf("must be at most %d bytes without CR, LF or NUL", maxService))
+		}
+	default:
+		bad("type", fmt.Sprintf("%q", d.Type), "must be http or grpc")
 	}
 	if d.HealthyThreshold < 0 {
 		bad("healthy_threshold", d.HealthyThreshold, "must be 1 or more")

@@ -58,6 +58,11 @@ func TestValidate(t *testing.T) {
 		{"bad passive status", Settings{PassiveUnhealthyStatuses: []int{502, 99, 600}}, []string{"passive_unhealthy_statuses 99", "passive_unhealthy_statuses 600"}},
 		{"negative cooldown", Settings{PassiveCooldown: -time.Second}, []string{"passive_cooldown -1s"}},
 		{"several at once", Settings{HealthyThreshold: -1, Path: "x"}, []string{"healthy_threshold -1", `path "x"`}},
+		{"grpc", Settings{Type: TypeGRPC, Service: "pkg.Api"}, nil},
+		{"http spelled out", Settings{Type: "http"}, nil},
+		{"unknown type", Settings{Type: "tcp"}, []string{`type "tcp"`, "must be http or grpc"}},
+		{"service without grpc", Settings{Service: "api"}, []string{`service "api"`, "only used by type grpc"}},
+		{"service with newline", Settings{Type: TypeGRPC, Service: "a\nb"}, []string{"service", "CR, LF or NUL"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
