@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"testing"
 	"time"
 
@@ -260,4 +261,26 @@ func FuzzDecodeHealthReply(f *testing.F) {
 			t.Fatalf("accepted %d bytes", len(b))
 		}
 	})
+}
+
+// Probes over h2c, plain and gRPC, open a fresh connection each and leave
+// none behind (no idle HTTP/2 connection outlives its probe).
+func TestH2CProbesLeaveNoConnection(t *testing.T) {
+	b := newGRPCBackend(t, false)
+	plain := h2cServer(t, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	base := runtime.NumGoroutine()
+	g, gt := grpcChecker(t, Settings{}, b.url)
+	h, err := New(Settings{}, []Target{{Name: "a", URL: plain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := g.grpcCheck(context.Background(), gt); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.httpCheck(context.Background(), h.targets[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the probes' connections to close", func() bool { return runtime.NumGoroutine() <= base })
 }
