@@ -53,7 +53,9 @@ type options struct {
 // transport trusts a private CA for https backends. A nil CheckRedirect is
 // replaced so that redirects are still not followed. Default: a client of
 // its own that opens a fresh connection for every probe, which also proves
-// the backend still accepts connections.
+// the backend still accepts connections. h2c targets are always asked with
+// a client of the Checker's own (HTTP/2 with prior knowledge, a fresh
+// connection per probe).
 func WithClient(client *http.Client) Option { return func(o *options) { o.client = client } }
 
 // WithCheck replaces the built-in HTTP check, e.g. with a TCP dial or a
