@@ -14,7 +14,9 @@
 //     timeout), the smartproxy handler's sections (backends,
 //     load_balancer, health_check, circuit_breaker, rate_limit, cache,
 //     retries, routes), and optional `admin` (a listen address such as
-//     localhost:2019, or off) and `logging` (debug, info, warn or error).
+//     localhost:2019, or off), `logging` (debug, info, warn or error) and
+//     `status` (the listen address of the live status page, such as
+//     127.0.0.1:2020, or off, the default: see status.go).
 //     It becomes a complete config: one HTTP server named "smartproxy"
 //     listening on server.host:server.port whose one route is the
 //     smartproxy handler. server.port defaults to 8080 (DefaultPort) and
@@ -59,6 +61,8 @@
 //   - no backends and no routes: nothing to forward to;
 //   - admin listening off loopback: anyone who reaches it can replace the
 //     config.
+//   - status listening off loopback: anyone who reaches it sees every
+//     route and backend.
 //
 // The output is deterministic: the same input gives the same bytes. Its
 // durations are integers of nanoseconds, as json.Marshal writes a

@@ -37,7 +37,7 @@ var proxyKeys = func() []string {
 			out = append(out, f.Name)
 		}
 	}
-	return append(out, "admin", "logging")
+	return append(out, "admin", "logging", "status")
 }()
 
 // proxyFile is a decoded smartproxy-format file.
@@ -47,6 +47,9 @@ type proxyFile struct {
 	host    string
 	admin   *adminJSON
 	logging *loggingJSON
+	// status is the status page's listen address ("": none; status.go).
+	status     string
+	statusPort int
 }
 
 // The generated Caddy config. Structs (and encoding/json's sorted map
@@ -100,6 +103,8 @@ func (w *walker) proxy(top []pair) (*proxyFile, error) {
 			err = w.admin(p.value, f)
 		case "logging":
 			err = w.logging(p.value, f)
+		case "status":
+			err = w.status(p.value, f)
 		case "timeout":
 			err = w.errAt(p.key, "", errf(ErrUnknownKey, "%q in the top level (did you mean \"server.timeout\"?)", k))
 		default:
@@ -113,7 +118,7 @@ func (w *walker) proxy(top []pair) (*proxyFile, error) {
 			return nil, err
 		}
 	}
-	return f, nil
+	return f, w.checkStatusPort(f)
 }
 
 // server decodes the server section: port, host (the bind address) and
@@ -262,15 +267,17 @@ func (w *walker) nodeFor(path string) *yaml.Node {
 
 // caddyConfig builds the whole Caddy config for a decoded file.
 func (f *proxyFile) caddyConfig() caddyJSON {
+	servers := map[string]serverJSON{
+		ServerName: {
+			Listen: []string{net.JoinHostPort(f.host, strconv.Itoa(f.port))},
+			Routes: []routeJSON{{Handle: []handlerJSON{{Handler: "smartproxy", Config: f.cfg}}}},
+			Errors: errorRoutes(&f.cfg),
+		},
+	}
+	f.statusServer(servers)
 	return caddyJSON{
 		Admin:   f.admin,
 		Logging: f.logging,
-		Apps: appsJSON{HTTP: httpJSON{Servers: map[string]serverJSON{
-			ServerName: {
-				Listen: []string{net.JoinHostPort(f.host, strconv.Itoa(f.port))},
-				Routes: []routeJSON{{Handle: []handlerJSON{{Handler: "smartproxy", Config: f.cfg}}}},
-				Errors: errorRoutes(&f.cfg),
-			},
-		}}},
+		Apps:    appsJSON{HTTP: httpJSON{Servers: servers}},
 	}
 }

@@ -25,6 +25,9 @@ func (w *walker) warnings(f *proxyFile) []caddyconfig.Warning {
 	if f.admin != nil && f.admin.Listen != "" && !loopback(f.admin.Listen) {
 		warn("admin", fmt.Sprintf("admin endpoint %q is not on a loopback address: anyone who can reach it can replace the config", f.admin.Listen))
 	}
+	if f.status != "" && !loopback(f.status) {
+		warn("status", fmt.Sprintf("status page %q is not on a loopback address: anyone who can reach it sees every route and backend", f.status))
+	}
 	return out
 }
 
