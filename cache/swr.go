@@ -78,6 +78,17 @@ func (c *Cache) startRevalidation(bg *Background, r *http.Request, fetch FetchFu
 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(bg.Context))
 	stop := context.AfterFunc(bg.Context, cancel)
+	// Until the goroutine owns the key, a panic here (in Detach, or a nil
+	// request from it) must not leave the key marked running: no
+	// revalidation would ever run for it again, and bgWG would never end.
+	launched := false
+	defer func() {
+		if !launched {
+			stop()
+			cancel()
+			c.endRevalidation(key)
+		}
+	}()
 	var req *http.Request
 	if bg.Detach != nil {
 		req = bg.Detach(ctx, r)
@@ -89,19 +100,25 @@ func (c *Cache) startRevalidation(bg *Background, r *http.Request, fetch FetchFu
 	for _, f := range [...]string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "Cache-Control", "Pragma"} {
 		delete(req.Header, f)
 	}
+	launched = true
 	go func() {
 		defer func() {
 			_ = recover() // a fetch that panics (an aborted body) ends only this revalidation
 			stop()
 			cancel()
-			c.bgMu.Lock()
-			delete(c.bgKeys, key)
-			c.bgMu.Unlock()
-			c.bgWG.Done()
+			c.endRevalidation(key)
 		}()
 		c.revalidate(req, fetch, key)
 	}()
 	return true
+}
+
+// endRevalidation marks key's background revalidation ended.
+func (c *Cache) endRevalidation(key string) {
+	c.bgMu.Lock()
+	delete(c.bgKeys, key)
+	c.bgMu.Unlock()
+	c.bgWG.Done()
 }
 
 // revalidate forwards req for key as a miss would, into a writer that
