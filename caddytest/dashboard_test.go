@@ -71,15 +71,17 @@ func TestDashboardMetricsExist(t *testing.T) {
 	queries := dashboardQueries(t, "../examples/grafana-dashboard.json")
 	good := newBackend(t, "good", nil)
 	dead := deadURL(t)
-	newTesterJSON(t, fmt.Sprintf(`{"handler": "smartproxy",
+	// A route of its own, so the default route's counters stay as the
+	// tests after this one expect them.
+	newTesterJSON(t, fmt.Sprintf(`{"handler": "smartproxy", "routes": [{"path": "/dashboard/",
 		"backends": [{"url": %q}, {"url": %q}],
 		"health_check": {"interval": "100ms", "timeout": "50ms"},
 		"circuit_breaker": {"failure_threshold": 1},
 		"rate_limit": {"requests_per_second": 0.01, "burst": 5},
-		"cache": {"max_size": 10, "ttl": "60s"}}`, good.URL, dead))
+		"cache": {"max_size": 10, "ttl": "60s"}}]}`, good.URL, dead))
 	c := newClient()
 	for i := range 8 {
-		get(t, c, fmt.Sprintf("/d/%d", i))
+		get(t, c, fmt.Sprintf("/dashboard/%d", i))
 	}
 	// Health transitions are made when the dead backend goes down.
 	var m map[string]float64

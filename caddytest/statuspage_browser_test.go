@@ -134,7 +134,7 @@ func TestStatusPageBrowser(t *testing.T) {
 		t.Skip("chromium is not installed (apt-get install chromium; .ci/run does this)")
 	}
 	good := newBackend(t, "good", func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/cached") {
+		if strings.Contains(r.URL.Path, "/cached") {
 			w.Header().Set("Cache-Control", "max-age=60")
 		}
 		fmt.Fprint(w, "good")
@@ -145,25 +145,42 @@ func TestStatusPageBrowser(t *testing.T) {
 		}
 		fmt.Fprint(w, "slow")
 	})
+	// flaky passes its health checks but drops every proxied request:
+	// each try is retried elsewhere, and its breaker trips.
+	flaky := newBackend(t, "flaky", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/health") {
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
 	// Nothing listens here; its long URL and the long health check path
 	// make long strings for the layout.
 	dead := deadURL(t) + "/" + strings.Repeat("a-very-long-path-segment-", 8)
 	healthPath := "/health/" + strings.Repeat("check-", 20)
-	const route = "sp|*|default"
+	// A route of its own, so the default route's counters stay as the
+	// tests after this one expect them.
+	const route = "sp|*|*/page/"
 	newTesterJSON(t, fmt.Sprintf(`{"handler": "subroute", "routes": [
 		{"match": [{"path": ["/_status/*"]}], "handle": [{"handler": "smartproxy_status"}]},
 		{"match": [{"path": ["/_frame"]}], "handle": [{"handler": "static_response", "body": %q,
 			"headers": {"Content-Type": ["text/html; charset=utf-8"]}}]},
-		{"handle": [{"handler": "smartproxy", "backends": [{"url": %q}, {"url": %q}, {"url": %q}],
-			"circuit_breaker": {}, "health_check": {"interval": "200ms", "timeout": "100ms", "path": %q},
+		{"handle": [{"handler": "smartproxy", "routes": [{"path": "/page/", "backends": [{"url": %q}, {"url": %q}, {"url": %q}, {"url": %q}],
+			"circuit_breaker": {"failure_threshold": 2, "base_backoff": "60s", "max_backoff": "60s"}, "health_check": {"interval": "200ms", "timeout": "100ms", "path": %q},
 			"rate_limit": {"requests_per_second": 0.01, "burst": 40},
-			"cache": {"max_size": 100, "ttl": "60s"}}]}]}`, phoneFrame, good.URL, slow.URL, dead, healthPath))
+			"cache": {"max_size": 100, "ttl": "60s"}}]}]}]}`, phoneFrame, good.URL, slow.URL, flaky.URL, dead, healthPath))
 
 	// Tracking starts with the first look; wait until the dead backend
 	// is known to be down.
+	// Route counters outlive a reload that keeps the route's name (an
+	// earlier test's), so this test counts from what they were.
+	var before map[string]any
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		b := apiBackend(t, apiRoute(t, apiStatus(t), route), dead)
+		before = apiRoute(t, apiStatus(t), route)
+		b := apiBackend(t, before, dead)
 		if h, _ := b["health"].(map[string]any); h != nil && h["state"] == "unhealthy" {
 			break
 		}
@@ -175,14 +192,14 @@ func TestStatusPageBrowser(t *testing.T) {
 	client := newClient()
 	refused, cachedOK := 0, 0
 	for i := range 50 {
-		path := fmt.Sprintf("/p/%d", i)
+		path := fmt.Sprintf("/page/p/%d", i)
 		if i%5 == 0 {
-			path = "/cached"
+			path = "/page/cached"
 		}
 		code, _ := get(t, client, path)
 		switch code {
 		case http.StatusOK:
-			if path == "/cached" {
+			if path == "/page/cached" {
 				cachedOK++
 			}
 		case http.StatusTooManyRequests:
@@ -224,19 +241,24 @@ func TestStatusPageBrowser(t *testing.T) {
 			t.Errorf("page %s %q, API %q", key, got, want)
 		}
 	}
-	if lim["refused"] != float64(refused) {
-		t.Errorf("API refused %v, clients saw %d", lim["refused"], refused)
+	if d := lim["refused"].(float64) - before["rate_limit"].(map[string]any)["refused"].(float64); d != float64(refused) {
+		t.Errorf("API refused %v more, clients saw %d", d, refused)
 	}
-	if cache["hits"] != float64(cachedOK-1) {
-		t.Errorf("API cache hits %v, want %d (%d GETs of /cached let through, the first a miss)", cache["hits"], cachedOK-1, cachedOK)
+	if d := cache["hits"].(float64) - before["cache"].(map[string]any)["hits"].(float64); d != float64(cachedOK-1) {
+		t.Errorf("API cache hits %v more, want %d (%d GETs of /cached let through, the first a miss)", d, cachedOK-1, cachedOK)
 	}
 	// Each backend's row is the API's; the dead one shows no numbers it
 	// does not have.
-	for _, url := range []string{good.URL, slow.URL, dead} {
+	for _, url := range []string{good.URL, slow.URL, flaky.URL, dead} {
 		b := apiBackend(t, rt, url)
 		row := domRow(t, wide, url)
 		if got, want := domValue(t, row, "requests"), fmt.Sprint(b["requests"]); got != want {
 			t.Errorf("%s: page requests %s, API %s", url, got, want)
+		}
+		if r, _ := b["requests"].(float64); r > 0 {
+			if got, want := domValue(t, row, "errors"), fmt.Sprintf("%.1f %%", 100*b["error_rate"].(float64)); got != want {
+				t.Errorf("%s: page errors %q, API %q", url, got, want)
+			}
 		}
 		for _, k := range []string{"p50", "p99"} {
 			v, _ := b["latency_"+k+"_ms"].(float64)
@@ -252,6 +274,24 @@ func TestStatusPageBrowser(t *testing.T) {
 			if got := domValue(t, row, "errors"); got != "—" {
 				t.Errorf("%s: page errors %q with no requests, want —", url, got)
 			}
+		}
+	}
+	// The flaky backend's tries were retried, and its breaker is open
+	// with a probe due.
+	if d := rt["retries"].(float64) - before["retries"].(float64); d < 2 {
+		t.Errorf("API retries %v more, want at least 2 (flaky's dropped tries)", d)
+	}
+	fb := apiBackend(t, rt, flaky.URL)
+	if br := fb["breaker"].(map[string]any); br["state"] != "open" || br["trips"] != float64(1) || br["next_probe"] == nil {
+		t.Errorf("flaky backend's breaker %v, want open, 1 trip, a next probe", br)
+	}
+	if fb["error_rate"] != float64(1) || fb["latency_p50_ms"] != nil {
+		t.Errorf("flaky backend: error rate %v, p50 %v; want 1 and none", fb["error_rate"], fb["latency_p50_ms"])
+	}
+	flakyRow := domRow(t, wide, flaky.URL)
+	for _, want := range []string{">open<", "probe in ", "1 trip", "100.0 %"} {
+		if !strings.Contains(flakyRow, want) {
+			t.Errorf("flaky backend's row lacks %q: %s", want, flakyRow)
 		}
 	}
 	deadRow := domRow(t, wide, dead)
