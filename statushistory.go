@@ -4,8 +4,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
 )
 
 // Status history. One sampler per process (held in historySamplers by
@@ -156,10 +158,14 @@ func (s *historySampler) run(interval time.Duration) {
 	}
 }
 
-// sampleSafely samples the live routes; a panic is dropped (the next tick
+// sampleSafely samples the live routes; a panic is logged (the next tick
 // tries again) rather than ending the process.
 func (s *historySampler) sampleSafely() {
-	defer func() { _ = recover() }()
+	defer func() {
+		if r := recover(); r != nil {
+			caddy.Log().Error("status history: sampling panicked", zap.Any("panic", r), zap.Stack("stack"))
+		}
+	}()
 	s.sample(liveRoutes(), s.now())
 }
 
