@@ -223,7 +223,7 @@ func (s *historySampler) sample(routes []*route, now time.Time) {
 }
 
 // view returns a backend's history with a live point up to now, and the
-// percentiles of its responses since the anchor (ok false: none). A
+// percentiles of its responses since the anchor (nil: none). A
 // backend not yet tracked starts being tracked, with no points.
 func (s *historySampler) view(route string, m *member, now time.Time) (h *BackendHistory, p50, p99 *float64) {
 	c := readCounters(m, now)
