@@ -68,7 +68,7 @@ func (c *Config) Validate() error {
 			return err
 		}
 		if len(r.Backends) == 0 && r.Discovery == nil && len(c.Backends) == 0 && c.Discovery == nil {
-			return errAt(p+".backends", "none: set backends or discovery on the route or at the top level")
+			return errAt(p+".backends", "none: set backends on the route or at the top level")
 		}
 		if err := checkGRPCSchemes(p+".", r.Section, c.Route(i)); err != nil {
 			return err
