@@ -2,7 +2,6 @@ package smartproxy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -11,59 +10,43 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/cache"
 	"github.com/caddy-smartproxy/smartproxy/config"
+	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
 // caches keeps response caches across config reloads: a route whose cache
-// settings are unchanged keeps what it stored. The admin API's purge
-// endpoint reaches every live cache through this pool.
-var caches = caddy.NewUsagePool()
+// settings are unchanged keeps what it stored. (The admin API reaches the
+// live caches through the live routes, not this pool.)
+var caches = newShared[*cache.Cache]("cache", nil)
 
-type pooledCache struct {
-	*cache.Cache
-	route string
+// cacheSettings are what a route's cache is kept by across reloads.
+type cacheSettings struct {
+	Cache *config.Cache
+	// NoTags and NoTargets tell a list set empty (the feature off) from
+	// one left out (the default), which omitempty marshals alike.
+	NoTags    bool `json:",omitempty"`
+	NoTargets bool `json:",omitempty"`
 }
 
-func (pooledCache) Destruct() error { return nil }
-
-// newRouteCache gets the route's cache from the pool (or makes it) and
-// returns the pool key to release in Cleanup.
-func newRouteCache(routeName string, cc *config.Cache) (*cache.Cache, string, error) {
-	cj, err := json.Marshal(cc)
+// newRouteCache gets the route's cache from the shared pool (or makes
+// it), held by hs.
+func newRouteCache(hs *holds, routeName string, cc *config.Cache) (*cache.Cache, error) {
+	k := stateKey{route: routeName, settings: cacheSettings{
+		Cache:     cc,
+		NoTags:    cc.TagHeaders != nil && len(cc.TagHeaders) == 0,
+		NoTargets: cc.Targets != nil && len(cc.Targets) == 0,
+	}}
+	c, err := caches.acquire(hs, k, func() (*cache.Cache, error) { return cache.New(cc.Settings()) })
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("cache: %w", err)
 	}
-	poolKey := "cache|" + routeName + "|" + string(cj) + listsOff(cc)
-	v, _, err := caches.LoadOrNew(poolKey, func() (caddy.Destructor, error) {
-		c, err := cache.New(cc.Settings())
-		if err != nil {
-			return nil, err
-		}
-		return pooledCache{Cache: c, route: routeName}, nil
-	})
-	if err != nil {
-		return nil, "", fmt.Errorf("cache: %w", err)
-	}
-	return v.(pooledCache).Cache, poolKey, nil
-}
-
-// listsOff tells apart, in a pool key, a list set empty (feature off) from
-// one left out (the default), which omitempty marshals alike.
-func listsOff(cc *config.Cache) string {
-	s := ""
-	if cc.TagHeaders != nil && len(cc.TagHeaders) == 0 {
-		s += "|no-tags"
-	}
-	if cc.Targets != nil && len(cc.Targets) == 0 {
-		s += "|no-targets"
-	}
-	return s
+	return c, nil
 }
 
 // serveCached answers r through the route's cache; misses go to the
 // backends through the route's fetch function, built once at Provision.
 // Protocol upgrades are never cached.
 func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, rt *route, ri *requestInfo) error {
-	if upgradeType(r.Header) != "" {
+	if forward.UpgradeType(r.Header) != "" {
 		return h.proxy(w, r, rt, ri)
 	}
 	st, err := rt.cache.ServeBackground(w, r, rt.fetch, cache.Background{

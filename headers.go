@@ -4,8 +4,6 @@ import (
 	"net/http"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
-	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
 // trustedProxy reports whether r's client is one of Caddy's
@@ -14,9 +12,3 @@ func trustedProxy(r *http.Request) bool {
 	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
 	return trusted
 }
-
-// removeHopHeaders and upgradeType keep their old names for cache.go and
-// interim.go, until those files call package forward themselves.
-func removeHopHeaders(h http.Header) { forward.RemoveHopHeaders(h) }
-
-func upgradeType(h http.Header) string { return forward.UpgradeType(h) }

@@ -7,6 +7,8 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"sync"
+
+	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
 // Interim responses. A backend's 103 Early Hints (RFC 8297) and 102
@@ -91,7 +93,7 @@ func (ih *interimHook) got1xx(code int, h textproto.MIMEHeader) error {
 		return nil
 	}
 	fields := http.Header(h).Clone()
-	removeHopHeaders(fields)
+	forward.RemoveHopHeaders(fields)
 	wh := ih.w.Header()
 	saved := make(http.Header, len(fields))
 	for k, v := range fields {

@@ -105,12 +105,9 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		}
 	}
 	if s.Cache != nil {
-		c, key, err := newRouteCache(name, s.Cache)
-		if err != nil {
+		if rt.cache, err = newRouteCache(&h.holds, name, s.Cache); err != nil {
 			return nil, err
 		}
-		h.holds.refs = append(h.holds.refs, holdRef{caches, key})
-		rt.cache = c
 		rt.fetch = func(w http.ResponseWriter, r *http.Request) error { return h.proxy(w, r, rt, infoOf(r)) }
 	}
 	return rt, nil
