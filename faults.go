@@ -164,13 +164,12 @@ func (h *Handler) watch(ctx caddy.Context, rt *route, fs faultSettings, subs []*
 	return nil
 }
 
-// probeURL is the URL health checks use for b: h2c backends are probed
-// over plain HTTP/1.1.
+// probeURL is the URL health checks use for b: its own, scheme included,
+// so that h2c backends are probed over h2c (the health package speaks it;
+// an h2-only server would fail an HTTP/1.1 probe) and gRPC checks reach
+// h2c and https backends alike.
 func probeURL(b *backend.Backend) *url.URL {
 	u := *b.URL
-	if u.Scheme == "h2c" {
-		u.Scheme = "http"
-	}
 	return &u
 }
 

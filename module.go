@@ -75,6 +75,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.Validate(); err != nil {
 		return err
 	}
+	if err := refuseDiscovery(&h.Config); err != nil {
+		return err
+	}
 	// Valid but suspicious settings (the YAML adapter reports them with
 	// their line; JSON and Caddyfile users learn of them here).
 	for _, w := range h.Config.Warnings() {
