@@ -63,9 +63,9 @@ func clientFault(err error, body *forward.Body) error {
 	switch {
 	case errors.As(err, &mbe):
 		return &clientError{http.StatusRequestEntityTooLarge, err}
-	case errors.As(err, &rbe):
-		return &clientError{bodyStatus(rbe.Err), err}
-	case errors.Is(err, h1.ErrInvalidHeader):
+	case errors.As(err, &rbe), errors.Is(err, h1.ErrInvalidHeader):
+		// A body over request_body's limit was caught above (the
+		// RequestBodyError unwraps to it).
 		return &clientError{http.StatusBadRequest, err}
 	}
 	// Refusals of Go's HTTP/1 and HTTP/2 clients (Caddy's transport),

@@ -158,6 +158,13 @@ func TestValidateRedisStore(t *testing.T) {
 		{`{"requests_per_second":1e-9,"burst":2,"store":"redis","redis":{"address":"x:1"}}`, "rate_limit.burst", "time to refill"},
 		{`{"requests_per_second":1,"burst":2000000000,"store":"redis","redis":{"address":"x:1"}}`, "rate_limit.burst", "between 1 and 1000000000"},
 		{`{"requests_per_second":1,"burst":1,"store":"redis","redis":{"address":"{env.REDIS_ADDR}"}}`, "", ""},
+		{`{"requests_per_second":1,"burst":1,"ipv6_prefix":1}`, "", ""},
+		{`{"requests_per_second":1,"burst":1,"ipv6_prefix":64}`, "", ""},
+		{`{"requests_per_second":1,"burst":1,"ipv6_prefix":128}`, "", ""},
+		{`{"requests_per_second":1,"burst":1,"ipv6_prefix":129}`, "rate_limit.ipv6_prefix", "129"},
+		{`{"requests_per_second":1,"burst":1,"ipv6_prefix":-1}`, "rate_limit.ipv6_prefix", "-1"},
+		{`{"requests_per_second":1,"burst":1,"ipv6_prefix":48,"key":"{http.request.header.X-Api-Key}"}`, "rate_limit.ipv6_prefix", "default key"},
+		{`{"requests_per_second":1,"burst":1,"ipv6_prefix":48,"global":true}`, "rate_limit.ipv6_prefix", "default key"},
 	}
 	for _, tc := range cases {
 		var c Config
