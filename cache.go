@@ -43,15 +43,17 @@ func newRouteCache(hs *holds, routeName string, cc *config.Cache) (*cache.Cache,
 }
 
 // serveCached answers r through the route's cache; misses go to the
-// backends through the route's fetch function, built once at Provision.
-// Protocol upgrades are never cached.
+// backends through ri, background revalidations through the route's own
+// fetch function, built once at Provision. Protocol upgrades are never
+// cached.
 func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, rt *route, ri *requestInfo) error {
 	if forward.UpgradeType(r.Header) != "" {
 		return h.proxy(w, r, rt, ri)
 	}
-	st, err := rt.cache.ServeBackground(w, r, rt.fetch, cache.Background{
+	st, err := rt.cache.ServeFrom(w, r, ri, cache.Background{
 		Context: h.transports.ctx.Context, // ends with this config (the embedded interface: no copy per request)
 		Detach:  detachRequest,
+		Fetcher: rt.revalidate,
 	})
 	ri.cacheStatus = st.String()
 	return err
@@ -59,17 +61,14 @@ func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, rt *route,
 
 // detachRequest is the request a background revalidation sends for r: a
 // clone whose context is ctx with copies of what the proxy reads from r's
-// (the server, Caddy's vars less this request's requestInfo, a fresh
-// replacer), so nothing is shared with r's handling, which goes on (and
-// is logged) while the revalidation runs.
+// (the server, Caddy's vars, a fresh replacer), so nothing is shared with
+// r's handling, which goes on (and is logged) while the revalidation runs.
 func detachRequest(ctx context.Context, r *http.Request) *http.Request {
 	rc := r.Context()
 	vars := make(map[string]any)
 	if m, ok := rc.Value(caddyhttp.VarsCtxKey).(map[string]any); ok {
 		for k, v := range m {
-			if k != infoVarKey {
-				vars[k] = v
-			}
+			vars[k] = v
 		}
 	}
 	ctx = context.WithValue(ctx, caddyhttp.VarsCtxKey, vars)

@@ -154,7 +154,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		w.Header()["Allow"] = allowedMethods
 		return caddyhttp.Error(http.StatusNotImplemented, errConnect)
 	}
-	ri := newRequestInfo(r, rt)
+	ri := h.newRequestInfo(r, rt)
 	if rt.limiter != nil {
 		if err := rt.limiter.allow(w, r); err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // requestInfo is what the handler tells the rest of Caddy about one
@@ -18,17 +17,18 @@ import (
 //	{http.smartproxy.retries}       retries the request needed
 //	{http.smartproxy.latency}       the backend's time to response headers (a duration)
 //	{http.smartproxy.latency_ms}    the same in milliseconds
+//
+// It is also what the route's cache reaches the backends through on this
+// request's miss (Fetch), so the proxy records into it directly.
 type requestInfo struct {
+	h           *Handler
+	rt          *route
 	route       string
 	backend     string
 	cacheStatus string
 	retries     int
 	latency     time.Duration
 }
-
-// infoVarKey is the context var that carries the requestInfo to the cache's
-// fetch function.
-const infoVarKey = "smartproxy.info"
 
 // placeholder resolves this request's smartproxy placeholders.
 func (ri *requestInfo) placeholder(key string) (any, bool) {
@@ -50,22 +50,16 @@ func (ri *requestInfo) placeholder(key string) (any, bool) {
 }
 
 // newRequestInfo makes r's requestInfo and registers its placeholders.
-func newRequestInfo(r *http.Request, rt *route) *requestInfo {
-	ri := &requestInfo{route: rt.short}
+func (h *Handler) newRequestInfo(r *http.Request, rt *route) *requestInfo {
+	ri := &requestInfo{h: h, rt: rt, route: rt.short}
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		repl.Map(ri.placeholder)
-	}
-	if rt.cache != nil {
-		caddyhttp.SetVar(r.Context(), infoVarKey, ri)
 	}
 	return ri
 }
 
-// infoOf returns the requestInfo that ServeHTTP stored for r, or a fresh
-// one when there is none (a request that did not come through ServeHTTP).
-func infoOf(r *http.Request) *requestInfo {
-	if ri, ok := caddyhttp.GetVar(r.Context(), infoVarKey).(*requestInfo); ok {
-		return ri
-	}
-	return new(requestInfo)
+// Fetch proxies r, this request or the cache's conditional or whole-object
+// form of it, to the route's backends (cache.Fetcher).
+func (ri *requestInfo) Fetch(w http.ResponseWriter, r *http.Request) error {
+	return ri.h.proxy(w, r, ri.rt, ri)
 }

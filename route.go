@@ -23,12 +23,14 @@ type route struct {
 	pool      *pool
 	transport http.RoundTripper
 	retry     *retryPolicy
-	limiter   *routeLimiter   // nil: no rate limit
-	cache     *cache.Cache    // nil: no response cache
-	fetch     cache.FetchFunc // proxies a cache miss to this route's backends
-	faults    faultTolerance  // health checker and breaker subscriptions
-	metrics   routeMetrics
-	algorithm string
+	limiter   *routeLimiter // nil: no rate limit
+	cache     *cache.Cache  // nil: no response cache
+	// revalidate proxies the cache's background revalidations, which
+	// belong to no client request, to this route's backends.
+	revalidate cache.FetchFunc
+	faults     faultTolerance // health checker and breaker subscriptions
+	metrics    routeMetrics
+	algorithm  string
 	// pooledOut: the transport keeps no reference to a request after its
 	// response, so outbound requests are pooled (h1 only).
 	pooledOut bool
@@ -108,7 +110,9 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		if rt.cache, err = newRouteCache(&h.holds, name, s.Cache); err != nil {
 			return nil, err
 		}
-		rt.fetch = func(w http.ResponseWriter, r *http.Request) error { return h.proxy(w, r, rt, infoOf(r)) }
+		rt.revalidate = func(w http.ResponseWriter, r *http.Request) error {
+			return h.proxy(w, r, rt, &requestInfo{h: h, rt: rt, route: short})
+		}
 	}
 	return rt, nil
 }

@@ -13,6 +13,15 @@ import (
 // the response was cut short.
 type FetchFunc func(w http.ResponseWriter, r *http.Request) error
 
+// Fetch calls f.
+func (f FetchFunc) Fetch(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
+
+// Fetcher forwards requests to a backend, as FetchFunc describes: what
+// the cache calls on a miss, a bypass or a revalidation.
+type Fetcher interface {
+	Fetch(w http.ResponseWriter, r *http.Request) error
+}
+
 // Cache is an RFC 9111 shared HTTP cache used as middleware around a
 // FetchFunc. It is safe for concurrent use and needs no Close (a shared
 // fill's relay ends before its Serve returns; ServeBackground's

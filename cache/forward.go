@@ -9,7 +9,7 @@ import (
 // through a recorder. stale is the stored response the request selected,
 // if any (it may be fresh but refused by the request's directives); known
 // says whether any variant of key was stored.
-func (c *Cache) forward(w http.ResponseWriter, r *http.Request, fetch FetchFunc, key []byte,
+func (c *Cache) forward(w http.ResponseWriter, r *http.Request, fetch Fetcher, key []byte,
 	stale *entry, known bool, rq requestDirectives, now time.Time) (Status, error) {
 	fwd, status := "uri-miss", StatusMiss
 	switch {
@@ -57,5 +57,5 @@ func (c *Cache) forward(w http.ResponseWriter, r *http.Request, fetch FetchFunc,
 		}
 		rec.revalidating = true
 	}
-	return rec.finish(fetch(rec, req), status)
+	return rec.finish(fetch.Fetch(rec, req), status)
 }

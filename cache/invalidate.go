@@ -12,9 +12,9 @@ import (
 // Content-Location (RFC 9111 §4.4). Invalidation happens as the status is
 // written, before the body, so no later request can be served the old
 // response once the client has seen the new status.
-func (c *Cache) serveUnsafe(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (Status, error) {
+func (c *Cache) serveUnsafe(w http.ResponseWriter, r *http.Request, fetch Fetcher) (Status, error) {
 	iw := &invalidator{w: w, c: c, r: r}
-	err := fetch(iw, r)
+	err := fetch.Fetch(iw, r)
 	if err == nil && !iw.decided {
 		iw.decide(http.StatusOK)
 	}

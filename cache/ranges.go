@@ -211,7 +211,7 @@ func (f *rangeFill) Flush() {}
 // the whole response is fetched into a rangeFill through forward (stored
 // if it may be), and the range is cut from it. A response too large to
 // hold is given up, and r goes to fetch as it is.
-func (c *Cache) serveRangeMiss(w http.ResponseWriter, r *http.Request, fetch FetchFunc, key []byte,
+func (c *Cache) serveRangeMiss(w http.ResponseWriter, r *http.Request, fetch Fetcher, key []byte,
 	e *entry, known bool, rq requestDirectives, now time.Time, br byteRange) (Status, error) {
 	whole := r.Clone(r.Context())
 	delete(whole.Header, "Range")
@@ -219,7 +219,7 @@ func (c *Cache) serveRangeMiss(w http.ResponseWriter, r *http.Request, fetch Fet
 	fill := &rangeFill{client: w, h: make(http.Header), limit: int(c.s.MaxEntryBytes)}
 	st, err := c.forward(fill, whole, fetch, key, e, known, rq, now)
 	if fill.over {
-		return StatusBypass, fetch(w, r)
+		return StatusBypass, fetch.Fetch(w, r)
 	}
 	if err != nil {
 		return st, err // nothing but 1xx reached w

@@ -30,11 +30,11 @@ func (c *Cache) Serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc) (
 }
 
 // serve is Serve, and with bg ServeBackground.
-func (c *Cache) serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc, bg *Background) (Status, error) {
+func (c *Cache) serve(w http.ResponseWriter, r *http.Request, fetch Fetcher, bg *Background) (Status, error) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodOptions, http.MethodTrace, http.MethodConnect:
-		return StatusBypass, fetch(w, r)
+		return StatusBypass, fetch.Fetch(w, r)
 	default:
 		return c.serveUnsafe(w, r, fetch)
 	}
@@ -42,13 +42,13 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, fetch FetchFunc, b
 	// Preconditions other than If-None-Match/If-Modified-Since are left
 	// to the origin, and so are several ranges (ranges.go).
 	if len(h["If-Match"]) > 0 || len(h["If-Unmodified-Since"]) > 0 {
-		return StatusBypass, fetch(w, r)
+		return StatusBypass, fetch.Fetch(w, r)
 	}
 	var br byteRange
 	rk := rangeNone
 	if v := h["Range"]; len(v) > 0 && r.Method == http.MethodGet {
 		if br, rk = parseRange(v); rk == rangeMultiple {
-			return StatusBypass, fetch(w, r)
+			return StatusBypass, fetch.Fetch(w, r)
 		}
 	}
 	var kb [keyBufSize]byte

@@ -40,6 +40,13 @@ type Background struct {
 	// r's handling). It is called in Serve's goroutine. Default:
 	// r.Clone(ctx).
 	Detach func(ctx context.Context, r *http.Request) *http.Request
+
+	// Fetcher forwards the background requests. Default: the fetcher
+	// of the request that started the revalidation, which suits a
+	// function shared by every request but not a value bound to one
+	// request's handling (it would be written to after that request's
+	// end).
+	Fetcher Fetcher
 }
 
 // ServeBackground is Serve with stale-while-revalidate: within a stored
@@ -47,6 +54,14 @@ type Background struct {
 // with a background request (see the package's swr.go).
 func (c *Cache) ServeBackground(w http.ResponseWriter, r *http.Request, fetch FetchFunc, bg Background) (Status, error) {
 	return c.serve(w, r, fetch, &bg)
+}
+
+// ServeFrom is ServeBackground with the backend reached through f, which
+// may be a value of the request's own (its handling's state) rather than a
+// function shared by every request; bg.Fetcher, when set, is what the
+// background revalidations use in its place, since they outlive r.
+func (c *Cache) ServeFrom(w http.ResponseWriter, r *http.Request, f Fetcher, bg Background) (Status, error) {
+	return c.serve(w, r, f, &bg)
 }
 
 // whileRevalidating reports whether stale e, at age, may answer a request
@@ -62,7 +77,7 @@ func whileRevalidating(e *entry, age time.Duration, rq requestDirectives) bool {
 // startRevalidation makes sure a background revalidation of key runs: it
 // starts one, or finds one running. It reports false when none can run
 // (maxBackground are busy).
-func (c *Cache) startRevalidation(bg *Background, r *http.Request, fetch FetchFunc, key string) bool {
+func (c *Cache) startRevalidation(bg *Background, r *http.Request, fetch Fetcher, key string) bool {
 	c.bgMu.Lock()
 	if _, running := c.bgKeys[key]; running {
 		c.bgMu.Unlock()
@@ -100,6 +115,9 @@ func (c *Cache) startRevalidation(bg *Background, r *http.Request, fetch FetchFu
 	for _, f := range [...]string{"Range", "If-Range", "If-None-Match", "If-Modified-Since", "Cache-Control", "Pragma"} {
 		delete(req.Header, f)
 	}
+	if bg.Fetcher != nil {
+		fetch = bg.Fetcher
+	}
 	launched = true
 	go func() {
 		defer func() {
@@ -123,7 +141,7 @@ func (c *Cache) endRevalidation(key string) {
 
 // revalidate forwards req for key as a miss would, into a writer that
 // keeps nothing: what it stores is what matters.
-func (c *Cache) revalidate(req *http.Request, fetch FetchFunc, key string) {
+func (c *Cache) revalidate(req *http.Request, fetch Fetcher, key string) {
 	now := c.s.Now()
 	e, known := c.store.get([]byte(key), req)
 	rq := requestDirectives{maxAge: absent, maxStale: absent, minFresh: absent}

@@ -291,3 +291,44 @@ func TestServeHasNoBackground(t *testing.T) {
 		t.Errorf("%v, want revalidated in the foreground", st)
 	}
 }
+
+// requestFetcher is a Fetcher bound to one request's handling: it counts
+// the fetches made through it.
+type requestFetcher struct {
+	o     *swrOrigin
+	calls atomic.Int32
+}
+
+func (f *requestFetcher) Fetch(w http.ResponseWriter, r *http.Request) error {
+	f.calls.Add(1)
+	return f.o.fetch(w, r)
+}
+
+// TestServeFromRevalidatesThroughBackgroundFetcher: ServeFrom reaches the
+// origin through the request's fetcher on a miss, but a background
+// revalidation, which outlives the request, goes through bg.Fetcher.
+func TestServeFromRevalidatesThroughBackgroundFetcher(t *testing.T) {
+	c, clk := newTestCache(t, Settings{})
+	o := &swrOrigin{kv: []string{"Cache-Control", "stale-while-revalidate=60"}}
+	first := &requestFetcher{o: o}
+	get := func(f Fetcher, bg Background) Status {
+		st, err := c.ServeFrom(httptest.NewRecorder(), httptest.NewRequest("GET", "http://example.com/swr", nil), f, bg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := get(first, Background{Context: context.Background()}); st != StatusMiss || first.calls.Load() != 1 {
+		t.Fatalf("first request %v through its fetcher %d times, want a miss through it once", st, first.calls.Load())
+	}
+	clk.Advance(30 * time.Second)
+	second, background := &requestFetcher{o: o}, &requestFetcher{o: o}
+	if st := get(second, Background{Context: context.Background(), Fetcher: background}); st != StatusStaleWhileRevalidate {
+		t.Fatalf("%v, want stale-while-revalidate", st)
+	}
+	within(t, 10*time.Second, "the background revalidation", &c.bgWG)
+	if second.calls.Load() != 0 || background.calls.Load() != 1 || o.revalidations.Load() != 1 {
+		t.Errorf("request's fetcher called %d times, background's %d, revalidations %d: want 0, 1, 1",
+			second.calls.Load(), background.calls.Load(), o.revalidations.Load())
+	}
+}
