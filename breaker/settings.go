@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -159,36 +160,20 @@ func invalid(field, format string, args ...any) error {
 
 // withDefaults returns s with every zero field set to its default.
 func (s Settings) withDefaults() Settings {
-	if s.FailureThreshold == 0 {
-		s.FailureThreshold = DefaultFailureThreshold
-	}
-	if s.Window == 0 {
-		s.Window = DefaultWindow
-	}
-	if s.MinRequests == 0 {
-		s.MinRequests = DefaultMinRequests
-	}
-	if s.LatencyQuantile == 0 {
-		s.LatencyQuantile = DefaultLatencyQuantile
-	}
-	if s.BaseBackoff == 0 {
-		s.BaseBackoff = DefaultBaseBackoff
-	}
-	if s.MaxBackoff == 0 {
-		s.MaxBackoff = DefaultMaxBackoff
-	}
+	s.FailureThreshold = cmp.Or(s.FailureThreshold, DefaultFailureThreshold)
+	s.Window = cmp.Or(s.Window, DefaultWindow)
+	s.MinRequests = cmp.Or(s.MinRequests, DefaultMinRequests)
+	s.LatencyQuantile = cmp.Or(s.LatencyQuantile, DefaultLatencyQuantile)
+	s.BaseBackoff = cmp.Or(s.BaseBackoff, DefaultBaseBackoff)
+	s.MaxBackoff = cmp.Or(s.MaxBackoff, DefaultMaxBackoff)
 	switch {
 	case s.Jitter == 0:
 		s.Jitter = DefaultJitter
 	case s.Jitter < 0:
 		s.Jitter = 0
 	}
-	if s.HalfOpenRequests == 0 {
-		s.HalfOpenRequests = DefaultHalfOpenRequests
-	}
-	if s.SuccessThreshold == 0 {
-		s.SuccessThreshold = s.HalfOpenRequests
-	}
+	s.HalfOpenRequests = cmp.Or(s.HalfOpenRequests, DefaultHalfOpenRequests)
+	s.SuccessThreshold = cmp.Or(s.SuccessThreshold, s.HalfOpenRequests)
 	if s.Now == nil {
 		s.Now = time.Now
 	}

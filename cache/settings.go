@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
@@ -222,32 +223,18 @@ func (s *Settings) Validate() error {
 
 // withDefaults returns a copy of s with every zero field set to its default.
 func (s Settings) withDefaults() Settings {
-	if s.MaxSize == 0 {
-		s.MaxSize = DefaultMaxSize
-	}
-	if s.MaxBytes == 0 {
-		s.MaxBytes = DefaultMaxBytes
-	}
-	if s.MaxEntryBytes == 0 {
-		s.MaxEntryBytes = min(DefaultMaxEntryBytes, s.MaxBytes)
-	}
-	if s.MaxVariants == 0 {
-		s.MaxVariants = DefaultMaxVariants
-	}
-	if s.CoalesceTimeout == 0 {
-		s.CoalesceTimeout = DefaultCoalesceTimeout
-	}
+	s.MaxSize = cmp.Or(s.MaxSize, DefaultMaxSize)
+	s.MaxBytes = cmp.Or(s.MaxBytes, DefaultMaxBytes)
+	s.MaxEntryBytes = cmp.Or(s.MaxEntryBytes, min(DefaultMaxEntryBytes, s.MaxBytes))
+	s.MaxVariants = cmp.Or(s.MaxVariants, DefaultMaxVariants)
+	s.CoalesceTimeout = cmp.Or(s.CoalesceTimeout, DefaultCoalesceTimeout)
 	if s.CacheableStatuses == nil {
 		s.CacheableStatuses = defaultCacheableStatuses
 	}
-	if s.Name == "" {
-		s.Name = DefaultName
-	}
+	s.Name = cmp.Or(s.Name, DefaultName)
 	s.TagHeaders = canonicalOrDefault(s.TagHeaders, defaultTagHeaders)
 	s.Targets = canonicalOrDefault(s.Targets, defaultTargets)
-	if s.HeuristicMax == 0 {
-		s.HeuristicMax = DefaultHeuristicMax
-	}
+	s.HeuristicMax = cmp.Or(s.HeuristicMax, DefaultHeuristicMax)
 	if s.Now == nil {
 		s.Now = time.Now
 	}

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -145,36 +146,18 @@ func (s Settings) Validate() error {
 
 // withDefaults returns s with its zero fields set to their defaults.
 func (s Settings) withDefaults() Settings {
-	if s.Interval == 0 {
-		s.Interval = DefaultInterval
-	}
+	s.Interval = cmp.Or(s.Interval, DefaultInterval)
 	if s.Timeout == 0 && s.Interval > 0 {
 		s.Timeout = min(DefaultTimeout, s.Interval/2)
 	}
-	if s.Path == "" {
-		s.Path = DefaultPath
-	}
-	if s.Method == "" {
-		s.Method = DefaultMethod
-	}
-	if s.ExpectStatus == "" {
-		s.ExpectStatus = DefaultExpectStatus
-	}
-	if s.MaxBody == 0 {
-		s.MaxBody = DefaultMaxBody
-	}
-	if s.HealthyThreshold == 0 {
-		s.HealthyThreshold = DefaultHealthyThreshold
-	}
-	if s.UnhealthyThreshold == 0 {
-		s.UnhealthyThreshold = DefaultUnhealthyThreshold
-	}
-	if s.Jitter == 0 {
-		s.Jitter = DefaultJitter
-	}
-	if s.PassiveCooldown == 0 {
-		s.PassiveCooldown = DefaultPassiveCooldown
-	}
+	s.Path = cmp.Or(s.Path, DefaultPath)
+	s.Method = cmp.Or(s.Method, DefaultMethod)
+	s.ExpectStatus = cmp.Or(s.ExpectStatus, DefaultExpectStatus)
+	s.MaxBody = cmp.Or(s.MaxBody, DefaultMaxBody)
+	s.HealthyThreshold = cmp.Or(s.HealthyThreshold, DefaultHealthyThreshold)
+	s.UnhealthyThreshold = cmp.Or(s.UnhealthyThreshold, DefaultUnhealthyThreshold)
+	s.Jitter = cmp.Or(s.Jitter, DefaultJitter)
+	s.PassiveCooldown = cmp.Or(s.PassiveCooldown, DefaultPassiveCooldown)
 	return s
 }
 

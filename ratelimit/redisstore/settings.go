@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -221,31 +222,17 @@ func validateAddress(addr string) error {
 
 // withDefaults returns s with every zero field that has a default set to it.
 func (s Settings) withDefaults() Settings {
-	if s.MaxKeys == 0 {
-		s.MaxKeys = ratelimit.DefaultMaxKeys
-	}
-	if s.KeyPrefix == "" {
-		s.KeyPrefix = DefaultKeyPrefix
-	}
-	if s.DialTimeout == 0 {
-		s.DialTimeout = DefaultDialTimeout
-	}
-	if s.ReadTimeout == 0 {
-		s.ReadTimeout = DefaultReadTimeout
-	}
-	if s.WriteTimeout == 0 {
-		s.WriteTimeout = DefaultWriteTimeout
-	}
+	s.MaxKeys = cmp.Or(s.MaxKeys, ratelimit.DefaultMaxKeys)
+	s.KeyPrefix = cmp.Or(s.KeyPrefix, DefaultKeyPrefix)
+	s.DialTimeout = cmp.Or(s.DialTimeout, DefaultDialTimeout)
+	s.ReadTimeout = cmp.Or(s.ReadTimeout, DefaultReadTimeout)
+	s.WriteTimeout = cmp.Or(s.WriteTimeout, DefaultWriteTimeout)
 	if s.LeaseSize == 0 {
 		// At least MinLeaseAge of rate (see Lease).
 		s.LeaseSize = max(DefaultLeaseSize, int(min(math.Floor(s.RequestsPerSecond*MinLeaseAge.Seconds()), math.MaxInt32)))
 	}
-	if s.FailurePolicy == "" {
-		s.FailurePolicy = FailOpen
-	}
-	if s.ProbeInterval == 0 {
-		s.ProbeInterval = DefaultProbeInterval
-	}
+	s.FailurePolicy = cmp.Or(s.FailurePolicy, FailOpen)
+	s.ProbeInterval = cmp.Or(s.ProbeInterval, DefaultProbeInterval)
 	if s.Now == nil {
 		s.Now = time.Now
 	}
