@@ -10,6 +10,7 @@ package smartproxy
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -18,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-smartproxy/smartproxy/config"
+	"github.com/caddy-smartproxy/smartproxy/internal/gcfloor"
 	"github.com/caddy-smartproxy/smartproxy/router"
 
 	// The yaml config adapter comes with the plugin: one --with brings
@@ -82,6 +84,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// their line; JSON and Caddyfile users learn of them here).
 	for _, w := range h.Config.Warnings() {
 		h.logger.Warn("suspicious config", zap.String("key", w.Path), zap.String("warning", w.Message))
+	}
+	// The GC floor (README, "Garbage collection"), once per process, so
+	// that a Caddy built with xcaddy paces its collector as cmd/smartproxy
+	// does; GOGC in the environment or set in code keeps its own pacing.
+	if _, err := gcfloor.Ensure(os.Getenv); err != nil {
+		return fmt.Errorf("starting the GC floor: %v", err)
 	}
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)

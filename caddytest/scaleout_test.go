@@ -81,24 +81,10 @@ func freeAddr(t *testing.T) string {
 // on addr (see TestMain) and waits until it answers.
 func caddyProcess(t *testing.T, addr, handler string) {
 	t.Helper()
-	cfg := fmt.Sprintf(`{"admin": {"disabled": true},
+	startCaddyProcess(t, fmt.Sprintf(`{"admin": {"disabled": true},
 		"logging": {"logs": {"default": {"level": "ERROR"}}},
 		"apps": {"http": {"servers": {"sp": {"listen": [%q], "automatic_https": {"disable": true},
-			"routes": [{"handle": [%s]}]}}}}}`, addr, handler)
-	file := filepath.Join(t.TempDir(), "caddy.json")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), "SMARTPROXY_TEST_CADDY_CONFIG="+file, "HOME="+t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			"routes": [{"handle": [%s]}]}}}}}`, addr, handler), os.Environ())
 	if !eventually(20*time.Second, func() bool {
 		resp, err := http.Get("http://" + addr + "/ready")
 		if err != nil {
@@ -109,6 +95,26 @@ func caddyProcess(t *testing.T, addr, handler string) {
 	}) {
 		t.Fatalf("caddy on %s did not start", addr)
 	}
+}
+
+// startCaddyProcess runs this test binary as a Caddy with the JSON config
+// cfg (see TestMain) and the environment env, until the test ends.
+func startCaddyProcess(t *testing.T, cfg string, env []string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "caddy.json")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(env, "SMARTPROXY_TEST_CADDY_CONFIG="+file, "HOME="+t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 }
 
 // spreadLoad sends GETs round robin to the instances at about perSecond

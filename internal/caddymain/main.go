@@ -1,6 +1,6 @@
 // Package caddymain is the main of this repository's commands: Caddy's own
 // command line with its standard modules and the smartproxy plugin, with
-// Go's collector paced for a proxy's heap (gcfloor.go). cmd/smartproxy
+// Go's collector paced for a proxy's heap (internal/gcfloor). cmd/smartproxy
 // runs Main, a plain `caddy` with the plugin built in; cmd/proxy runs
 // ProxyMain, the same program behind the product description's front door
 // (front.go): `proxy` runs the default configuration and `proxy -config
@@ -16,19 +16,17 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
 	_ "github.com/caddy-smartproxy/smartproxy"
+	"github.com/caddy-smartproxy/smartproxy/internal/gcfloor"
 )
 
 // Main runs Caddy's command line on os.Args after starting the GC floor
 // (SMARTPROXY_GC_FLOOR, default 64MiB; GOGC in the environment turns it
-// off). It does not return.
+// off) before any config loads, as the plugin's Provision would. It does
+// not return.
 func Main() {
-	floor, err := gcFloorFromEnv(os.Getenv)
-	if err != nil {
+	if _, err := gcfloor.Ensure(os.Getenv); err != nil {
 		fmt.Fprintln(os.Stderr, "smartproxy:", err)
 		os.Exit(1)
-	}
-	if floor > 0 {
-		startGCFloor(floor)
 	}
 	caddycmd.Main()
 }

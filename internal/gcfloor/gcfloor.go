@@ -1,16 +1,5 @@
-package caddymain
-
-import (
-	"fmt"
-	"math"
-	"runtime"
-	"runtime/debug"
-	"runtime/metrics"
-	"strconv"
-	"strings"
-	"sync/atomic"
-)
-
+// Package gcfloor paces Go's garbage collector for a proxy's heap.
+//
 // A proxy's live heap is small (a few MiB for a handful of routes) while
 // every request leaves garbage behind (~7 KiB through Caddy's server and
 // this handler). With Go's default GOGC=100 the collector then runs each
@@ -29,17 +18,93 @@ import (
 // applies and wins near the limit.
 //
 // SMARTPROXY_GC_FLOOR sets the floor ("64MiB" by default, "0" turns it
-// off); a GOGC in the environment means the operator chose the pacing, and
-// the floor stays off.
+// off); a GOGC in the environment, or a GOGC other than the default set by
+// the program before the floor starts, means someone chose the pacing, and
+// the floor stays off. A memory limit (GOMEMLIMIT, debug.SetMemoryLimit) is
+// never touched: near the limit the runtime collects whatever GOGC says.
+//
+// The collector is process-wide, so the floor is too: Ensure starts it at
+// most once per process, whoever calls it first (the plugin's Provision in
+// an xcaddy build, the main of cmd/smartproxy before Caddy starts).
+package gcfloor
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
 
 const (
-	defaultGCFloor = 64 << 20
-	gcFloorEnv     = "SMARTPROXY_GC_FLOOR"
-	basePercent    = 100
+	// DefaultFloor is the floor when SMARTPROXY_GC_FLOOR is unset.
+	DefaultFloor = 64 << 20
+	// Env names the environment variable that sets the floor.
+	Env         = "SMARTPROXY_GC_FLOOR"
+	basePercent = 100
 	// maxPercent bounds GOGC whatever the live heap: a nearly empty heap
 	// would otherwise ask for an absurd percentage.
 	maxPercent = 100_000
 )
+
+// ensured guards Ensure: the one piece of process-wide state here, because
+// the collector it paces is process-wide.
+var ensured struct {
+	sync.Mutex
+	done    bool
+	started bool
+	stop    func() // the floor Ensure started; tests stop it
+}
+
+// Ensure starts the floor the environment asks for (see FromEnv), once per
+// process; later calls report what the first did. It reports whether a
+// floor runs, and an error for a SMARTPROXY_GC_FLOOR that is not a size
+// (the floor then stays off). It leaves the pacing alone when GOGC is in
+// the environment or the program already set a GOGC other than 100.
+func Ensure(getenv func(string) string) (started bool, err error) {
+	ensured.Lock()
+	defer ensured.Unlock()
+	if ensured.done {
+		return ensured.started, nil
+	}
+	floor, err := choose(getenv, currentPercent())
+	if err != nil {
+		return false, err // not done: a corrected environment may try again
+	}
+	ensured.done = true
+	if floor > 0 {
+		ensured.stop = Start(floor)
+		ensured.started = true
+	}
+	return ensured.started, nil
+}
+
+// choose is the floor to start given the environment and the GOGC the
+// runtime has now; 0 means none.
+func choose(getenv func(string) string, percent int) (uint64, error) {
+	floor, err := FromEnv(getenv)
+	if err != nil || floor == 0 {
+		return 0, err
+	}
+	if percent != basePercent {
+		return 0, nil // set in code (debug.SetGCPercent): someone chose
+	}
+	return floor, nil
+}
+
+// currentPercent reads GOGC as the runtime has it now.
+func currentPercent() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return basePercent
+	}
+	return int(s[0].Value.Uint64())
+}
 
 // gcFloor re-sets GOGC after each collection.
 type gcFloor struct {
@@ -50,9 +115,10 @@ type gcFloor struct {
 	sample  []metrics.Sample
 }
 
-// startGCFloor starts pacing the collector with the given floor (bytes)
-// and returns a stop function that restores the previous GOGC.
-func startGCFloor(floor uint64) (stop func()) {
+// Start paces the collector with the given floor (bytes) and returns a
+// stop function that restores the previous GOGC. Unlike Ensure it checks
+// nothing and may start a second floor: tests and Ensure use it.
+func Start(floor uint64) (stop func()) {
 	g := &gcFloor{
 		floor:  floor,
 		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
@@ -111,18 +177,19 @@ func percentFor(floor, live uint64, base int) int {
 	return int(math.Min(p, maxPercent))
 }
 
-// gcFloorFromEnv reads the floor the environment asks for; 0 means off.
-func gcFloorFromEnv(getenv func(string) string) (uint64, error) {
+// FromEnv reads the floor the environment asks for; 0 means off (GOGC is
+// set, or SMARTPROXY_GC_FLOOR=0).
+func FromEnv(getenv func(string) string) (uint64, error) {
 	if getenv("GOGC") != "" {
 		return 0, nil
 	}
-	v := strings.TrimSpace(getenv(gcFloorEnv))
+	v := strings.TrimSpace(getenv(Env))
 	if v == "" {
-		return defaultGCFloor, nil
+		return DefaultFloor, nil
 	}
 	n, err := parseSize(v)
 	if err != nil {
-		return 0, fmt.Errorf("%s=%q: %v (want a size such as 64MiB, or 0 to turn the floor off)", gcFloorEnv, v, err)
+		return 0, fmt.Errorf("%s=%q: %v (want a size such as 64MiB, or 0 to turn the floor off)", Env, v, err)
 	}
 	return n, nil
 }

@@ -1,4 +1,4 @@
-package caddymain
+package gcfloor
 
 import (
 	"runtime"
@@ -24,14 +24,14 @@ func TestPercentFor(t *testing.T) {
 	}
 }
 
-func TestGCFloorFromEnv(t *testing.T) {
+func TestFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	for _, c := range []struct {
 		env  map[string]string
 		want uint64
 		err  string
 	}{
-		{map[string]string{}, defaultGCFloor, ""},
+		{map[string]string{}, DefaultFloor, ""},
 		{map[string]string{"SMARTPROXY_GC_FLOOR": "0"}, 0, ""},
 		{map[string]string{"SMARTPROXY_GC_FLOOR": "128MiB"}, 128 << 20, ""},
 		{map[string]string{"SMARTPROXY_GC_FLOOR": "1GB"}, 1 << 30, ""},
@@ -42,7 +42,7 @@ func TestGCFloorFromEnv(t *testing.T) {
 		{map[string]string{"SMARTPROXY_GC_FLOOR": "-5MiB"}, 0, `SMARTPROXY_GC_FLOOR="-5MiB"`},
 		{map[string]string{"SMARTPROXY_GC_FLOOR": "99999999999999GiB"}, 0, "too large"},
 	} {
-		got, err := gcFloorFromEnv(env(c.env))
+		got, err := FromEnv(env(c.env))
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%v: err %v, want one containing %q", c.env, err, c.err)
@@ -52,6 +52,73 @@ func TestGCFloorFromEnv(t *testing.T) {
 		if err != nil || got != c.want {
 			t.Errorf("%v: got %d, %v; want %d", c.env, got, err, c.want)
 		}
+	}
+}
+
+func TestChoose(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, c := range []struct {
+		name    string
+		env     map[string]string
+		percent int
+		want    uint64
+		err     bool
+	}{
+		{"defaults: the default floor", map[string]string{}, 100, DefaultFloor, false},
+		{"GOGC in the environment: the operator chose", map[string]string{"GOGC": "100"}, 100, 0, false},
+		{"GOGC=off in the environment", map[string]string{"GOGC": "off"}, -1, 0, false},
+		{"GOGC set in code before: left alone", map[string]string{}, 400, 0, false},
+		{"GOMEMLIMIT alone does not turn it off", map[string]string{"GOMEMLIMIT": "1GiB"}, 100, DefaultFloor, false},
+		{"a floor of 0: off", map[string]string{Env: "0"}, 100, 0, false},
+		{"a bad floor: an error", map[string]string{Env: "lots"}, 100, 0, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := choose(env(c.env), c.percent)
+			if (err != nil) != c.err || got != c.want {
+				t.Errorf("choose = %d, %v; want %d, error %v", got, err, c.want, c.err)
+			}
+		})
+	}
+}
+
+// Ensure starts one floor per process: a second call reports the first
+// one's outcome and starts nothing. A bad environment is an error and
+// leaves the floor to a later call.
+func TestEnsureOnce(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer func() {
+		ensured.Lock()
+		if ensured.stop != nil {
+			ensured.stop()
+		}
+		ensured.done, ensured.started, ensured.stop = false, false, nil
+		ensured.Unlock()
+		debug.SetGCPercent(prev)
+	}()
+	if _, err := Ensure(func(k string) string { return map[string]string{Env: "lots"}[k] }); err == nil {
+		t.Fatal("a bad SMARTPROXY_GC_FLOOR was accepted")
+	}
+	if currentPercent() != 100 {
+		t.Fatalf("GOGC %d after a refused environment, want 100 untouched", currentPercent())
+	}
+	started, err := Ensure(func(string) string { return "" })
+	if err != nil || !started {
+		t.Fatalf("Ensure = %v, %v; want a floor started", started, err)
+	}
+	runtime.GC()
+	after := currentPercent()
+	if after <= 100 {
+		t.Errorf("GOGC %d with the floor on a small heap, want above 100", after)
+	}
+	again, err := Ensure(func(k string) string { return map[string]string{Env: "1MiB"}[k] })
+	if err != nil || !again {
+		t.Errorf("second Ensure = %v, %v; want the first call's outcome", again, err)
+	}
+	runtime.GC()
+	// A second floor of 1 MiB would pace a heap of a few hundred KiB at a
+	// few hundred percent; the first one's 64 MiB keeps it far above.
+	if p := currentPercent(); p < after/4 {
+		t.Errorf("GOGC %d after a second Ensure asked for 1MiB, want about %d (no second floor)", p, after)
 	}
 }
 
@@ -79,7 +146,7 @@ func TestGCFloorPacing(t *testing.T) {
 	runtime.GC()
 	without := churn(garbage)
 
-	stop := startGCFloor(64 << 20)
+	stop := Start(64 << 20)
 	runtime.GC() // a first measurement of the live heap
 	with := churn(garbage)
 	stop()
