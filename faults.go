@@ -89,15 +89,15 @@ func newFaultSettings(s config.Section) faultSettings {
 }
 
 // memberFaults gives m, a member of route id, its shared breaker and
-// health record as fs asks, held in h.holds. A breaker survives while its
+// health record as fs asks, held in hs. A breaker survives while its
 // settings are unchanged, a health record any change of the health
 // settings. It returns the breaker's fan-out, or nil.
-func (h *Handler) memberFaults(m *member, id string, fs faultSettings) (*pooledBreaker, error) {
+func memberFaults(hs *holds, m *member, id string, fs faultSettings) (*pooledBreaker, error) {
 	var pb *pooledBreaker
 	if fs.breaker != nil {
 		k := stateKey{route: id, backend: m.b.Name, settings: fs.breaker}
 		var err error
-		pb, err = breakers.acquire(&h.holds, k, func() (*pooledBreaker, error) {
+		pb, err = breakers.acquire(hs, k, func() (*pooledBreaker, error) {
 			pb := &pooledBreaker{subs: make(map[*breakerSub]struct{})}
 			set := fs.breakerSet
 			set.OnStateChange = pb.notify
@@ -114,7 +114,7 @@ func (h *Handler) memberFaults(m *member, id string, fs faultSettings) (*pooledB
 		m.breaker = pb.Breaker
 	}
 	if fs.health != nil {
-		rec, err := healthRecords.acquire(&h.holds, stateKey{route: id, backend: m.b.Name}, func() (*health.Record, error) {
+		rec, err := healthRecords.acquire(hs, stateKey{route: id, backend: m.b.Name}, func() (*health.Record, error) {
 			return health.NewRecord(fs.health.InitialState), nil
 		})
 		if err != nil {
@@ -135,7 +135,7 @@ func (h *Handler) watch(ctx caddy.Context, rt *route, fs faultSettings, subs []*
 		if pb == nil {
 			continue
 		}
-		name := rt.pool.members[i].b.Name
+		name := rt.pool.members[i].b.Name // before any discovery: subs are by member
 		ft.unsubs = append(ft.unsubs, pb.subscribe(func(from, to breaker.State, reason string) {
 			h.breakerChanged(rt, name, from, to, reason)
 		}))
@@ -145,8 +145,7 @@ func (h *Handler) watch(ctx caddy.Context, rt *route, fs faultSettings, subs []*
 	}
 	members := rt.pool.members
 	targets := make([]health.Target, len(members))
-	for i := range members {
-		m := &members[i]
+	for i, m := range members {
 		targets[i] = health.Target{Name: m.b.Name, URL: probeURL(m.b), Record: m.health}
 	}
 	logger := h.logger.Named("health")

@@ -52,7 +52,6 @@ type Handler struct {
 	def        *route // the top-level route; nil when there are no top-level backends
 	routes     []*route
 	transports transports
-	tunnels    *tunnels
 	liveKey    string // this handler's key in liveHandlers
 	scope      scope  // the Caddy server and site this handler sits in
 	// holds are this config's references to shared state (pools.go),
@@ -73,7 +72,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.transports.ctx = ctx
-	h.tunnels = new(tunnels)
 	if err := h.Validate(); err != nil {
 		return err
 	}
@@ -187,9 +185,6 @@ func (h *Handler) Cleanup() error {
 	// After the health checkers stopped: a last-moment transition could
 	// otherwise recreate a departed backend's metrics series.
 	h.holds.releaseAll()
-	if h.tunnels != nil {
-		h.tunnels.closeAll()
-	}
 	h.transports.cleanup()
 	return nil
 }

@@ -16,10 +16,14 @@ import (
 // records and its breakers. Picks read one immutable snapshot through an
 // atomic pointer and take no lock; the snapshot is rebuilt only when the set
 // of available backends changes (a health transition, a breaker trip or
-// recovery), which the pool learns as an observer.
+// recovery, a new DNS answer), which the pool learns as an observer.
+//
+// The members themselves may change while the pool serves (DNS discovery,
+// membership.go): each snapshot carries the member set it was built from,
+// and a picked backend leads back to its member through backend.Owner, so a
+// request that picked a member just removed finishes with it.
 type pool struct {
-	members []member // indexed by backend.Slot
-	bal     balancer.Balancer
+	bal balancer.Balancer
 	// isAvailable is an extra availability filter; nil means none. Tests
 	// use it to take backends out without a health checker.
 	isAvailable func(*backend.Backend) bool
@@ -28,7 +32,8 @@ type pool struct {
 	// overload the few. 0 = off.
 	panicThreshold float64
 
-	mu      sync.Mutex // serialises rebuilds, never taken by a pick
+	mu      sync.Mutex // serialises rebuilds and membership changes, never taken by a pick
+	members []*member  // the current set (guarded by mu; readers use snap.members)
 	started bool       // the first snapshot exists
 	closed  bool       // the config is gone: no more timers
 	timer   *time.Timer
@@ -42,6 +47,12 @@ type member struct {
 	health  *health.Record   // nil: no health checking
 	breaker *breaker.Breaker // nil: no circuit breaker
 	metrics backendMetrics
+	// backup: the member takes requests only while no primary (non-backup)
+	// member of its pool is available.
+	backup bool
+	// tunnels are the backend's live upgraded connections, shared by every
+	// config that keeps the backend (tunnel.go); nil in unit tests.
+	tunnels *tunnelSet
 	// available is the backend's availability in the last snapshot
 	// (guarded by pool.mu); a change to true starts its slow start.
 	available bool
@@ -50,22 +61,40 @@ type member struct {
 // snapshot is the immutable set of available backends and the picker built
 // over it.
 type snapshot struct {
+	// members is every member of the pool when the snapshot was built,
+	// in the pool's order (configured backends, then discovered ones).
+	members []*member
+	// inSet marks, by index in members, those in available.
+	inSet     []bool
 	available []*backend.Backend
 	picker    balancer.Picker // nil when available is empty
-	panicking bool            // available is every backend, by panic mode
+	panicking bool            // available is every backend of its tier, by panic mode
+	backups   bool            // no primary is available: available are backups
 }
 
-func newPool(members []member, bal balancer.Balancer, panicThreshold float64) *pool {
-	for i := range members {
-		members[i].b.Slot = i
-	}
-	p := &pool{members: members, bal: bal, panicThreshold: panicThreshold}
-	p.rebuild()
+func newPool(members []*member, bal balancer.Balancer, panicThreshold float64) *pool {
+	p := &pool{bal: bal, panicThreshold: panicThreshold}
+	p.setMembers(members)
 	return p
 }
 
+// setMembers makes ms the pool's members and publishes a snapshot over
+// them. A member that stays is passed again as the same *member, so it
+// keeps its availability (and its slow start) across the change.
+func (p *pool) setMembers(ms []*member) {
+	for _, m := range ms {
+		if m.b.Owner != any(m) { // a member that stays is being read by picks
+			m.b.Owner = m
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.members = ms
+	p.rebuildLocked()
+}
+
 // member returns the pool member of a backend the pool's picker returned.
-func (p *pool) member(b *backend.Backend) *member { return &p.members[b.Slot] }
+func (p *pool) member(b *backend.Backend) *member { return b.Owner.(*member) }
 
 // availableNow reports whether m may take new requests: healthy, and its
 // breaker would admit one.
@@ -85,36 +114,53 @@ func (p *pool) availableNow(m *member, now time.Time) bool {
 func (p *pool) rebuild() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.rebuildLocked()
+}
+
+// tier is the members of one kind (primaries or backups), by index.
+type tier struct{ all, avail []int }
+
+func (p *pool) rebuildLocked() {
 	if p.closed {
 		return
 	}
 	now := time.Now()
-	avail := make([]*backend.Backend, 0, len(p.members))
+	var prim, back tier
 	var nextProbe time.Time
-	for i := range p.members {
-		m := &p.members[i]
+	for i, m := range p.members {
 		ok := p.availableNow(m, now)
 		if ok && !m.available && p.started {
 			m.b.MarkAvailable(now) // slow start from here
 		}
 		m.available = ok
+		t := &prim
+		if m.backup {
+			t = &back
+		}
+		t.all = append(t.all, i)
 		if ok {
-			avail = append(avail, m.b)
+			t.avail = append(t.avail, i)
 		} else if m.breaker != nil {
-			if t := m.breaker.NextProbe(); !t.IsZero() && (nextProbe.IsZero() || t.Before(nextProbe)) {
-				nextProbe = t
+			if nt := m.breaker.NextProbe(); !nt.IsZero() && (nextProbe.IsZero() || nt.Before(nextProbe)) {
+				nextProbe = nt
 			}
 		}
 	}
-	s := &snapshot{available: avail}
-	if p.panicThreshold > 0 && len(avail) < len(p.members) &&
-		float64(len(avail)) < p.panicThreshold*float64(len(p.members)) {
-		all := make([]*backend.Backend, len(p.members))
-		for i := range p.members {
-			all[i] = p.members[i].b
-		}
-		s.available = all
-		s.panicking = true
+	s := &snapshot{members: p.members, inSet: make([]bool, len(p.members))}
+	// Backups serve only while no primary is available.
+	use := prim
+	if len(prim.avail) == 0 && len(back.avail) > 0 {
+		use, s.backups = back, true
+	}
+	set := use.avail
+	if p.panicThreshold > 0 && len(set) < len(use.all) &&
+		float64(len(set)) < p.panicThreshold*float64(len(use.all)) {
+		set, s.panicking = use.all, true
+	}
+	s.available = make([]*backend.Backend, len(set))
+	for j, i := range set {
+		s.available[j] = p.members[i].b
+		s.inSet[i] = true
 	}
 	if len(s.available) > 0 {
 		s.picker = p.bal.Build(s.available)

@@ -15,10 +15,10 @@ import (
 	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
-func members(bs []*backend.Backend) []member {
-	ms := make([]member, len(bs))
+func members(bs []*backend.Backend) []*member {
+	ms := make([]*member, len(bs))
 	for i, b := range bs {
-		ms[i] = member{b: b}
+		ms[i] = &member{b: b}
 	}
 	return ms
 }

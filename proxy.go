@@ -191,7 +191,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 func (h *Handler) deliver(w http.ResponseWriter, out *http.Request, t *try) error {
 	defer t.close()
 	if t.resp.StatusCode == http.StatusSwitchingProtocols {
-		return h.tunnel(w, out, t.resp)
+		return h.tunnel(w, out, t.resp, t.b.Owner.(*member).tunnels)
 	}
 	return h.respond(w, t.resp)
 }

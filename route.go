@@ -46,8 +46,8 @@ type route struct {
 // adds the handler's server and site (see scope.go).
 func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) (*route, error) {
 	name := h.scope.qualify(short)
-	fs := newFaultSettings(s)
-	members := make([]member, len(s.Backends))
+	ms := memberSettings{faults: newFaultSettings(s), closeDelay: time.Duration(s.StreamCloseDelay)}
+	members := make([]*member, len(s.Backends))
 	subs := make([]*pooledBreaker, len(s.Backends))
 	scheme := ""
 	for i, bc := range s.Backends {
@@ -60,7 +60,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		} else if b.URL.Scheme != scheme {
 			return nil, fmt.Errorf("backends[%d]: %q: one route's backends must share a scheme (%s, not %s)", i, bc.URL, scheme, b.URL.Scheme)
 		}
-		if subs[i], err = h.buildMember(&members[i], name, b, fs); err != nil {
+		if members[i], subs[i], err = h.buildMember(&h.holds, name, b, bc.Backup, ms); err != nil {
 			return nil, fmt.Errorf("backends[%d]: %w", i, err)
 		}
 	}
@@ -98,7 +98,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		algorithm: s.LoadBalancer.AlgorithmOrDefault(),
 	}
 	h.routes = append(h.routes, rt)
-	if err := h.watch(ctx, rt, fs, subs); err != nil {
+	if err := h.watch(ctx, rt, ms.faults, subs); err != nil {
 		return nil, err
 	}
 	if s.RateLimit != nil {
@@ -117,20 +117,33 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	return rt, nil
 }
 
-// buildMember makes m, the member of route id for backend b, with its
-// request totals and (when the section has them) its breaker and health
-// record, all held across reloads. It returns the breaker's fan-out, for
-// the route to subscribe to, or nil.
-func (h *Handler) buildMember(m *member, id string, b *backend.Backend, fs faultSettings) (*pooledBreaker, error) {
-	m.b = b
-	totals, err := backendTotals.acquire(&h.holds, stateKey{route: id, backend: b.Name}, func() (*requestTotals, error) {
+// memberSettings are what a route's members are made with.
+type memberSettings struct {
+	faults     faultSettings
+	closeDelay time.Duration // stream_close_delay
+}
+
+// buildMember makes the member of route id for backend b, with its request
+// totals, its tunnels and (when the section has them) its breaker and
+// health record, all held in hs across reloads. It returns the breaker's
+// fan-out, for the route to subscribe to, or nil.
+func (h *Handler) buildMember(hs *holds, id string, b *backend.Backend, backup bool, ms memberSettings) (*member, *pooledBreaker, error) {
+	m := &member{b: b, backup: backup}
+	totals, err := backendTotals.acquire(hs, stateKey{route: id, backend: b.Name}, func() (*requestTotals, error) {
 		return new(requestTotals), nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	m.metrics = newBackendMetrics(id, b.Name, totals)
-	return h.memberFaults(m, id, fs)
+	if m.tunnels, err = acquireTunnels(hs, id, b.Name, ms.closeDelay); err != nil {
+		return nil, nil, err
+	}
+	pb, err := memberFaults(hs, m, id, ms.faults)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, pb, nil
 }
 
 // hashKeyFunc returns what the hashing strategies hash: the client IP that

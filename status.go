@@ -26,12 +26,14 @@ type RouteStatus struct {
 	Name string `json:"name"`
 	// Server, Site and Route are the parts of Name: the Caddy server's
 	// name, the site's hosts ("*" for any) and the route's own name.
-	Server    string          `json:"server,omitempty"`
-	Site      string          `json:"site,omitempty"`
-	Route     string          `json:"route"`
-	Algorithm string          `json:"algorithm"`
-	Panicking bool            `json:"panicking"` // balancing over all backends: too few available
-	Available int             `json:"available"` // backends in the current snapshot
+	Server    string `json:"server,omitempty"`
+	Site      string `json:"site,omitempty"`
+	Route     string `json:"route"`
+	Algorithm string `json:"algorithm"`
+	Panicking bool   `json:"panicking"` // balancing over all backends: too few available
+	Available int    `json:"available"` // backends in the current snapshot
+	// OnBackups: no primary backend is available, so the backups serve.
+	OnBackups bool            `json:"on_backups,omitempty"`
 	Backends  []BackendStatus `json:"backends"`
 	RateLimit *LimiterStatus  `json:"rate_limit,omitempty"`
 	Cache     *CacheStatus    `json:"cache,omitempty"`
@@ -43,9 +45,11 @@ type BackendStatus struct {
 	URL       string `json:"url"`
 	Weight    int    `json:"weight"`
 	Available bool   `json:"available"` // takes new requests now
-	InFlight  int64  `json:"in_flight"`
-	Requests  uint64 `json:"requests"` // sent since the backend was first configured
-	Failures  uint64 `json:"failures"` // of those: no answer, or 5xx
+	// Backup: the backend serves only while no primary is available.
+	Backup   bool   `json:"backup,omitempty"`
+	InFlight int64  `json:"in_flight"`
+	Requests uint64 `json:"requests"` // sent since the backend was first configured
+	Failures uint64 `json:"failures"` // of those: no answer, or 5xx
 	// ErrorRate is Failures / Requests.
 	ErrorRate float64 `json:"error_rate"`
 	// LatencyMS is the decaying average of time to response headers.
@@ -137,7 +141,8 @@ func (v *statusView) route(rt *route, snap *snapshot) {
 		Algorithm: rt.algorithm,
 		Panicking: snap.panicking,
 		Available: len(snap.available),
-		Backends:  make([]BackendStatus, 0, len(rt.pool.members)),
+		OnBackups: snap.backups,
+		Backends:  make([]BackendStatus, 0, len(snap.members)),
 		Retries:   counterValue(rt.metrics.retries),
 	})
 }
@@ -147,6 +152,7 @@ func (v *statusView) backend(_ *route, m *member, available bool) {
 		URL:       m.b.Name,
 		Weight:    m.b.Weight,
 		Available: available,
+		Backup:    m.backup,
 		InFlight:  m.b.InFlight(),
 		Requests:  m.metrics.requests.Load(),
 		Failures:  m.metrics.failures.Load(),

@@ -14,21 +14,23 @@ import (
 // returns the route; the registration ends with the test.
 func statusRoute(tb testing.TB, name string, n int, down func(int) bool) *route {
 	tb.Helper()
-	members := make([]member, n)
+	members := make([]*member, n)
+	slot := make(map[*backend.Backend]int, n)
 	for i := range members {
 		b, err := backend.New(fmt.Sprintf("http://10.%d.%d.%d:80", i>>16&255, i>>8&255, i&255), 1)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		totals := new(requestTotals)
-		members[i] = member{b: b, metrics: backendMetrics{requests: &totals.requests, failures: &totals.failures}}
+		slot[b] = i
+		members[i] = &member{b: b, metrics: backendMetrics{requests: &totals.requests, failures: &totals.failures}}
 	}
 	bal, err := balancer.New(balancer.Config{Algorithm: "round_robin"})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	p := newPool(members, bal, 0)
-	p.isAvailable = func(b *backend.Backend) bool { return !down(b.Slot) }
+	p.isAvailable = func(b *backend.Backend) bool { return !down(slot[b]) }
 	p.rebuild()
 	rt := &route{name: name, pool: p, algorithm: "round_robin"}
 	h := &Handler{routes: []*route{rt}}

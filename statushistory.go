@@ -197,8 +197,7 @@ func (s *historySampler) sample(routes []*route, now time.Time) {
 	defer s.mu.Unlock()
 	s.samples++
 	for _, rt := range routes {
-		for i := range rt.pool.members {
-			m := &rt.pool.members[i]
+		for _, m := range rt.pool.snap.Load().members {
 			c := readCounters(m, now)
 			b := s.track(seriesKey{rt.name, m.b.Name}, &c)
 			if b == nil {

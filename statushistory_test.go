@@ -13,14 +13,14 @@ import (
 // latency histograms, not registered as live.
 func historyRoute(t testing.TB, name string, n int) *route {
 	t.Helper()
-	members := make([]member, n)
+	members := make([]*member, n)
 	for i := range members {
 		b, err := backend.New(fmt.Sprintf("http://10.1.0.%d:80", i), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
 		totals := new(requestTotals)
-		members[i] = member{b: b, metrics: backendMetrics{requests: &totals.requests, failures: &totals.failures, latency: &totals.latency}}
+		members[i] = &member{b: b, metrics: backendMetrics{requests: &totals.requests, failures: &totals.failures, latency: &totals.latency}}
 	}
 	bal, err := balancer.New(balancer.Config{Algorithm: "round_robin"})
 	if err != nil {
@@ -44,7 +44,7 @@ func TestHistoryPoints(t *testing.T) {
 	rt := historyRoute(t, "hist", 2)
 	t0 := time.Unix(1_700_000_000, 0)
 	s := newHistorySampler(nil)
-	m0, m1 := &rt.pool.members[0], &rt.pool.members[1]
+	m0, m1 := rt.pool.members[0], rt.pool.members[1]
 	serve(m0, 50, 0, time.Millisecond) // before tracking: not in any point
 	s.sample([]*route{rt}, t0)
 
@@ -92,7 +92,7 @@ func TestHistoryPoints(t *testing.T) {
 
 func TestHistoryRingAndWindow(t *testing.T) {
 	rt := historyRoute(t, "ring", 1)
-	m := &rt.pool.members[0]
+	m := rt.pool.members[0]
 	s := newHistorySampler(nil)
 	t0 := time.Unix(1_700_000_000, 0)
 	s.sample([]*route{rt}, t0)
@@ -123,7 +123,7 @@ func TestHistoryForgetsAndCaps(t *testing.T) {
 	if len(s.backends) != historyMaxBackends {
 		t.Fatalf("%d backends tracked, want the cap %d", len(s.backends), historyMaxBackends)
 	}
-	last := &big.pool.members[historyMaxBackends+4]
+	last := big.pool.members[historyMaxBackends+4]
 	if h, _, _ := s.view("big", last, t0); h != nil {
 		t.Error("a backend beyond the cap has a history")
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -14,21 +15,47 @@ import (
 	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
-// tunnels tracks the connections of live protocol upgrades (WebSocket and
-// the like), which outlive their request: Cleanup closes them so no
-// goroutine outlives the handler's config.
-type tunnels struct {
-	mu     sync.Mutex
-	closed bool
-	m      map[*tunnelConns]struct{}
+// Upgraded connections (WebSocket and the like) outlive their request, and
+// they belong to their backend's shared state rather than to one handler:
+// a tunnelSet per route and backend is held across reloads like health
+// records (pools.go), so a reload that keeps the backend keeps its tunnels.
+// When the last config holding the backend lets go (the backend left the
+// config, or the handler did), its tunnels are closed after the
+// stream_close_delay of the last config that held it, and no new one joins.
+var tunnelSets = newShared[*tunnelSet]("tunnels", (*tunnelSet).retire)
+
+// tunnelSet is the live tunnels of one backend of one route.
+type tunnelSet struct {
+	// closeDelay is the stream_close_delay of the config that acquired
+	// the set last, in nanoseconds.
+	closeDelay atomic.Int64
+
+	mu      sync.Mutex
+	retired bool // no config holds the set: refuse new tunnels
+	m       map[*tunnelConns]struct{}
+	timer   *time.Timer // the delayed close, once retired
 }
 
 type tunnelConns struct{ client, backend io.Closer }
 
-func (t *tunnels) add(tc *tunnelConns) bool {
+// acquireTunnels returns the tunnel set of backend name in route id, held
+// in hs, with delay as its stream_close_delay from now on.
+func acquireTunnels(hs *holds, id, name string, delay time.Duration) (*tunnelSet, error) {
+	ts, err := tunnelSets.acquire(hs, stateKey{route: id, backend: name}, func() (*tunnelSet, error) {
+		return new(tunnelSet), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ts.closeDelay.Store(int64(delay))
+	return ts, nil
+}
+
+// add registers tc; false when the set is retired (tc must be closed).
+func (t *tunnelSet) add(tc *tunnelConns) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
+	if t.retired {
 		return false
 	}
 	if t.m == nil {
@@ -38,29 +65,55 @@ func (t *tunnels) add(tc *tunnelConns) bool {
 	return true
 }
 
-func (t *tunnels) remove(tc *tunnelConns) {
+func (t *tunnelSet) remove(tc *tunnelConns) {
 	t.mu.Lock()
 	delete(t.m, tc)
 	t.mu.Unlock()
 }
 
-// closeAll closes every live tunnel and refuses new ones.
-func (t *tunnels) closeAll() {
+// len is the number of live tunnels.
+func (t *tunnelSet) len() int {
 	t.mu.Lock()
-	t.closed = true
-	m := t.m
-	t.m = nil
-	t.mu.Unlock()
-	for tc := range m {
+	defer t.mu.Unlock()
+	return len(t.m)
+}
+
+// retire refuses new tunnels and closes the live ones after the close
+// delay (at once when it is 0): the last config holding the backend is gone.
+func (t *tunnelSet) retire() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.retired {
+		return nil
+	}
+	t.retired = true
+	if d := time.Duration(t.closeDelay.Load()); d > 0 && len(t.m) > 0 {
+		t.timer = time.AfterFunc(d, t.closeAll)
+		return nil
+	}
+	t.closeAllLocked()
+	return nil
+}
+
+// closeAll closes every live tunnel.
+func (t *tunnelSet) closeAll() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closeAllLocked()
+}
+
+func (t *tunnelSet) closeAllLocked() {
+	for tc := range t.m {
 		tc.client.Close()
 		tc.backend.Close()
 	}
+	t.m = nil
 }
 
 // tunnel completes a 101 Switching Protocols answer: it passes the
 // backend's 101 to the client, takes over the client connection and copies
-// bytes both ways until either side closes.
-func (h *Handler) tunnel(w http.ResponseWriter, out *http.Request, resp *http.Response) error {
+// bytes both ways until either side closes, or ts closes them.
+func (h *Handler) tunnel(w http.ResponseWriter, out *http.Request, resp *http.Response, ts *tunnelSet) error {
 	want, got := forward.UpgradeType(out.Header), forward.UpgradeType(resp.Header)
 	if want == "" || !strings.EqualFold(want, got) {
 		return fmt.Errorf("backend switched protocol to %q, but %q was requested", got, want)
@@ -88,12 +141,14 @@ func (h *Handler) tunnel(w http.ResponseWriter, out *http.Request, resp *http.Re
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("taking over client connection: %v", err))
 	}
 	tc := &tunnelConns{client: clientConn, backend: backConn}
-	if !h.tunnels.add(tc) {
-		clientConn.Close()
-		backConn.Close()
-		return nil
+	if ts != nil { // nil only in unit tests that build pools by hand
+		if !ts.add(tc) {
+			clientConn.Close()
+			backConn.Close()
+			return nil
+		}
+		defer ts.remove(tc)
 	}
-	defer h.tunnels.remove(tc)
 	forward.Pipe(clientConn, brw.Reader, backConn, tunnelLinger)
 	return nil
 }

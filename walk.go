@@ -22,9 +22,8 @@ func walkRoutes(v routeVisitor) {
 	for _, rt := range liveRoutes() {
 		snap := rt.pool.snap.Load()
 		v.route(rt, snap)
-		avail := availableSlots(snap, len(rt.pool.members))
-		for i := range rt.pool.members {
-			v.backend(rt, &rt.pool.members[i], avail[i])
+		for i, m := range snap.members {
+			v.backend(rt, m, snap.inSet[i])
 		}
 		if l := rt.limiter; l != nil {
 			v.limiter(rt, l, l.buckets.stats())
@@ -33,17 +32,4 @@ func walkRoutes(v routeVisitor) {
 			v.cache(rt, rt.cache.Stats())
 		}
 	}
-}
-
-// availableSlots marks, by pool slot, the backends in the snapshot: one
-// pass, so a walk is O(backends) rather than O(backends²) (a linear
-// search per backend took 1 s at 50,000).
-func availableSlots(snap *snapshot, n int) []bool {
-	avail := make([]bool, n)
-	for _, b := range snap.available {
-		if b.Slot >= 0 && b.Slot < n {
-			avail[b.Slot] = true
-		}
-	}
-	return avail
 }

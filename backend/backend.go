@@ -37,10 +37,11 @@ type Backend struct {
 	Name string
 	// Weight is the configured weight; 0 means drained (no new requests).
 	Weight int
-	// Slot is the backend's index in the pool that owns it, set by that
-	// pool: it lets state kept outside this package (health, breakers) be
-	// found from a picked backend in O(1), without a map lookup.
-	Slot int
+	// Owner is what the pool that made the backend keeps beside it (its
+	// health record, breaker, counters), set once before the backend is
+	// shared: a picked backend leads back to it in O(1), with no map
+	// lookup, and stays valid while the pool's membership changes.
+	Owner any
 
 	inflight atomic.Int64
 	// ewmaNanos holds the latency EWMA in nanoseconds as float64 bits;

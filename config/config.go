@@ -76,6 +76,13 @@ type Section struct {
 	// Cache configures the in-memory HTTP response cache. Default: off.
 	Cache *Cache `json:"cache,omitempty"`
 
+	// StreamCloseDelay is how long upgraded connections (WebSockets and
+	// the like) to a backend stay open once no config has the backend any
+	// more (a reload removed it or the handler); a reload that keeps the
+	// backend keeps them open whatever this says. As Caddy's
+	// reverse_proxy. Default: 0 (closed at once).
+	StreamCloseDelay caddy.Duration `json:"stream_close_delay,omitempty"`
+
 	// Retries configures retrying failed requests on another backend.
 	// Default: a request that failed before anything was sent (dial
 	// error, refused connection) is retried once on another backend.
@@ -92,6 +99,13 @@ type Backend struct {
 	// Weight of the backend for weight-aware strategies; 0 drains it (it
 	// gets no new requests). Default: 1.
 	Weight *int `json:"weight,omitempty"`
+
+	// Backup makes the backend a standby: it gets requests only while no
+	// other (non-backup) backend of its route is available, whatever the
+	// algorithm, and the primaries take over again as soon as one is. A
+	// route's backends may not all be backups (discovered backends are
+	// primaries). Default: false.
+	Backup bool `json:"backup,omitempty"`
 }
 
 // WeightOrDefault returns the backend's weight, 1 when unset.

@@ -129,6 +129,9 @@ func (c *Config) Route(i int) Section {
 	if r.Retries == nil {
 		r.Retries = top.Retries
 	}
+	if r.StreamCloseDelay == 0 {
+		r.StreamCloseDelay = top.StreamCloseDelay
+	}
 	return r
 }
 
@@ -139,7 +142,7 @@ func (s *Section) validate(p string) error {
 	if s.Timeout < 0 {
 		return errAt(p+"timeout", "%v: must not be negative", time.Duration(s.Timeout))
 	}
-	if err := validateBackends(p+"backends", s.Backends); err != nil {
+	if err := validateBackends(p+"backends", s.Backends, s.Discovery != nil); err != nil {
 		return err
 	}
 	if err := s.Discovery.validate(p+"discovery", s.Backends); err != nil {
@@ -163,9 +166,11 @@ func (s *Section) validate(p string) error {
 	return s.Retries.validate(p + "retries")
 }
 
-func validateBackends(p string, bs []Backend) error {
+// validateBackends checks a section's backends; discovered says the
+// section also takes backends from discovery (which are never backups).
+func validateBackends(p string, bs []Backend, discovered bool) error {
 	seen := make(map[string]int, len(bs))
-	total := 0
+	total, backups := 0, 0
 	scheme := ""
 	for i, b := range bs {
 		bp := p + "[" + strconv.Itoa(i) + "]"
@@ -188,9 +193,16 @@ func validateBackends(p string, bs []Backend) error {
 			return errAt(bp+".weight", "%d: must be 0 or more", w)
 		}
 		total += w
+		if b.Backup {
+			backups++
+		}
 	}
 	if len(bs) > 0 && total == 0 {
 		return errAt(p, "every weight is 0: no backend could take a request")
+	}
+	if len(bs) > 0 && backups == len(bs) && !discovered {
+		return errAt(p+"["+strconv.Itoa(len(bs)-1)+"].backup",
+			"true: every backend of the route is a backup, so none would ever be used before another failed; make at least one a primary")
 	}
 	return nil
 }
