@@ -216,7 +216,7 @@ func (p *pool) hasUntried(tried []*backend.Backend) bool {
 
 func (p *pool) untried(s *snapshot, tried []*backend.Backend) *backend.Backend {
 	for _, b := range s.available {
-		if b.Weight > 0 && !contains(tried, b) {
+		if b.Weight() > 0 && !contains(tried, b) {
 			return b
 		}
 	}

@@ -150,7 +150,7 @@ func (v *statusView) route(rt *route, snap *snapshot) {
 func (v *statusView) backend(_ *route, m *member, available bool) {
 	bs := BackendStatus{
 		URL:       m.b.Name,
-		Weight:    m.b.Weight,
+		Weight:    m.b.Weight(),
 		Available: available,
 		Backup:    m.backup,
 		InFlight:  m.b.InFlight(),

@@ -35,14 +35,17 @@ type Backend struct {
 	// Name is the canonical string form of URL; it identifies the backend in
 	// logs, metrics labels and the status API.
 	Name string
-	// Weight is the configured weight; 0 means drained (no new requests).
-	Weight int
 	// Owner is what the pool that made the backend keeps beside it (its
 	// health record, breaker, counters), set once before the backend is
 	// shared: a picked backend leads back to it in O(1), with no map
 	// lookup, and stays valid while the pool's membership changes.
 	Owner any
 
+	// weight is the backend's share for weight-aware strategies; 0 means
+	// drained (no new requests). It is the configured weight unless the
+	// admin API changed it live (SetWeight); strategies read it in Pick,
+	// so it is an atomic.
+	weight   atomic.Int64
 	inflight atomic.Int64
 	// ewmaNanos holds the latency EWMA in nanoseconds as float64 bits;
 	// lastObs the unix-nano time of the last observation (for decay).
@@ -53,6 +56,24 @@ type Backend struct {
 	availableSince atomic.Int64
 }
 
+// MaxWeight is the largest weight a backend may have. It keeps the
+// strategies' arithmetic (weight × in-flight requests, sums of weights) far
+// from overflow whatever a config or an admin request says.
+const MaxWeight = 1_000_000
+
+// CheckWeight says what is wrong with a weight ("must be 0 or more"), or
+// returns nil: the one rule for weights, used by New, SetWeight, the config
+// validator and the admin API.
+func CheckWeight(w int) error {
+	switch {
+	case w < 0:
+		return errors.New("must be 0 or more")
+	case w > MaxWeight:
+		return fmt.Errorf("must be at most %d", MaxWeight)
+	}
+	return nil
+}
+
 // New makes a Backend from a configured URL and weight. The URL must be
 // absolute http or https with a host; a missing port is filled from the
 // scheme. It is the only constructor of Backend.
@@ -61,10 +82,29 @@ func New(rawURL string, weight int) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	if weight < 0 {
-		return nil, fmt.Errorf("%w %d: must be 0 or more", ErrBadWeight, weight)
+	if err := CheckWeight(weight); err != nil {
+		return nil, fmt.Errorf("%w %d: %v", ErrBadWeight, weight, err)
 	}
-	return &Backend{URL: u, Name: u.String(), Weight: weight}, nil
+	b := &Backend{URL: u, Name: u.String()}
+	b.weight.Store(int64(weight))
+	return b, nil
+}
+
+// Weight reports the backend's weight: its share for weight-aware
+// strategies; 0 means drained (no new requests).
+func (b *Backend) Weight() int { return int(b.weight.Load()) }
+
+// SetWeight changes the weight live (the admin API's weight). Strategies
+// that precompute shares (weighted round robin, the hash ring, the alias
+// table of random) see it when their pool next rebuilds its snapshot, so
+// the caller rebuilds; the others see it at their next Pick. A negative
+// weight CheckWeight refuses is refused with ErrBadWeight.
+func (b *Backend) SetWeight(w int) error {
+	if err := CheckWeight(w); err != nil {
+		return fmt.Errorf("%w %d: %v", ErrBadWeight, w, err)
+	}
+	b.weight.Store(int64(w))
+	return nil
 }
 
 // Parse validates and canonicalises a backend URL without making a Backend.

@@ -76,6 +76,8 @@ func TestNew(t *testing.T) {
 		{name: "weight 0 is drained, not an error", url: "http://a.test", weight: 0, want: "http://a.test:80"},
 		{name: "heavy", url: "https://a.test", weight: 100, want: "https://a.test:443"},
 		{name: "negative weight", url: "http://a.test", weight: -1, wantErr: ErrBadWeight},
+		{name: "largest weight", url: "http://a.test", weight: MaxWeight, want: "http://a.test:80"},
+		{name: "weight above the largest", url: "http://a.test", weight: MaxWeight + 1, wantErr: ErrBadWeight},
 		{name: "bad url", url: "ftp://a.test", weight: 1, wantErr: ErrBadURL},
 	}
 	for _, tc := range tests {
@@ -87,9 +89,9 @@ func TestNew(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if b.Name != tc.want || b.URL.String() != tc.want || b.Weight != tc.weight {
+			if b.Name != tc.want || b.URL.String() != tc.want || b.Weight() != tc.weight {
 				t.Fatalf("New(%q, %d) = {Name %q, URL %q, Weight %d}, want %q weight %d",
-					tc.url, tc.weight, b.Name, b.URL, b.Weight, tc.want, tc.weight)
+					tc.url, tc.weight, b.Name, b.URL, b.Weight(), tc.want, tc.weight)
 			}
 		})
 	}
@@ -264,5 +266,34 @@ func TestParseIsIdempotent(t *testing.T) {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// SetWeight changes the weight live under the same rule as New.
+func TestSetWeight(t *testing.T) {
+	b, err := New("http://a.test", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		w, want int
+		wantErr error
+	}{
+		{name: "heavier", w: 3, want: 3},
+		{name: "drained", w: 0, want: 0},
+		{name: "negative keeps the weight", w: -1, want: 0, wantErr: ErrBadWeight},
+		{name: "too large keeps the weight", w: MaxWeight + 1, want: 0, wantErr: ErrBadWeight},
+		{name: "largest", w: MaxWeight, want: MaxWeight},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := b.SetWeight(tc.w); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("SetWeight(%d) = %v, want %v", tc.w, err, tc.wantErr)
+			}
+			if got := b.Weight(); got != tc.want {
+				t.Fatalf("after SetWeight(%d): Weight() = %d, want %d", tc.w, got, tc.want)
+			}
+		})
 	}
 }

@@ -27,14 +27,14 @@ func newAliasTable(bs []*backend.Backend) aliasTable {
 	n := len(bs)
 	var total float64
 	for _, b := range bs {
-		total += float64(b.Weight)
+		total += float64(b.Weight())
 	}
 	// scaled[i] is weight i in units of the mean weight, so columns hold 1.
 	scaled := make([]float64, n)
 	small := make([]int, 0, n)
 	large := make([]int, 0, n)
 	for i, b := range bs {
-		scaled[i] = float64(b.Weight) * float64(n) / total
+		scaled[i] = float64(b.Weight()) * float64(n) / total
 		if scaled[i] < 1 {
 			small = append(small, i)
 		} else {

@@ -60,7 +60,7 @@ func TestConcurrentPicks(t *testing.T) {
 							r.Header.Set("X-Key", fmt.Sprint(w, i%50))
 						}
 						b := cur.Load().p.Pick(r)
-						if b == nil || b.Weight == 0 {
+						if b == nil || b.Weight() == 0 {
 							errs <- fmt.Errorf("worker %d pick %d: got %v", w, i, b)
 							return
 						}

@@ -120,7 +120,7 @@ func New(cfg Config) (Balancer, error) {
 func live(available []*backend.Backend) []*backend.Backend {
 	out := make([]*backend.Backend, 0, len(available))
 	for _, b := range available {
-		if b != nil && b.Weight > 0 {
+		if b != nil && b.Weight() > 0 {
 			out = append(out, b)
 		}
 	}

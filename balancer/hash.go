@@ -79,10 +79,10 @@ func (ch *consistentHash) Build(available []*backend.Backend) Picker {
 
 // tableSize returns the prime table size for the backends' weights.
 func tableSize(bs []*backend.Backend) uint64 {
-	total, lightest := 0.0, float64(bs[0].Weight)
+	total, lightest := 0.0, float64(bs[0].Weight())
 	for _, b := range bs {
-		total += float64(b.Weight)
-		lightest = min(lightest, float64(b.Weight))
+		total += float64(b.Weight())
+		lightest = min(lightest, float64(b.Weight()))
 	}
 	want := min(max(slotsPerBackend*total/lightest, minTableSize), maxTableSize)
 	return nextPrime(uint64(want))
@@ -103,7 +103,7 @@ func maglevTable(bs []*backend.Backend, m uint64) []uint32 {
 	slices.SortStableFunc(byName, func(a, b int) int { return strings.Compare(bs[a].Name, bs[b].Name) })
 	queue := make(turnHeap, n)
 	for rank, i := range byName {
-		queue[rank] = turn{at: 1 / float64(bs[i].Weight), rank: rank, i: i}
+		queue[rank] = turn{at: 1 / float64(bs[i].Weight()), rank: rank, i: i}
 	}
 	queue.init()
 	pos := make([]uint64, n)
@@ -128,7 +128,7 @@ func maglevTable(bs []*backend.Backend, m uint64) []uint32 {
 		}
 		table[pos[i]] = uint32(i)
 		turns[i]++
-		queue[0].at = (2*turns[i] + 1) / float64(bs[i].Weight)
+		queue[0].at = (2*turns[i] + 1) / float64(bs[i].Weight())
 		queue.down(0)
 	}
 	return table

@@ -52,7 +52,7 @@ func (p *lcPicker) scan(c *clock) top2 {
 	t := newTop2()
 	visit(&p.start, len(p.live), func(i int) {
 		b := p.live[i]
-		t.offer(i, float64(b.InFlight())/(float64(b.Weight)*p.ramp.fraction(b, c)))
+		t.offer(i, float64(b.InFlight())/(float64(b.Weight())*p.ramp.fraction(b, c)))
 	})
 	return t
 }

@@ -62,7 +62,7 @@ func (p *llPicker) scan(now time.Time, c *clock) top2 {
 	fastest := 0.0
 	visit(&p.start, len(p.live), func(i int) {
 		b := p.live[i]
-		load := 1 + float64(b.InFlight())/(float64(b.Weight)*p.ramp.fraction(b, c))
+		load := 1 + float64(b.InFlight())/(float64(b.Weight())*p.ramp.fraction(b, c))
 		if lat := float64(b.Latency(now)); lat > 0 {
 			if fastest == 0 || lat < fastest {
 				fastest = lat

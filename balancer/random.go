@@ -69,7 +69,7 @@ func (p *p2cPicker) Pick(*http.Request) *backend.Backend {
 	c := clock{now: p.ramp.now}
 	for try := 1; ; try++ {
 		a := p.live[p.table.pick()]
-		if b := p.live[p.table.pick()]; b.InFlight()*int64(a.Weight) < a.InFlight()*int64(b.Weight) {
+		if b := p.live[p.table.pick()]; b.InFlight()*int64(a.Weight()) < a.InFlight()*int64(b.Weight()) {
 			a = b
 		}
 		if try == rampTries || p.ramp.accept(a, &c) {

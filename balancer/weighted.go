@@ -52,12 +52,12 @@ func (w *weightedRoundRobin) Build(available []*backend.Backend) Picker {
 func cycleWeights(bs []*backend.Backend) []int {
 	g := 0
 	for _, b := range bs {
-		g = gcd(g, b.Weight)
+		g = gcd(g, b.Weight())
 	}
 	ws := make([]int, len(bs))
 	sum := 0
 	for i, b := range bs {
-		ws[i] = b.Weight / g
+		ws[i] = b.Weight() / g
 		sum += ws[i]
 	}
 	limit := maxCycle(len(bs))

@@ -97,7 +97,7 @@ type Backend struct {
 	URL string `json:"url"`
 
 	// Weight of the backend for weight-aware strategies; 0 drains it (it
-	// gets no new requests). Default: 1.
+	// gets no new requests). At most 1000000. Default: 1.
 	Weight *int `json:"weight,omitempty"`
 
 	// Backup makes the backend a standby: it gets requests only while no

@@ -189,8 +189,8 @@ func validateBackends(p string, bs []Backend, discovered bool) error {
 		}
 		seen[u.String()] = i
 		w := b.WeightOrDefault()
-		if w < 0 {
-			return errAt(bp+".weight", "%d: must be 0 or more", w)
+		if err := backend.CheckWeight(w); err != nil {
+			return errAt(bp+".weight", "%d: %v", w, err)
 		}
 		total += w
 		if b.Backup {

@@ -24,6 +24,7 @@ func TestValidate(t *testing.T) {
 		{"no host", `{"backends":[{"url":"http:///x"}]}`, "backends[0].url", "missing host"},
 		{"query in url", `{"backends":[{"url":"http://a/?x=1"}]}`, "backends[0].url", "query"},
 		{"negative weight", `{"backends":[{"url":"http://a","weight":-1}]}`, "backends[0].weight", "-1"},
+		{"weight too large", `{"backends":[{"url":"http://a","weight":1000001}]}`, "backends[0].weight", "1000001: must be at most 1000000"},
 		{"all zero", `{"backends":[{"url":"http://a","weight":0},{"url":"http://b","weight":0}]}`, "backends", "every weight is 0"},
 		{"zero weight drains one", `{"backends":[{"url":"http://a","weight":0},{"url":"http://b"}]}`, "", ""},
 		{"backup beside a primary", `{"backends":[{"url":"http://a"},{"url":"http://b","backup":true}]}`, "", ""},
