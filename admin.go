@@ -30,6 +30,9 @@ var statusPage []byte
 //	                              tagged by Surrogate-Key / Cache-Tag)
 //	                              or {"all": true}, optionally with
 //	                              "route": "<route name>"; answers {"purged": n}
+//	POST /smartproxy/backends/state  drain, maintain or re-admit a backend, or
+//	                              change its weight, live: {"url": ...,
+//	                              "state": "drain", "weight": 2} (adminapi.go)
 type Admin struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -45,6 +48,7 @@ func (a *Admin) Routes() []caddy.AdminRoute {
 	return []caddy.AdminRoute{
 		{Pattern: "/smartproxy/status", Handler: caddy.AdminHandlerFunc(a.handleStatus)},
 		{Pattern: "/smartproxy/cache/purge", Handler: caddy.AdminHandlerFunc(a.handlePurge)},
+		{Pattern: "/smartproxy/backends/state", Handler: caddy.AdminHandlerFunc(a.handleBackendState)},
 		{Pattern: "/smartproxy/", Handler: caddy.AdminHandlerFunc(a.handlePage)},
 	}
 }

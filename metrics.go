@@ -135,7 +135,7 @@ func newRouteMetrics(route string) routeMetrics {
 
 // stateCollector reads, at scrape time, the state of every live route.
 type stateCollector struct {
-	inFlight, healthy, checks, checkLatency, breakerState, trips, backoff,
+	inFlight, healthy, adminState, weight, checks, checkLatency, breakerState, trips, backoff,
 	limiterKeys, limiterEvictions, storeDegraded, storeTransitions, cacheHits, cacheMisses, cacheStale, cacheCoalesced,
 	cacheEvictions, cacheEntries, cacheBytes *prometheus.Desc
 }
@@ -148,6 +148,8 @@ func newStateCollector() *stateCollector {
 	return &stateCollector{
 		inFlight:         d("backend_in_flight", "Requests to the backend not yet finished.", rb...),
 		healthy:          d("backend_healthy", "1 if the backend is healthy (always 1 without health checks), else 0.", rb...),
+		adminState:       d("backend_admin_state", "The backend's state set through the admin API: 0 ready, 1 drain, 2 maint.", rb...),
+		weight:           d("backend_weight", "The backend's weight in force (the configured one, or one set through the admin API).", rb...),
 		checks:           d("health_checks_total", "Active health checks, by result.", "route", "backend", "result"),
 		checkLatency:     d("health_check_latency_seconds", "Duration of the backend's last active health check.", rb...),
 		breakerState:     d("breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", rb...),
@@ -169,7 +171,7 @@ func newStateCollector() *stateCollector {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.inFlight, c.healthy, c.checks, c.checkLatency, c.breakerState,
+	for _, d := range []*prometheus.Desc{c.inFlight, c.healthy, c.adminState, c.weight, c.checks, c.checkLatency, c.breakerState,
 		c.trips, c.backoff, c.limiterKeys, c.limiterEvictions, c.storeDegraded, c.storeTransitions, c.cacheHits, c.cacheMisses, c.cacheStale,
 		c.cacheCoalesced, c.cacheEvictions, c.cacheEntries, c.cacheBytes} {
 		ch <- d
@@ -201,6 +203,8 @@ func (metricsView) route(*route, *snapshot) {}
 func (v metricsView) backend(rt *route, m *member, _ bool) {
 	c, name := v.c, m.b.Name
 	v.gauge(c.inFlight, float64(m.b.InFlight()), rt.name, name)
+	v.gauge(c.adminState, float64(m.adminState()), rt.name, name)
+	v.gauge(c.weight, float64(m.b.Weight()), rt.name, name)
 	healthy := 1.0
 	if m.health != nil {
 		if m.health.State() != health.Healthy {

@@ -71,6 +71,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // and the transports.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	adminSeen := adminGen.Load() // see the end
 	h.transports.ctx = ctx
 	if err := h.Validate(); err != nil {
 		return err
@@ -131,6 +132,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	// admin API read this handler's routes.
 	h.liveKey = fmt.Sprintf("handler|%p", h)
 	liveHandlers.LoadOrStore(h.liveKey, liveHandler{h: h, gen: handlerGen.Add(1)})
+	// An admin state change made while this config was being built may
+	// have rebuilt only the live configs' pools: rebuild this one's too.
+	if adminGen.Load() != adminSeen {
+		for _, rt := range h.routes {
+			rt.pool.rebuild()
+		}
+	}
 	return nil
 }
 

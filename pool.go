@@ -56,6 +56,11 @@ type member struct {
 	// available is the backend's availability in the last snapshot
 	// (guarded by pool.mu); a change to true starts its slow start.
 	available bool
+	// admin is the backend's state set through the admin API, shared
+	// across reloads (adminstate.go); nil: always ready. configWeight is
+	// the weight the config gave, which an admin weight may replace.
+	admin        *backendAdmin
+	configWeight int
 }
 
 // snapshot is the immutable set of available backends and the picker built
@@ -96,9 +101,12 @@ func (p *pool) setMembers(ms []*member) {
 // member returns the pool member of a backend the pool's picker returned.
 func (p *pool) member(b *backend.Backend) *member { return b.Owner.(*member) }
 
-// availableNow reports whether m may take new requests: healthy, and its
-// breaker would admit one.
+// availableNow reports whether m may take new requests: not drained or in
+// maintenance, healthy, and its breaker would admit one.
 func (p *pool) availableNow(m *member, now time.Time) bool {
+	if m.adminState() != adminReady {
+		return false
+	}
 	if m.health != nil && m.health.State() != health.Healthy {
 		return false
 	}
@@ -128,11 +136,15 @@ func (p *pool) rebuildLocked() {
 	var prim, back tier
 	var nextProbe time.Time
 	for i, m := range p.members {
+		m.syncAdminWeight() // a weight set through the admin API
 		ok := p.availableNow(m, now)
 		if ok && !m.available && p.started {
 			m.b.MarkAvailable(now) // slow start from here
 		}
 		m.available = ok
+		if m.adminState() != adminReady {
+			continue // out of rotation: not in its tier, not even for panic mode
+		}
 		t := &prim
 		if m.backup {
 			t = &back

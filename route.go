@@ -139,6 +139,9 @@ func (h *Handler) buildMember(hs *holds, id string, b *backend.Backend, backup b
 	if m.tunnels, err = acquireTunnels(hs, id, b.Name, ms.closeDelay); err != nil {
 		return nil, nil, err
 	}
+	if err := acquireAdmin(hs, m, id); err != nil { // drain, maint, live weight (adminstate.go)
+		return nil, nil, err
+	}
 	pb, err := memberFaults(hs, m, id, ms.faults)
 	if err != nil {
 		return nil, nil, err

@@ -42,9 +42,15 @@ type RouteStatus struct {
 
 // BackendStatus is one backend of a route.
 type BackendStatus struct {
-	URL       string `json:"url"`
-	Weight    int    `json:"weight"`
-	Available bool   `json:"available"` // takes new requests now
+	URL string `json:"url"`
+	// Weight is the weight in force: the configured one, or the one set
+	// through the admin API; ConfiguredWeight is the config's, given only
+	// when they differ.
+	Weight           int  `json:"weight"`
+	ConfiguredWeight *int `json:"configured_weight,omitempty"`
+	// AdminState is what the admin API set: ready, drain or maint.
+	AdminState string `json:"admin_state"`
+	Available  bool   `json:"available"` // takes new requests now
 	// Backup: the backend serves only while no primary is available.
 	Backup   bool   `json:"backup,omitempty"`
 	InFlight int64  `json:"in_flight"`
@@ -147,16 +153,30 @@ func (v *statusView) route(rt *route, snap *snapshot) {
 	})
 }
 
-func (v *statusView) backend(_ *route, m *member, available bool) {
+func (v *statusView) backend(rt *route, m *member, available bool) {
+	v.last().Backends = append(v.last().Backends, newBackendStatus(rt, m, available, v.now))
+}
+
+// backendStatus is the status object of m, a member of rt, as of now.
+func backendStatus(rt *route, m *member, now time.Time) BackendStatus {
+	return newBackendStatus(rt, m, contains(rt.pool.snap.Load().available, m.b), now)
+}
+
+func newBackendStatus(rt *route, m *member, available bool, now time.Time) BackendStatus {
 	bs := BackendStatus{
-		URL:       m.b.Name,
-		Weight:    m.b.Weight(),
-		Available: available,
-		Backup:    m.backup,
-		InFlight:  m.b.InFlight(),
-		Requests:  m.metrics.requests.Load(),
-		Failures:  m.metrics.failures.Load(),
-		LatencyMS: ms(m.b.Latency(v.now)),
+		URL:        m.b.Name,
+		Weight:     m.b.Weight(),
+		AdminState: m.adminState().String(),
+		Available:  available,
+		Backup:     m.backup,
+		InFlight:   m.b.InFlight(),
+		Requests:   m.metrics.requests.Load(),
+		Failures:   m.metrics.failures.Load(),
+		LatencyMS:  ms(m.b.Latency(now)),
+	}
+	if m.admin != nil && bs.Weight != m.configWeight {
+		cw := m.configWeight
+		bs.ConfiguredWeight = &cw
 	}
 	if bs.Requests > 0 {
 		bs.ErrorRate = float64(bs.Failures) / float64(bs.Requests)
@@ -192,9 +212,8 @@ func (v *statusView) backend(_ *route, m *member, available bool) {
 		}
 		bs.Breaker = bst
 	}
-	rs := v.last()
-	addHistory(rs.Name, m, v.now, &bs)
-	rs.Backends = append(rs.Backends, bs)
+	addHistory(rt.name, m, now, &bs)
+	return bs
 }
 
 func (v *statusView) limiter(_ *route, l *routeLimiter, st bucketStats) {
