@@ -17,6 +17,16 @@ const connBufferSize = 4 << 10
 // crypto/tls.Dial does), the whole of it bounded by timeout and by ctx, and
 // every connection wrapped in the protocol guard.
 func dialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return GuardedDialer(timeout, tlsConfig, 0)
+}
+
+// GuardedDialer is the dialer of this package's connections for other
+// users of Redis in this module (the shared cache tier): TCP with
+// keep-alives, TLS when tlsConfig is not nil, bounded by timeout and ctx,
+// and every connection read through the protocol guard (guard.go) with
+// the guard's bounds on aggregates, nesting and lines, and replies of at
+// most replyBytes bytes (0: the script's 64 KiB).
+func GuardedDialer(timeout time.Duration, tlsConfig *tls.Config, replyBytes int) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -26,7 +36,7 @@ func dialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Conte
 			return nil, err
 		}
 		if tlsConfig == nil {
-			return guard(conn, conn), nil
+			return guard(conn, conn, replyBytes), nil
 		}
 		cfg := tlsConfig
 		if cfg.ServerName == "" {
@@ -42,6 +52,6 @@ func dialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Conte
 			conn.Close()
 			return nil, err
 		}
-		return guard(tc, conn), nil
+		return guard(tc, conn, replyBytes), nil
 	}
 }

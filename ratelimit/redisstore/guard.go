@@ -71,6 +71,19 @@ type respGuard struct {
 	// elems and bytes are what the current top-level reply has announced
 	// and taken so far.
 	elems, bytes int
+	// replyBytes bounds one reply's bytes; 0 means maxReplyBytes (the
+	// script's replies). A connection that carries stored data, such as a
+	// shared cache's entries, sets it to the largest value it stores plus
+	// framing.
+	replyBytes int
+}
+
+// maxBytes is the guard's bound on one reply's bytes.
+func (g *respGuard) maxBytes() int {
+	if g.replyBytes > 0 {
+		return g.replyBytes
+	}
+	return maxReplyBytes
 }
 
 // check consumes p, returning an error wrapping errHostileReply at the
@@ -79,8 +92,8 @@ type respGuard struct {
 func (g *respGuard) check(p []byte) error {
 	for i := 0; i < len(p); i++ {
 		g.bytes++
-		if g.bytes > maxReplyBytes {
-			return fmt.Errorf("%w: a reply of more than %d bytes", errHostileReply, maxReplyBytes)
+		if g.bytes > g.maxBytes() {
+			return fmt.Errorf("%w: a reply of more than %d bytes", errHostileReply, g.maxBytes())
 		}
 		c := p[i]
 		switch g.state {
@@ -171,8 +184,8 @@ func (g *respGuard) lineByte(c byte) error {
 	g.digits++
 	g.n = g.n*10 + int(c-'0')
 	// Fail while the header is still arriving, before go-redis could act
-	// on it: no length the store accepts has more than 5 digits.
-	if g.n > maxReplyBytes || g.neg && g.n > 1 {
+	// on it: no length above the reply budget is accepted.
+	if g.n > g.maxBytes() || g.neg && g.n > 1 {
 		return fmt.Errorf("%w: a %q reply announcing %s%d or more", errHostileReply, g.kind, sign(g.neg), g.n)
 	}
 	return nil
@@ -203,7 +216,7 @@ func (g *respGuard) endLine() error {
 	}
 	switch g.kind {
 	case '$', '!', '=':
-		if g.bytes+g.n+2 > maxReplyBytes {
+		if g.bytes+g.n+2 > g.maxBytes() {
 			return fmt.Errorf("%w: a bulk string of %d bytes", errHostileReply, g.n)
 		}
 		g.bulk = g.n
@@ -285,9 +298,11 @@ func (c guardedSysConn) SyscallConn() (syscall.RawConn, error) {
 }
 
 // guard wraps conn, which runs over the TCP connection raw, in a
-// guardedConn.
-func guard(conn, raw net.Conn) net.Conn {
+// guardedConn whose replies may hold up to replyBytes bytes (0:
+// maxReplyBytes).
+func guard(conn, raw net.Conn, replyBytes int) net.Conn {
 	gc := &guardedConn{Conn: conn, raw: raw}
+	gc.g.replyBytes = replyBytes
 	if _, ok := conn.(syscall.Conn); ok {
 		return guardedSysConn{gc}
 	}

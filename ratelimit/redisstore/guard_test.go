@@ -3,6 +3,7 @@ package redisstore
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -183,4 +184,34 @@ func FuzzRespGuard(f *testing.F) {
 			t.Fatal("depth beyond its bound")
 		}
 	})
+}
+
+// A guard for stored data (the shared cache tier) takes replies up to its
+// own budget and refuses one byte more; the default stays the script's.
+func TestGuardReplyBudget(t *testing.T) {
+	bulk := func(n int) []byte { return []byte("$" + strconv.Itoa(n) + "\r\n" + strings.Repeat("x", n) + "\r\n") }
+	for _, tc := range []struct {
+		name   string
+		budget int
+		size   int
+		ok     bool
+	}{
+		{"default refuses 200 KiB", 0, 200 << 10, false},
+		{"300 KiB budget takes 200 KiB", 300 << 10, 200 << 10, true},
+		{"300 KiB budget takes its whole budget", 300 << 10, 300<<10 - len("$307200\r\n\r\n"), true},
+		{"300 KiB budget refuses one byte more", 300 << 10, 300<<10 - len("$307200\r\n\r\n") + 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := respGuard{replyBytes: tc.budget}
+			err := g.check(bulk(tc.size))
+			if (err == nil) != tc.ok {
+				t.Fatalf("bulk of %d bytes under budget %d: %v", tc.size, tc.budget, err)
+			}
+			if err == nil {
+				if err := g.check([]byte(":1\r\n")); err != nil {
+					t.Fatalf("next reply: %v", err)
+				}
+			}
+		})
+	}
 }
