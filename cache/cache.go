@@ -69,6 +69,9 @@ func New(s Settings) (*Cache, error) {
 	if s.StripTargets {
 		c.hidden = append(c.hidden, s.Targets...)
 	}
+	if s.Tier != nil {
+		s.Tier.Subscribe(c.applyPurge)
+	}
 	return c, nil
 }
 

@@ -127,6 +127,15 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 	if d.staleWhileRevalidate != absent {
 		e.swr = time.Duration(d.staleWhileRevalidate) * time.Second
 	}
+	c.assemble(e, h)
+	return e
+}
+
+// assemble completes e, whose key, status, body, times and freshness are
+// set, from its stored header h (taking ownership): validators, the
+// Content-Length of the body, tags, the hidden fields, the hit status,
+// the header block and the entry's size.
+func (c *Cache) assemble(e *entry, h http.Header) {
 	if v := h["Etag"]; len(v) > 0 {
 		e.etag = v[0]
 	}
@@ -135,8 +144,8 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 		e.lastModified = parseDate(h, "Last-Modified")
 	}
 	delete(h, "Content-Length")
-	if bodyAllowed(code) {
-		h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if bodyAllowed(e.status) {
+		h["Content-Length"] = []string{strconv.Itoa(len(e.body))}
 	}
 	e.tags = parseTags(h, c.s.TagHeaders)
 	size := tagsBytes(e.tags)
@@ -158,8 +167,7 @@ func (c *Cache) newEntry(key, secondary string, vary []string, code int, h http.
 			e.notModified = append(e.notModified, field{k, vals})
 		}
 	}
-	e.size = entryOverhead + int64(len(full)+cap(body)) + headerBytes(h) + size
-	return e
+	e.size = entryOverhead + int64(len(e.full)+cap(e.body)) + headerBytes(h) + size
 }
 
 func bodyAllowed(code int) bool {

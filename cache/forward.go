@@ -37,11 +37,18 @@ func (c *Cache) forward(w http.ResponseWriter, r *http.Request, fetch Fetcher, k
 			fl = nil
 		}
 	}
+	var tierLocked bool
+	if c.s.Tier != nil && storeAllowed && !rq.noCache {
+		var served bool
+		if served, tierLocked = c.fromTier(w, r, key, fl, rq); served {
+			return StatusSharedHit, nil
+		}
+	}
 	c.stats.misses.Add(1)
 
 	rec := &recorder{
 		c: c, w: w, r: r, key: string(key), stale: stale, fwd: fwd,
-		storeAllowed: storeAllowed, requestTime: now, fl: fl,
+		storeAllowed: storeAllowed, requestTime: now, fl: fl, tierLocked: tierLocked,
 	}
 	// Deferred so that waiters are released and a relay stopped even if
 	// fetch panics (as a proxy does to abort a response cut short).

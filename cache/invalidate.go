@@ -92,7 +92,9 @@ func (c *Cache) invalidateURL(r *http.Request, u *url.URL) int {
 	target := &url.URL{Scheme: requestScheme(r), Host: requestHost(r), Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
 	g := &http.Request{Method: http.MethodGet, URL: target, Host: requestHost(r), TLS: r.TLS, Header: http.Header{}}
 	var kb [keyBufSize]byte
-	return c.store.removeKey(string(c.appendKey(kb[:0], g)))
+	key := string(c.appendKey(kb[:0], g))
+	c.purgeTier(TierPurge{Kind: PurgeKey, Arg: key})
+	return c.store.removeKey(key)
 }
 
 // requestScheme is the scheme of the connection r arrived on: https when

@@ -60,6 +60,10 @@ type recorder struct {
 	secondary string
 	relay     *relay
 	relayed   bool
+
+	// tierLocked: this request holds the key's fill lock in the shared
+	// tier; shared: share ran (tier.go).
+	tierLocked, shared bool
 }
 
 // Header returns the backend's header map until the response is decided,
@@ -296,6 +300,7 @@ func (rec *recorder) finish(err error, status Status) (Status, error) {
 			rec.stored = e
 		}
 		rec.release()
+		rec.share()
 		cs := []string{c.cacheStatus("stale", http.StatusNotModified, rec.stored != nil, "")}
 		c.writeEntry(rec.w, rec.r, e, e.currentAge(c.s.Now()), cs)
 		return StatusRevalidated, nil
@@ -307,6 +312,7 @@ func (rec *recorder) finish(err error, status Status) (Status, error) {
 	}
 	rec.storeFill(err)
 	rec.release() // the waiters have what they need; the leader's client may be slow
+	rec.share()   // and so do other instances'
 	if rec.relay != nil {
 		// A write error means the client went away: there is no one left
 		// to tell, and the fill was stored for the others all the same.
@@ -364,6 +370,7 @@ func (rec *recorder) release() {
 // and stops a relay still running, so nothing writes to the client after.
 func (rec *recorder) abandon() {
 	rec.release()
+	rec.share() // a fill lock taken is let go whatever happened
 	if rec.relay != nil {
 		rec.relay.stop()
 		rec.relay = nil

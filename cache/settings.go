@@ -161,6 +161,12 @@ type Settings struct {
 	// Default: "smartproxy".
 	Name string
 
+	// Tier is a store shared with the Caches of other proxy instances,
+	// behind this one's memory: misses look there before the backend,
+	// stored responses are written there, purges reach it and every
+	// Cache on it (see tier.go). Default: nil (memory only).
+	Tier Tier
+
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }

@@ -40,6 +40,9 @@ const (
 	// stale-while-revalidate window while a background request
 	// revalidates it.
 	StatusStaleWhileRevalidate
+	// StatusSharedHit: served from the shared tier (Settings.Tier) and
+	// stored in memory; backend not touched.
+	StatusSharedHit
 )
 
 var statusNames = [...]string{
@@ -54,6 +57,7 @@ var statusNames = [...]string{
 	StatusRequest:              "request",
 	StatusOnlyIfCached:         "only-if-cached",
 	StatusStaleWhileRevalidate: "stale-while-revalidate",
+	StatusSharedHit:            "shared-hit",
 }
 
 // String returns the lower-case name of s, e.g. "hit".
@@ -68,6 +72,7 @@ func (s Status) String() string {
 type counters struct {
 	hits, misses, stale, coalesced, revalidated atomic.Uint64
 	stores, evictions, invalidations            atomic.Uint64
+	sharedHits, sharedStores, sharedBad         atomic.Uint64
 }
 
 // Stats is a snapshot of the cache's counters, for metrics and status
@@ -81,6 +86,9 @@ type Stats struct {
 	Stores        uint64 // responses stored
 	Evictions     uint64 // responses evicted to stay within MaxSize/MaxBytes
 	Invalidations uint64 // responses removed by unsafe requests
+	SharedHits    uint64 // served from the shared tier (Settings.Tier)
+	SharedStores  uint64 // responses written to the shared tier
+	SharedBad     uint64 // records from the shared tier refused as corrupt or foreign
 	Entries       int    // responses stored now
 	Bytes         int64  // bytes accounted now
 }
@@ -97,6 +105,9 @@ func (c *Cache) Stats() Stats {
 		Stores:        c.stats.stores.Load(),
 		Evictions:     c.stats.evictions.Load(),
 		Invalidations: c.stats.invalidations.Load(),
+		SharedHits:    c.stats.sharedHits.Load(),
+		SharedStores:  c.stats.sharedStores.Load(),
+		SharedBad:     c.stats.sharedBad.Load(),
 		Entries:       entries,
 		Bytes:         bytes,
 	}

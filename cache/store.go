@@ -270,6 +270,7 @@ func (s *store) size() (entries int, bytes int64) {
 // DefaultKey, e.g. "GET https://example.com/a?x=1") and returns how many
 // responses were removed.
 func (c *Cache) Purge(key string) int {
+	c.purgeTier(TierPurge{Kind: PurgeKey, Arg: key})
 	return c.store.removeKey(key)
 }
 
@@ -277,10 +278,12 @@ func (c *Cache) Purge(key string) int {
 // prefix (e.g. "GET https://example.com/static/") and returns how many were
 // removed. It walks the whole index, a batch of keys per lock hold.
 func (c *Cache) PurgePrefix(prefix string) int {
+	c.purgeTier(TierPurge{Kind: PurgePrefix, Arg: prefix})
 	return c.store.removePrefix(prefix)
 }
 
 // PurgeAll empties the cache and returns how many responses were removed.
 func (c *Cache) PurgeAll() int {
+	c.purgeTier(TierPurge{Kind: PurgeAll})
 	return c.store.removeAll()
 }

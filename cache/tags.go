@@ -134,6 +134,7 @@ func (s *store) removeTags(tags []string) int {
 // PurgeTags removes every stored response that carries any of tags (see
 // Settings.TagHeaders) and returns how many were removed.
 func (c *Cache) PurgeTags(tags ...string) int {
+	c.purgeTier(TierPurge{Kind: PurgeTags, Tags: tags})
 	return c.store.removeTags(tags)
 }
 
