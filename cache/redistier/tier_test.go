@@ -1,0 +1,309 @@
+package redistier
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-smartproxy/smartproxy/cache"
+)
+
+// redisProc is a redis-server of the test's own on a free loopback port.
+type redisProc struct {
+	t     *testing.T
+	addr  string
+	cmd   *exec.Cmd
+	admin *redis.Client
+}
+
+func startRedis(t *testing.T) *redisProc {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not found in PATH: install the redis-server package (CI does) to run the Redis tests")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &redisProc{t: t, addr: l.Addr().String()}
+	l.Close()
+	r.admin = redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1, DisableIdentity: true})
+	t.Cleanup(func() { r.kill(); r.admin.Close() })
+	_, port, _ := net.SplitHostPort(r.addr)
+	r.start(bin, port)
+	return r
+}
+
+func (r *redisProc) start(bin, port string) {
+	r.cmd = exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning")
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	waitFor(r.t, 10*time.Second, "redis-server answers PING", func() bool {
+		return r.admin.Ping(context.Background()).Err() == nil
+	})
+}
+
+func (r *redisProc) restart() {
+	r.t.Helper()
+	bin, _ := exec.LookPath("redis-server")
+	_, port, _ := net.SplitHostPort(r.addr)
+	r.start(bin, port)
+}
+
+func (r *redisProc) kill() {
+	if r.cmd != nil {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		r.cmd = nil
+	}
+}
+
+// waitFor polls cond every 5 ms until it holds, failing after within.
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// instance is one proxy instance's cache on the shared Redis.
+type instance struct {
+	client *Client
+	tier   *Tier
+	cache  *cache.Cache
+}
+
+func newInstance(t *testing.T, r *redisProc, scope string, s Settings) *instance {
+	t.Helper()
+	s.Addresses = []string{r.addr}
+	c, err := New(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	tr := c.Tier(scope)
+	t.Cleanup(func() { tr.Close() })
+	cc, err := cache.New(cache.Settings{Tier: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &instance{client: c, tier: tr, cache: cc}
+}
+
+// backend counts requests and answers each with a cacheable response.
+type backend struct {
+	calls atomic.Int32
+	kv    []string
+}
+
+func (b *backend) fetch(w http.ResponseWriter, r *http.Request) error {
+	b.calls.Add(1)
+	w.Header().Set("Cache-Control", "max-age=60")
+	for i := 0; i+1 < len(b.kv); i += 2 {
+		w.Header().Add(b.kv[i], b.kv[i+1])
+	}
+	_, _ = w.Write([]byte("body of " + r.URL.Path))
+	return nil
+}
+
+func get(t *testing.T, in *instance, b *backend, url string) (cache.Status, string) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	st, err := in.cache.Serve(w, httptest.NewRequest("GET", url, nil), b.fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, w.Body.String()
+}
+
+func TestSharedThroughRedisAndScoped(t *testing.T) {
+	r := startRedis(t)
+	a1 := newInstance(t, r, "srv0|a.example|default", Settings{})
+	a2 := newInstance(t, r, "srv0|a.example|default", Settings{})
+	other := newInstance(t, r, "srv0|b.example|default", Settings{})
+	b := &backend{}
+	if st, _ := get(t, a1, b, "http://a.example/x"); st != cache.StatusMiss {
+		t.Fatalf("first: %v", st)
+	}
+	if st, body := get(t, a2, b, "http://a.example/x"); st != cache.StatusSharedHit || body != "body of /x" {
+		t.Fatalf("second instance: %v %q, want a shared hit", st, body)
+	}
+	// Another site on the same Redis asks for the very same key: a miss.
+	if st, _ := get(t, other, b, "http://a.example/x"); st != cache.StatusMiss {
+		t.Fatalf("another scope read the entry: %v", st)
+	}
+	if b.calls.Load() != 2 {
+		t.Fatalf("%d backend calls, want 2", b.calls.Load())
+	}
+}
+
+func TestPurgesReachRedisAndEveryInstance(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		purge func(c *cache.Cache)
+	}{
+		{"key", func(c *cache.Cache) { c.Purge("GET http://a.example/p/1") }},
+		{"prefix", func(c *cache.Cache) { c.PurgePrefix("GET http://a.example/p/") }},
+		{"tags", func(c *cache.Cache) { c.PurgeTags("t1") }},
+		{"all", func(c *cache.Cache) { c.PurgeAll() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := startRedis(t)
+			ins := []*instance{newInstance(t, r, "s", Settings{}), newInstance(t, r, "s", Settings{}), newInstance(t, r, "s", Settings{})}
+			b := &backend{kv: []string{"Surrogate-Key", "t1"}}
+			for _, in := range ins {
+				get(t, in, b, "http://a.example/p/1")
+			}
+			if b.calls.Load() != 1 {
+				t.Fatalf("%d backend calls to fill three instances, want 1", b.calls.Load())
+			}
+			// Let the subscriptions settle before purging.
+			waitFor(t, 5*time.Second, "three subscribers", func() bool {
+				n, _ := r.admin.PubSubNumSub(context.Background(), DefaultKeyPrefix+"purge").Result()
+				return n[DefaultKeyPrefix+"purge"] == 3
+			})
+			tc.purge(ins[0].cache)
+			if n, _ := r.admin.Exists(context.Background(), ins[0].tier.entryKey(hashOf("GET http://a.example/p/1"))).Result(); n != 0 {
+				t.Fatal("the entry is still in Redis")
+			}
+			for i, in := range ins[1:] {
+				waitFor(t, 2*time.Second, "the purge reaches instance "+string(rune('2'+i)), func() bool {
+					return in.cache.Stats().Entries == 0
+				})
+			}
+			for _, in := range ins {
+				get(t, in, b, "http://a.example/p/1")
+			}
+			if b.calls.Load() != 2 {
+				t.Fatalf("%d backend calls after the purge, want 2", b.calls.Load())
+			}
+		})
+	}
+}
+
+func TestFleetCoalescing(t *testing.T) {
+	r := startRedis(t)
+	ins := []*instance{newInstance(t, r, "s", Settings{}), newInstance(t, r, "s", Settings{}), newInstance(t, r, "s", Settings{})}
+	var calls atomic.Int32
+	slow := func(w http.ResponseWriter, r *http.Request) error {
+		calls.Add(1)
+		time.Sleep(100 * time.Millisecond) // a backend that takes its time
+		w.Header().Set("Cache-Control", "max-age=60")
+		_, _ = w.Write([]byte("one"))
+		return nil
+	}
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := httptest.NewRecorder()
+			if _, err := ins[i%3].cache.Serve(w, httptest.NewRequest("GET", "http://a.example/cold", nil), slow); err != nil || w.Body.String() != "one" {
+				bad.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if bad.Load() != 0 || calls.Load() > 2 {
+		t.Fatalf("%d bad answers, %d backend calls; want 0 and at most 2", bad.Load(), calls.Load())
+	}
+}
+
+func TestRedisDownAndBack(t *testing.T) {
+	r := startRedis(t)
+	var mu sync.Mutex
+	var changes []bool
+	s := Settings{ProbeInterval: 20 * time.Millisecond, Timeout: 50 * time.Millisecond, OnStateChange: func(down bool, _ error) {
+		mu.Lock()
+		changes = append(changes, down)
+		mu.Unlock()
+	}}
+	a := newInstance(t, r, "s", s)
+	b2 := newInstance(t, r, "s", Settings{})
+	b := &backend{}
+	get(t, a, b, "http://a.example/1")
+	r.kill()
+	for i := range 20 {
+		begin := time.Now()
+		st, body := get(t, a, b, "http://a.example/down/"+string(rune('a'+i)))
+		if st != cache.StatusMiss || !strings.HasPrefix(body, "body of") {
+			t.Fatalf("with Redis down: %v %q", st, body)
+		}
+		if d := time.Since(begin); d > time.Second {
+			t.Fatalf("a request waited %v on a dead Redis (timeout 50ms)", d)
+		}
+	}
+	if st, _ := get(t, a, b, "http://a.example/1"); st != cache.StatusHit {
+		t.Fatalf("memory with Redis down: %v", st)
+	}
+	if !a.client.Down() {
+		t.Fatal("not down")
+	}
+	r.restart()
+	waitFor(t, 5*time.Second, "up again", func() bool { return !a.client.Down() })
+	get(t, a, b, "http://a.example/after")
+	if st, _ := get(t, b2, b, "http://a.example/after"); st != cache.StatusSharedHit {
+		t.Fatalf("after Redis came back: %v, want sharing again", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 2 || !changes[0] || changes[1] {
+		t.Fatalf("state changes %v, want [down up]", changes)
+	}
+}
+
+// A value in Redis larger than the reply budget fails the connection
+// instead of being read; the cache sees a miss.
+func TestOversizedReplyRefused(t *testing.T) {
+	r := startRedis(t)
+	a := newInstance(t, r, "s", Settings{MaxEntryBytes: 1 << 10})
+	key := "GET http://a.example/huge"
+	r.admin.HSet(context.Background(), a.tier.entryKey(hashOf(key)), "", strings.Repeat("x", 64<<10))
+	if rec, err := a.tier.Get(context.Background(), key, ""); err == nil || rec != nil {
+		t.Fatalf("read a 64 KiB reply under a 1 KiB budget: %d bytes, %v", len(rec), err)
+	}
+	b := &backend{}
+	if st, _ := get(t, a, b, "http://a.example/huge"); st != cache.StatusMiss {
+		t.Fatalf("%v", st)
+	}
+}
+
+// The indexes do not outgrow the live entries: expired members are
+// dropped as new entries are stored.
+func TestIndexTrimmed(t *testing.T) {
+	r := startRedis(t)
+	a := newInstance(t, r, "s", Settings{})
+	ctx := context.Background()
+	for i := range 40 {
+		k := "GET http://a.example/short/" + string(rune('A'+i))
+		if err := a.tier.Put(ctx, k, []cache.TierRecord{{Data: []byte("x")}}, 10*time.Millisecond, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond) // Redis's own clock decides expiry
+	for i := range 5 {
+		k := "GET http://a.example/long/" + string(rune('A'+i))
+		if err := a.tier.Put(ctx, k, []cache.TierRecord{{Data: []byte("x")}}, time.Minute, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := r.admin.ZCard(ctx, a.tier.base+"ix").Result(); n != 5 {
+		t.Fatalf("index holds %d members, want the 5 live ones", n)
+	}
+}
