@@ -7,8 +7,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/caddy-smartproxy/smartproxy/cache"
+	"github.com/caddy-smartproxy/smartproxy/cache/redistier"
 	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddy-smartproxy/smartproxy/forward"
 )
@@ -16,7 +18,7 @@ import (
 // caches keeps response caches across config reloads: a route whose cache
 // settings are unchanged keeps what it stored. (The admin API reaches the
 // live caches through the live routes, not this pool.)
-var caches = newShared[*cache.Cache]("cache", nil)
+var caches = newShared("cache", closeCacheTier)
 
 // cacheSettings are what a route's cache is kept by across reloads.
 type cacheSettings struct {
@@ -28,14 +30,27 @@ type cacheSettings struct {
 }
 
 // newRouteCache gets the route's cache from the shared pool (or makes
-// it), held by hs.
-func newRouteCache(hs *holds, routeName string, cc *config.Cache) (*cache.Cache, error) {
+// it), held by hs; with cache.shared, on its shared tier (cachetier.go).
+func newRouteCache(hs *holds, routeName string, cc *config.Cache, logger *zap.Logger) (*cache.Cache, error) {
 	k := stateKey{route: routeName, settings: cacheSettings{
 		Cache:     cc,
 		NoTags:    cc.TagHeaders != nil && len(cc.TagHeaders) == 0,
 		NoTargets: cc.Targets != nil && len(cc.Targets) == 0,
 	}}
-	c, err := caches.acquire(hs, k, func() (*cache.Cache, error) { return cache.New(cc.Settings()) })
+	var client *redistier.Client
+	if cc.Shared != nil {
+		var err error
+		if client, err = newCacheClient(hs, cc.Shared, logger); err != nil {
+			return nil, err
+		}
+	}
+	c, err := caches.acquire(hs, k, func() (*cache.Cache, error) {
+		s := cc.Settings()
+		if client != nil {
+			s.Tier = client.Tier(routeName)
+		}
+		return cache.New(s)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}

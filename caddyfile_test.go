@@ -68,6 +68,24 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		}`, `{"backends":[{"url":"http://a:1"}],"rate_limit":{"requests_per_second":30,"burst":30,"global":true,` +
 			`"store":"redis","redis":{"address":"127.0.0.1:6379","password":"{env.REDIS_PASSWORD}",` +
 			`"tls":{"server_name":"redis.internal"},"failure_policy":"fail_closed"}}}`},
+		{"shared cache", `smartproxy {
+			to a:1
+			cache {
+				ttl 60s
+				shared {
+					store redis
+					redis {
+						addresses 10.0.0.1:7000 10.0.0.2:7000
+						password {env.REDIS_PASSWORD}
+					}
+					max_entry_bytes 262144
+					timeout 50ms
+					lock_timeout 2s
+				}
+			}
+		}`, `{"backends":[{"url":"http://a:1"}],"cache":{"ttl":60000000000,"shared":{"store":"redis",` +
+			`"redis":{"addresses":["10.0.0.1:7000","10.0.0.2:7000"],"password":"{env.REDIS_PASSWORD}"},` +
+			`"max_entry_bytes":262144,"timeout":50000000,"lock_timeout":2000000000}}}`},
 		{"routes", `smartproxy {
 			to a:1
 			route api.example.com/v1 {
@@ -118,6 +136,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"block unknown", "smartproxy {\n health_check {\n intervl 1s\n }\n}", `health_check: unrecognized subdirective "intervl" (did you mean "interval"?)`},
 		{"nested block unknown", "smartproxy {\n rate_limit 1 burst 1 {\n redis {\n adress x:1\n }\n }\n}", `rate_limit redis: unrecognized subdirective "adress" (did you mean "address"?)`},
 		{"unknown, nothing close", "smartproxy {\n zzzzzzzz 1\n}", `unrecognized subdirective "zzzzzzzz" (known: to, weight, lb_policy`},
+		{"shared cache unknown", "smartproxy {\n cache {\n shared {\n store redis\n lock_timeot 1s\n }\n }\n}", `cache shared: unrecognized subdirective "lock_timeot" (did you mean "lock_timeout"?)`},
+		{"shared cache bad size", "smartproxy {\n cache {\n shared {\n max_entry_bytes 256KiB\n }\n }\n}", `cache shared max_entry_bytes: "256KiB"`},
 		{"argument before a block", "smartproxy {\n circuit_breaker 5 {\n }\n}", `circuit_breaker: unexpected argument "5" before the block`},
 	}
 	for _, tc := range cases {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/breaker"
 	"github.com/caddy-smartproxy/smartproxy/cache"
+	"github.com/caddy-smartproxy/smartproxy/cache/redistier"
 	"github.com/caddy-smartproxy/smartproxy/health"
 )
 
@@ -138,6 +139,7 @@ type stateCollector struct {
 	inFlight, healthy, adminState, weight, checks, checkLatency, breakerState, trips, backoff,
 	limiterKeys, limiterEvictions, storeDegraded, storeTransitions, cacheHits, cacheMisses, cacheStale, cacheCoalesced,
 	cacheEvictions, cacheEntries, cacheBytes *prometheus.Desc
+	sharedHits, sharedStores, sharedBad, sharedDown, sharedTransitions *prometheus.Desc
 }
 
 func newStateCollector() *stateCollector {
@@ -166,6 +168,12 @@ func newStateCollector() *stateCollector {
 		cacheEvictions:   d("cache_evictions_total", "Responses evicted to stay within max_size / max_bytes.", "route"),
 		cacheEntries:     d("cache_entries", "Responses stored.", "route"),
 		cacheBytes:       d("cache_bytes", "Bytes held by stored responses.", "route"),
+
+		sharedHits:        d("cache_shared_hits_total", "Responses served from the shared cache tier (Redis).", "route"),
+		sharedStores:      d("cache_shared_stores_total", "Responses written to the shared cache tier.", "route"),
+		sharedBad:         d("cache_shared_bad_records_total", "Records from the shared cache tier refused as corrupt or foreign.", "route"),
+		sharedDown:        d("cache_shared_down", "1 while the shared cache tier's Redis is unreachable and the cache serves from memory alone.", "route"),
+		sharedTransitions: d("cache_shared_transitions_total", "Times the shared cache tier's Redis became unreachable or reachable again.", "route"),
 	}
 }
 
@@ -173,7 +181,8 @@ func newStateCollector() *stateCollector {
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.inFlight, c.healthy, c.adminState, c.weight, c.checks, c.checkLatency, c.breakerState,
 		c.trips, c.backoff, c.limiterKeys, c.limiterEvictions, c.storeDegraded, c.storeTransitions, c.cacheHits, c.cacheMisses, c.cacheStale,
-		c.cacheCoalesced, c.cacheEvictions, c.cacheEntries, c.cacheBytes} {
+		c.cacheCoalesced, c.cacheEvictions, c.cacheEntries, c.cacheBytes,
+		c.sharedHits, c.sharedStores, c.sharedBad, c.sharedDown, c.sharedTransitions} {
 		ch <- d
 	}
 }
@@ -247,6 +256,17 @@ func (v metricsView) cache(rt *route, s cache.Stats) {
 	v.counter(c.cacheEvictions, float64(s.Evictions), rt.name)
 	v.gauge(c.cacheEntries, float64(s.Entries), rt.name)
 	v.gauge(c.cacheBytes, float64(s.Bytes), rt.name)
+	if t, ok := rt.cache.Settings().Tier.(*redistier.Tier); ok {
+		v.counter(c.sharedHits, float64(s.SharedHits), rt.name)
+		v.counter(c.sharedStores, float64(s.SharedStores), rt.name)
+		v.counter(c.sharedBad, float64(s.SharedBad), rt.name)
+		down := 0.0
+		if t.Down() {
+			down = 1
+		}
+		v.gauge(c.sharedDown, down, rt.name)
+		v.counter(c.sharedTransitions, float64(t.Transitions()), rt.name)
+	}
 }
 
 // breakerGauge is the breaker's state as the gauge reports it (0 closed,

@@ -218,21 +218,11 @@ func newSharedStore(hs *holds, routeName string, rc *config.RateLimit, logger *z
 		LeaseSize:         rs.LeaseSize,
 		FailurePolicy:     redisstore.FailurePolicy(rs.FailurePolicy),
 	}
-	if rs.TLS != nil {
-		tc := &tls.Config{ServerName: rs.TLS.ServerName, InsecureSkipVerify: rs.TLS.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
-		if rs.TLS.CAFile != "" {
-			pem, err := os.ReadFile(rs.TLS.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("tls.ca_file: %v", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("tls.ca_file %s: no PEM certificates", rs.TLS.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		s.TLS = tc
+	tc, err := redisTLS(rs.TLS)
+	if err != nil {
+		return nil, err
 	}
+	s.TLS = tc
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -250,4 +240,26 @@ func newSharedStore(hs *holds, routeName string, rc *config.RateLimit, logger *z
 		}
 		return redisstore.New(s)
 	})
+}
+
+// redisTLS is the TLS configuration a redis block's tls section asks for
+// (nil for plain TCP), shared by the rate limit's store and the shared
+// cache tier.
+func redisTLS(rt *config.RedisTLS) (*tls.Config, error) {
+	if rt == nil {
+		return nil, nil
+	}
+	tc := &tls.Config{ServerName: rt.ServerName, InsecureSkipVerify: rt.InsecureSkipVerify, MinVersion: tls.VersionTLS12}
+	if rt.CAFile != "" {
+		pem, err := os.ReadFile(rt.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file %s: no PEM certificates", rt.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
 }

@@ -107,7 +107,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		}
 	}
 	if s.Cache != nil {
-		if rt.cache, err = newRouteCache(&h.holds, name, s.Cache); err != nil {
+		if rt.cache, err = newRouteCache(&h.holds, name, s.Cache, h.logger); err != nil {
 			return nil, err
 		}
 		rt.revalidate = func(w http.ResponseWriter, r *http.Request) error {

@@ -59,6 +59,9 @@ func (r *RateLimit) validate(p string) error {
 			return errAt(p+".redis.address", "required with store redis")
 		}
 		rp := p + ".redis"
+		if len(r.Redis.Addresses) > 0 || r.Redis.MasterName != "" {
+			return errAt(rp+".addresses", "the rate limit's store takes one address (addresses and master_name are for cache.shared)")
+		}
 		if err := firstErr(
 			nonNegInt(rp, "db", r.Redis.DB),
 			nonNegDur(rp, "dial_timeout", time.Duration(r.Redis.DialTimeout)),
@@ -79,7 +82,7 @@ func (r *RateLimit) validate(p string) error {
 			rs.Address = "localhost:6379"
 		}
 		if err := rs.Validate(); err != nil {
-			return redisError(p, err)
+			return redisError(p, err, redisKeys)
 		}
 	default:
 		return errAt(p+".store", "%q: must be local or redis", r.Store)
@@ -177,11 +180,12 @@ var redisKeys = map[string]string{
 	"failure_policy":      "redis.failure_policy",
 }
 
-// redisError places an error of redisstore's validation at its key.
-func redisError(p string, err error) *Error {
+// redisError places an error of a Redis store's validation at its key,
+// by keys (redisKeys for the rate limit's store).
+func redisError(p string, err error, keys map[string]string) *Error {
 	var fe *fielderr.Error
 	if errors.As(err, &fe) {
-		if k, ok := redisKeys[fe.Field]; ok {
+		if k, ok := keys[fe.Field]; ok {
 			return &Error{Path: p + "." + k, Err: err}
 		}
 	}

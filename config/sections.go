@@ -175,8 +175,18 @@ type RateLimit struct {
 
 // RedisStore is the Redis server that holds shared rate-limit buckets.
 type RedisStore struct {
-	// Address of the Redis server, host:port. Required.
+	// Address of the Redis server, host:port. Required (or, for the
+	// shared cache, addresses).
 	Address string `json:"address,omitempty"`
+
+	// Addresses are several host:port, for the shared cache only: the
+	// nodes of a Redis Cluster, or with master_name the Sentinels.
+	// Default: none (address).
+	Addresses []string `json:"addresses,omitempty"`
+
+	// MasterName is the name of the Sentinel-managed master to follow, for
+	// the shared cache only. Default: none.
+	MasterName string `json:"master_name,omitempty"`
 
 	// Username and Password for Redis AUTH. Caddy placeholders are
 	// expanded, so `{env.REDIS_PASSWORD}` keeps the secret out of the
@@ -292,6 +302,13 @@ type Cache struct {
 	// Heuristic turns on heuristic freshness from Last-Modified (RFC 9111
 	// §4.2.2) for responses with no explicit freshness. Default: off.
 	Heuristic *CacheHeuristic `json:"heuristic,omitempty"`
+
+	// Shared puts a tier that every proxy instance using the same Redis
+	// shares behind this cache's memory: misses look there before the
+	// backends, fills are written there, concurrent misses across the
+	// instances send one request to the backends, and purges reach every
+	// instance (see the README). Default: off (each instance caches alone).
+	Shared *CacheShared `json:"shared,omitempty"`
 }
 
 // CacheHeuristic configures heuristic freshness from Last-Modified: a

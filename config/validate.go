@@ -398,7 +398,7 @@ func (c *Cache) validate(p string) error {
 	if err := s.Validate(); err != nil {
 		return libError(p, c, err, nil)
 	}
-	return nil
+	return c.Shared.validate(p + ".shared")
 }
 
 func (r *Retries) validate(p string) error {
