@@ -22,7 +22,13 @@ import (
 // smartproxy samples as "name{labels}" -> value.
 func scrape(t *testing.T) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://localhost:2999/metrics")
+	return scrapeAt(t, "localhost:2999")
+}
+
+// scrapeAt is scrape from the admin endpoint at addr.
+func scrapeAt(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,10 +81,21 @@ func freeAddr(t *testing.T) string {
 // on addr (see TestMain) and waits until it answers.
 func caddyProcess(t *testing.T, addr, handler string) {
 	t.Helper()
-	startCaddyProcess(t, fmt.Sprintf(`{"admin": {"disabled": true},
+	caddyProcessAdmin(t, addr, "", handler)
+}
+
+// caddyProcessAdmin is caddyProcess with the admin API listening on admin
+// ("": no admin API).
+func caddyProcessAdmin(t *testing.T, addr, admin, handler string) {
+	t.Helper()
+	adminJSON := `{"disabled": true}`
+	if admin != "" {
+		adminJSON = fmt.Sprintf(`{"listen": %q}`, admin)
+	}
+	startCaddyProcess(t, fmt.Sprintf(`{"admin": %s,
 		"logging": {"logs": {"default": {"level": "ERROR"}}},
 		"apps": {"http": {"servers": {"sp": {"listen": [%q], "automatic_https": {"disable": true},
-			"routes": [{"handle": [%s]}]}}}}}`, addr, handler), os.Environ())
+			"routes": [{"handle": [%s]}]}}}}}`, adminJSON, addr, handler), os.Environ())
 	if !eventually(20*time.Second, func() bool {
 		resp, err := http.Get("http://" + addr + "/ready")
 		if err != nil {
