@@ -46,7 +46,28 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //	    slow_start <duration>
 //	    panic_threshold <fraction>
 //	    timeout <duration>
-//	    retries <count>
+//	    timeouts {
+//	        dial <duration>
+//	        response_header <duration>
+//	        read <duration>
+//	        write <duration>
+//	        idle_connection <duration>
+//	        request_body <duration>
+//	    }
+//	    dial_timeout <duration>             # = timeouts { dial }, as reverse_proxy's transport
+//	    response_header_timeout <duration>  # = timeouts { response_header }
+//	    read_timeout <duration>             # = timeouts { read }
+//	    write_timeout <duration>            # = timeouts { write }
+//	    keepalive <duration>                # = timeouts { idle_connection }
+//	    request_body_timeout <duration>     # = timeouts { request_body }
+//	    retries [<count>] {
+//	        count <n>
+//	        backoff <duration>
+//	        budget <fraction>
+//	        max_body_bytes <bytes>
+//	        on_status <codes...>
+//	        methods <methods...>
+//	    }
 //	    health_check [<path>] {
 //	        interval <duration>
 //	        timeout <duration>
@@ -308,19 +329,6 @@ func (p *cfParser) sectionDirective(prefix string, s *config.Section, idx *upstr
 			return err
 		}
 		s.Timeout = v
-	case "retries":
-		p.mark(prefix + "retries")
-		if !d.NextArg() {
-			return d.ArgErr()
-		}
-		n, err := strconv.Atoi(d.Val())
-		if err != nil {
-			return d.Errf("retries: %q is not a whole number", d.Val())
-		}
-		if s.Retries == nil {
-			s.Retries = new(config.Retries)
-		}
-		s.Retries.Count = &n
 	case "health_check":
 		p.mark(prefix + "health_check")
 		s.HealthCheck = new(config.HealthCheck)
@@ -361,7 +369,10 @@ func (p *cfParser) sectionDirective(prefix string, s *config.Section, idx *upstr
 		s.Cache = new(config.Cache)
 		return p.block(prefix+"cache", s.Cache)
 	default:
-		return unknownSubdirective(d, "", sectionNames)
+		if ok, err := p.shapeDirective(prefix, s); ok {
+			return err
+		}
+		return unknownSubdirective(d, "", append(sectionNames, shapeNames...))
 	}
 	return nil
 }

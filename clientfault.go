@@ -40,11 +40,15 @@ func (e *clientError) Unwrap() error { return e.err }
 var errUpgradeH2C = errors.New("protocol upgrade (WebSocket) is not possible to h2c backends: HTTP/2 cannot carry it")
 
 // bodyStatus is the status for a request body that could not be read: 413
-// when it was over Caddy's request_body limit, else 400.
+// when it was over Caddy's request_body limit, 408 when it did not arrive
+// within timeouts.request_body, else 400.
 func bodyStatus(err error) int {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
+	}
+	if errors.Is(err, errRequestBodyTimeout) {
+		return http.StatusRequestTimeout
 	}
 	return http.StatusBadRequest
 }

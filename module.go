@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
@@ -33,7 +32,6 @@ func init() {
 
 // Defaults of the handler's settings.
 const (
-	defaultTimeout = 30 * time.Second
 	defaultRetries = 1
 )
 

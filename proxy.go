@@ -32,9 +32,10 @@ const maxTries = 8
 
 // proxy forwards r to one of rt's backends and streams the answer to w.
 // A try that reached no backend (dial error, breaker refusal) moves on to
-// another backend; an idempotent request whose body can be replayed is also
-// retried after a transport failure or a 502/503/504, within the route's
-// retry count and budget, with backoff between tries.
+// another backend at once; a request that may be sent again (retries.methods)
+// and whose body can be replayed is also retried after a transport failure
+// or an answer in retries.on_status, within the route's retry count and
+// budget, with backoff between tries.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *requestInfo) error {
 	if rt.h2c && forward.UpgradeType(r.Header) != "" {
 		return caddyhttp.Error(http.StatusNotImplemented, errUpgradeH2C)
@@ -42,6 +43,11 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 	rp := rt.retry
 	rp.active.Add(1)
 	defer rp.active.Add(-1)
+	if rt.bodyTimeout > 0 {
+		if lift := limitRequestBody(w, r, rt.bodyTimeout); lift != nil {
+			defer lift()
+		}
+	}
 	o := forward.NewOutbound(r, rt.pooledOut, trustedProxy(r))
 	if rt.pooledOut {
 		defer o.Release()
@@ -49,7 +55,7 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 	out := &o.Req
 	installInterim(w, r, out) // issue 18: forward 103/102 to the client (interim.go)
 	var reset func()
-	if rp.count > 0 && forward.Idempotent(r) {
+	if rp.count > 0 && rp.mayResend(r) {
 		var err error
 		var held int64
 		reset, held, err = forward.ReplayBody(out, r, rp.maxReplay, replayHeld)

@@ -30,16 +30,23 @@ type retryPolicy struct {
 	backoff   time.Duration
 	budget    float64
 	maxReplay int64
+	onStatus  statusSet
+	methods   []string // nil: the idempotent methods (forward.Idempotent)
 
 	active   atomic.Int64 // requests being proxied on the route
 	retrying atomic.Int64 // of those, requests on a retry
 }
 
 func newRetryPolicy(rc *config.Retries) *retryPolicy {
-	p := &retryPolicy{count: defaultRetries, budget: defaultRetryBudget, maxReplay: defaultMaxReplay}
+	p := &retryPolicy{count: defaultRetries, budget: defaultRetryBudget, maxReplay: defaultMaxReplay,
+		onStatus: defaultRetryStatuses}
 	if rc == nil {
 		return p
 	}
+	if len(rc.OnStatus) > 0 {
+		p.onStatus = newStatusSet(rc.OnStatus)
+	}
+	p.methods = rc.Methods
 	if rc.Count != nil {
 		p.count = *rc.Count
 	}
@@ -99,24 +106,69 @@ const (
 )
 
 // decide is the retry rule for one try's outcome, resp or err. A try that
-// reached no backend (dial error, breaker refusal) may always move on; a
-// request that can be sent again (idempotent, body replayable) also after
-// a transport failure or a 502/503/504; a request at fault never.
-func decide(resp *http.Response, err error, replayable bool) verdict {
+// reached no backend (dial error, breaker refusal) moves on, for any
+// request, free; a request that can be sent again (its method allows it,
+// body replayable) is retried after a transport failure or an answer in
+// on; a request at fault never is.
+func decide(resp *http.Response, err error, replayable bool, on *statusSet) verdict {
 	var ce *clientError
 	switch {
 	case errors.As(err, &ce):
 		return final // another backend would fail it too
-	case errors.Is(err, errBreakerRefused):
-		return moveOn
 	case err == nil:
-		if replayable && retryStatus(resp.StatusCode) {
+		if replayable && on.has(resp.StatusCode) {
 			return retryable
 		}
-	case nothingSent(err), replayable:
+	case nothingSent(err):
+		return moveOn
+	case replayable:
 		return retryable
 	}
 	return final
+}
+
+// mayResend reports whether r may be sent again once it reached a
+// backend: its method is among the policy's (by default the idempotent
+// ones), or it carries an Idempotency-Key.
+func (p *retryPolicy) mayResend(r *http.Request) bool {
+	if p.methods == nil {
+		return forward.Idempotent(r)
+	}
+	for _, m := range p.methods {
+		if m == r.Method {
+			return true
+		}
+	}
+	return r.Header.Get("Idempotency-Key") != ""
+}
+
+// statusSet is a set of retried answers: 429 and 500-599.
+type statusSet struct {
+	on429 bool
+	on5xx [100]bool
+}
+
+// defaultRetryStatuses are retries.on_status's default: 502, 503, 504.
+var defaultRetryStatuses = newStatusSet([]int{http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout})
+
+func newStatusSet(codes []int) statusSet {
+	var s statusSet
+	for _, c := range codes {
+		switch {
+		case c == http.StatusTooManyRequests:
+			s.on429 = true
+		case c >= 500 && c <= 599:
+			s.on5xx[c-500] = true
+		}
+	}
+	return s
+}
+
+func (s *statusSet) has(code int) bool {
+	if code >= 500 && code <= 599 {
+		return s.on5xx[code-500]
+	}
+	return code == http.StatusTooManyRequests && s.on429
 }
 
 // retryState is one request's retries: how many it made, its place in
@@ -134,9 +186,10 @@ type retryState struct {
 // again decides whether to try another backend after try t (the last of
 // tried) and waits out the backoff. Retries are bounded by the route's
 // count, its budget and maxTries, and by the backends left; a move past a
-// breaker's refusal is not a retry: nothing was sent and it costs nothing.
+// try that reached no backend (a dial error, a breaker's refusal) is not
+// a retry: nothing was sent, so it is neither counted nor delayed.
 func (st *retryState) again(tried []*backend.Backend, t *try) bool {
-	v := decide(t.resp, t.err, st.replayable)
+	v := decide(t.resp, t.err, st.replayable, &st.rt.retry.onStatus)
 	if v == final || len(tried) >= maxTries || st.r.Context().Err() != nil || !st.rt.pool.hasUntried(tried) {
 		return false
 	}
@@ -176,12 +229,6 @@ func nothingSent(err error) bool {
 	var de reverseproxy.DialError
 	var hde h1.DialError
 	return errors.As(err, &de) || errors.As(err, &hde) || errors.Is(err, errBreakerRefused)
-}
-
-// retryStatus reports the answers an idempotent request is retried on.
-func retryStatus(code int) bool {
-	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable ||
-		code == http.StatusGatewayTimeout
 }
 
 // maxReplayTotal bounds the memory all replay buffers hold together.

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-smartproxy/smartproxy/balancer"
+	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
@@ -44,10 +45,11 @@ func TestRetryDecision(t *testing.T) {
 		{"502 not replayable (POST)", live, 1, 0, resp(502), nil, false, false, 0},
 		{"500 is an answer, not retried", live, 1, 0, resp(500), nil, true, false, 0},
 		{"200", live, 1, 0, resp(200), nil, true, false, 0},
-		{"dial error, any request", live, 1, 0, nil, dial, false, true, 1},
+		{"dial error, any request, costs no retry", live, 1, 0, nil, dial, false, true, 0},
 		{"sent, then reset, replayable", live, 1, 0, nil, reset, true, true, 1},
 		{"sent, then reset, POST", live, 1, 0, nil, reset, false, false, 0},
-		{"retry count spent", live, 2, 1, nil, dial, true, false, 1},
+		{"retry count spent", live, 2, 1, nil, reset, true, false, 1},
+		{"retry count spent, dial error moves on", live, 2, 1, nil, dial, true, true, 1},
 		{"breaker refusal costs no retry", live, 2, 1, nil, refused, false, true, 1},
 		{"client gone", gone, 1, 0, nil, dial, true, false, 0},
 		{"every backend tried", live, 3, 0, nil, dial, true, false, 0},
@@ -105,17 +107,54 @@ func TestDecide(t *testing.T) {
 		{"503, replayable", resp(503), nil, true, retryable},
 		{"504, not replayable", resp(504), nil, false, final},
 		{"404", resp(404), nil, true, final},
-		{"dial error", nil, dial, false, retryable},
+		{"dial error", nil, dial, false, moveOn},
 		{"breaker refusal", nil, refused, false, moveOn},
 		{"reset, replayable", nil, reset, true, retryable},
 		{"reset, not replayable", nil, reset, false, final},
 		{"the request's fault", nil, client, true, final},
+		{"500 not listed", resp(500), nil, true, final},
+		{"429 not listed", resp(429), nil, true, final},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := decide(tc.resp, tc.err, tc.replayable); got != tc.want {
+			if got := decide(tc.resp, tc.err, tc.replayable, &defaultRetryStatuses); got != tc.want {
 				t.Fatalf("decide = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestRetryOnStatusAndMethods(t *testing.T) {
+	one := 1
+	p := newRetryPolicy(&config.Retries{Count: &one, OnStatus: []int{500, 429}, Methods: []string{"GET", "POST"}})
+	resp := func(code int) *http.Response { return &http.Response{StatusCode: code} }
+	for _, tc := range []struct {
+		code int
+		want verdict
+	}{{500, retryable}, {429, retryable}, {502, final}, {503, final}, {200, final}} {
+		if got := decide(resp(tc.code), nil, true, &p.onStatus); got != tc.want {
+			t.Errorf("on_status [500 429]: %d gives %d, want %d", tc.code, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		method, key string
+		want        bool
+	}{
+		{"GET", "", true}, {"POST", "", true}, {"PUT", "", false}, {"DELETE", "", false},
+		{"PATCH", "", false}, {"PATCH", "k1", true},
+	} {
+		r := httptest.NewRequest(tc.method, "/", nil)
+		if tc.key != "" {
+			r.Header.Set("Idempotency-Key", tc.key)
+		}
+		if got := p.mayResend(r); got != tc.want {
+			t.Errorf("methods [GET POST]: %s (key %q) may be resent: %v, want %v", tc.method, tc.key, got, tc.want)
+		}
+	}
+	def := newRetryPolicy(nil)
+	for m, want := range map[string]bool{"GET": true, "PUT": true, "POST": false, "PATCH": false} {
+		if got := def.mayResend(httptest.NewRequest(m, "/", nil)); got != want {
+			t.Errorf("default methods: %s may be resent: %v, want %v", m, got, want)
+		}
 	}
 }

@@ -35,6 +35,9 @@ type route struct {
 	// response, so outbound requests are pooled (h1 only).
 	pooledOut bool
 	h2c       bool // the backends speak h2c, which cannot carry an Upgrade
+	// bodyTimeout bounds the arrival of the client's request body
+	// (timeouts.request_body); 0: no bound.
+	bodyTimeout time.Duration
 }
 
 // buildRoute makes one route: its members (each backend with its shared
@@ -77,11 +80,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	if err != nil {
 		return nil, fmt.Errorf("load_balancer: %w", err)
 	}
-	timeout := time.Duration(s.Timeout)
-	if timeout == 0 {
-		timeout = defaultTimeout
-	}
-	tr, err := h.transports.get(timeout, scheme)
+	tr, err := h.transports.get(s.EffectiveTimeouts(), scheme)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +93,10 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		retry:     newRetryPolicy(s.Retries),
 		pooledOut: isH1(tr),
 		h2c:       scheme == "h2c",
-		metrics:   newRouteMetrics(name),
-		algorithm: s.LoadBalancer.AlgorithmOrDefault(),
+		// timeouts.request_body (requestbody.go)
+		bodyTimeout: time.Duration(s.EffectiveTimeouts().RequestBody),
+		metrics:     newRouteMetrics(name),
+		algorithm:   s.LoadBalancer.AlgorithmOrDefault(),
 	}
 	h.routes = append(h.routes, rt)
 	if err := h.watch(ctx, rt, ms.faults, subs); err != nil {

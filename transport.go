@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
 
+	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
@@ -25,7 +26,6 @@ import (
 // connections), so the idle pool is sized well above expected concurrency.
 const (
 	maxIdleConnsPerHost = 1024
-	defaultDialTimeout  = 3 * time.Second
 	// spinWait is how long a request to a plain-HTTP backend may poll for
 	// the answer before it blocks, while the transport serves one request
 	// at a time and where polling measures faster (h1.Config.SpinWait):
@@ -36,10 +36,10 @@ const (
 )
 
 // transportKey identifies one provisioned transport: backends that share the
-// same timeout and protocol share connections.
+// same timeouts and protocol share connections.
 type transportKey struct {
-	timeout time.Duration
-	scheme  string // of the backends' configured URLs: http, https or h2c
+	timeouts config.Timeouts // with defaults applied (Section.EffectiveTimeouts)
+	scheme   string          // of the backends' configured URLs: http, https or h2c
 }
 
 // transports provisions transports on demand during Provision and cleans
@@ -52,24 +52,29 @@ type transports struct {
 	m   map[transportKey]http.RoundTripper
 }
 
-func (ts *transports) get(timeout time.Duration, scheme string) (http.RoundTripper, error) {
-	k := transportKey{timeout, scheme}
+func (ts *transports) get(tm config.Timeouts, scheme string) (http.RoundTripper, error) {
+	k := transportKey{tm, scheme}
 	if t, ok := ts.m[k]; ok {
 		return t, nil
 	}
 	if ts.m == nil {
 		ts.m = make(map[transportKey]http.RoundTripper)
 	}
-	dial := defaultDialTimeout
-	if timeout > 0 && timeout < dial {
-		dial = timeout
-	}
+	dial, header := time.Duration(tm.Dial), time.Duration(tm.ResponseHeader)
+	read, write := time.Duration(tm.Read), time.Duration(tm.Write)
 	if scheme == "http" {
+		var dialer func(context.Context, string, string) (net.Conn, error)
+		if read > 0 || write > 0 {
+			d := &net.Dialer{KeepAlive: 30 * time.Second}
+			dialer = withRWTimeouts(d.DialContext, read, write)
+		}
 		t := h1.New(h1.Config{
 			DialTimeout:           dial,
-			ResponseHeaderTimeout: timeout,
+			ResponseHeaderTimeout: header,
+			IdleTimeout:           time.Duration(tm.IdleConnection),
 			MaxIdlePerHost:        maxIdleConnsPerHost,
 			SpinWait:              spinWait,
+			DialContext:           dialer,
 		})
 		ts.m[k] = t
 		return t, nil
@@ -80,9 +85,12 @@ func (ts *transports) get(timeout time.Duration, scheme string) (http.RoundTripp
 		// on, Go's transport would ask for gzip and silently decode it.
 		Compression:           &off,
 		DialTimeout:           caddy.Duration(dial),
-		ResponseHeaderTimeout: caddy.Duration(timeout),
+		ResponseHeaderTimeout: caddy.Duration(header),
+		ReadTimeout:           tm.Read,
+		WriteTimeout:          tm.Write,
 		KeepAlive: &reverseproxy.KeepAlive{
 			MaxIdleConnsPerHost: maxIdleConnsPerHost,
+			IdleConnTimeout:     tm.IdleConnection,
 		},
 	}
 	switch scheme {
@@ -101,7 +109,7 @@ func (ts *transports) get(timeout time.Duration, scheme string) (http.RoundTripp
 		return nil, fmt.Errorf("provisioning transport: %v", err)
 	}
 	if scheme == "https" {
-		t.Transport.DialTLSContext = dialTLS(t.Transport.TLSClientConfig, dial)
+		t.Transport.DialTLSContext = dialTLS(t.Transport.TLSClientConfig, dial, read, write)
 	}
 	ts.m[k] = t
 	return t, nil
@@ -130,7 +138,7 @@ func isH1(t http.RoundTripper) bool {
 // within the dial timeout. A connection that negotiated HTTP/2 is pooled
 // as net/http pools it (its framing cannot hide one response in another);
 // one that speaks HTTP/1.1 is a framedConn.
-func dialTLS(base *tls.Config, dial time.Duration) func(context.Context, string, string) (net.Conn, error) {
+func dialTLS(base *tls.Config, dial, read, write time.Duration) func(context.Context, string, string) (net.Conn, error) {
 	if base == nil {
 		base = new(tls.Config)
 	} else {
@@ -147,6 +155,7 @@ func dialTLS(base *tls.Config, dial time.Duration) func(context.Context, string,
 		if err != nil {
 			return nil, reverseproxy.NewDialError(err)
 		}
+		raw = wrapRWTimeouts(raw, read, write)
 		cfg := base.Clone()
 		if cfg.ServerName == "" {
 			cfg.ServerName, _, _ = net.SplitHostPort(addr)

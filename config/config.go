@@ -47,8 +47,15 @@ type Section struct {
 	// Timeout bounds how long the proxy waits for a backend to answer: from
 	// dialing until the response headers arrive. Streaming a response body
 	// (downloads, server-sent events, WebSockets) is not cut by it. A
-	// request that exceeds it gets 504 Gateway Timeout. Default: 30s.
+	// request that exceeds it gets 504 Gateway Timeout. It is
+	// timeouts.response_header under its seed name. Default: 30s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Timeouts bounds each phase of an exchange with a backend: dial,
+	// response headers, each read and write, idle connections, and the
+	// client's request body. A route that sets it replaces the top
+	// level's whole. Default: see Timeouts.
+	Timeouts *Timeouts `json:"timeouts,omitempty"`
 
 	// Backends are the upstream servers. Default: none (inherited from the
 	// top level for a route).

@@ -340,6 +340,19 @@ type Retries struct {
 	// be replayed on a retry; larger bodies are not retried once sent.
 	// Default: 64 KiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+
+	// OnStatus are the backend answers that are retried on another
+	// backend (for a request that may be sent again): any of 429 and
+	// 500-599. The last try's answer goes to the client as it is.
+	// Default: [502, 503, 504].
+	OnStatus []int `json:"on_status,omitempty"`
+
+	// Methods are the request methods that may be sent again after they
+	// reached a backend (a transport failure, or an OnStatus answer). A
+	// request with an Idempotency-Key header may always be. A try that
+	// reached no backend moves on whatever the method. Default: the
+	// idempotent methods GET, HEAD, OPTIONS, TRACE, PUT and DELETE.
+	Methods []string `json:"methods,omitempty"`
 }
 
 // Discovery configures where a section's backends are discovered.

@@ -105,9 +105,7 @@ func validateHost(h string) error {
 func (c *Config) Route(i int) Section {
 	r := c.Routes[i].Section
 	top := c.Section
-	if r.Timeout == 0 {
-		r.Timeout = top.Timeout
-	}
+	inheritTimeouts(&r, top)
 	if len(r.Backends) == 0 && r.Discovery == nil {
 		r.Backends, r.Discovery = top.Backends, top.Discovery
 	}
@@ -141,6 +139,9 @@ func (s *Section) validate(p string) error {
 	}
 	if s.Timeout < 0 {
 		return errAt(p+"timeout", "%v: must not be negative", time.Duration(s.Timeout))
+	}
+	if err := s.validateTimeouts(p); err != nil {
+		return err
 	}
 	if err := validateBackends(p+"backends", s.Backends, s.Discovery != nil); err != nil {
 		return err
@@ -410,6 +411,19 @@ func (r *Retries) validate(p string) error {
 	}
 	if r.MaxBodyBytes < 0 {
 		return errAt(p+".max_body_bytes", "%d: must not be negative", r.MaxBodyBytes)
+	}
+	for i, st := range r.OnStatus {
+		if st != 429 && (st < 500 || st > 599) {
+			return errAt(p+".on_status["+strconv.Itoa(i)+"]", "%d: only 429 and 500-599 answers can be retried", st)
+		}
+	}
+	for i, m := range r.Methods {
+		if !isToken(m) || strings.ToUpper(m) != m {
+			return errAt(p+".methods["+strconv.Itoa(i)+"]", "%q: not an HTTP method (methods are upper case, e.g. POST)", m)
+		}
+		if m == "CONNECT" {
+			return errAt(p+".methods["+strconv.Itoa(i)+"]", "%q: CONNECT is never proxied", m)
+		}
 	}
 	return firstErr(
 		nonNegDur(p, "backoff", time.Duration(r.Backoff)),

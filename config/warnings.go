@@ -43,14 +43,14 @@ func (c *Config) Warnings() []Warning {
 		out = append(out, Warning{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
 	weightWarning(warn, "", c.Section)
-	c.Section.warnings(warn, "", c.Timeout)
+	c.Section.warnings(warn, "", c.EffectiveTimeouts().ResponseHeader)
 	for i, r := range c.Routes {
 		p := "routes[" + strconv.Itoa(i) + "]."
 		eff := c.Route(i)
 		if len(r.Backends) > 0 || r.LoadBalancer != nil {
 			weightWarning(warn, p, eff) // else the top level's warning covers it
 		}
-		r.Section.warnings(warn, p, eff.Timeout)
+		r.Section.warnings(warn, p, eff.EffectiveTimeouts().ResponseHeader)
 	}
 	if len(c.Backends) == 0 && len(c.Routes) == 0 {
 		warn("backends", "no backends and no routes: the proxy has nothing to forward to")

@@ -34,7 +34,7 @@ func TestErrors(t *testing.T) {
 			[]string{`"wieght" in backends[0] (did you mean "weight"?)`}},
 		{"unknown key far from any",
 			ok + "frobnicate: 1\n", 3, 1, ErrUnknownKey,
-			[]string{`unknown key "frobnicate" in the top level (known keys: server, backends,`}},
+			[]string{`unknown key "frobnicate" in the top level (known keys: server, timeouts, backends,`}},
 		{"unknown server key",
 			"server:\n  prot: 80\n", 2, 3, ErrUnknownKey,
 			[]string{`unknown key "prot" in server (did you mean "port"?)`}},

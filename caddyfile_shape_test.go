@@ -1,0 +1,78 @@
+package smartproxy
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestCaddyfileShaping(t *testing.T) {
+	cases := []struct {
+		name, input string
+		want        string // the handler's JSON
+	}{
+		{"timeouts block", `smartproxy {
+			to a:1
+			timeouts {
+				dial 2s
+				response_header 10s
+				idle_connection 1m
+				request_body 5s
+			}
+		}`, `{"timeouts":{"dial":2000000000,"response_header":10000000000,"idle_connection":60000000000,"request_body":5000000000},` +
+			`"backends":[{"url":"http://a:1"}]}`},
+		{"Caddy's timeout words", `smartproxy {
+			to a:1
+			dial_timeout 2s
+			response_header_timeout 10s
+			read_timeout 1m
+			write_timeout 30s
+			keepalive 2m
+		}`, `{"timeouts":{"dial":2000000000,"response_header":10000000000,"read":60000000000,"write":30000000000,"idle_connection":120000000000},` +
+			`"backends":[{"url":"http://a:1"}]}`},
+		{"retries block", `smartproxy {
+			to a:1
+			retries 2 {
+				on_status 500 502 429
+				methods GET POST
+				backoff 10ms
+			}
+		}`, `{"backends":[{"url":"http://a:1"}],"retries":{"count":2,"backoff":10000000,"on_status":[500,502,429],"methods":["GET","POST"]}}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h, err := adaptCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.Marshal(h.Config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCaddyfileShapingErrors(t *testing.T) {
+	for _, tc := range []struct{ name, input, want string }{
+		{"timeout under a millisecond", "smartproxy {\n to a:1\n dial_timeout 10us\n}", "timeouts.dial: 10µs: less than 1ms"},
+		{"timeout and response_header", "smartproxy {\n to a:1\n timeout 5s\n response_header_timeout 6s\n}",
+			"timeouts.response_header: 6s: the section's timeout (5s) is the same setting; give one of the two, at Testfile:4"},
+		{"retry on 404", "smartproxy {\n to a:1\n retries {\n  on_status 502 404\n }\n}",
+			"retries.on_status[1]: 404: only 429 and 500-599 answers can be retried, at Testfile:4"},
+		{"lower-case method", "smartproxy {\n to a:1\n retries {\n  methods post\n }\n}", `retries.methods[0]: "post": not an HTTP method`},
+		{"unknown timeout", "smartproxy {\n to a:1\n timeouts {\n  connect 1s\n }\n}", `timeouts: unrecognized subdirective "connect"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := adaptCaddyfile(caddyfile.NewTestDispenser(tc.input))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v\nwant one containing %q", err, tc.want)
+			}
+		})
+	}
+}

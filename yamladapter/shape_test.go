@@ -1,0 +1,36 @@
+package yamladapter
+
+import (
+	"strings"
+	"testing"
+)
+
+// The request-shaping keys (issue 17) come through the YAML front end with
+// the config package's rules, errors at their line.
+func TestShapingKeys(t *testing.T) {
+	out, _, err := Adapter{}.Adapt([]byte(ok+`timeouts:
+  dial: 2s
+  read: 1m
+retries:
+  on_status: [500, 503]
+  methods: [GET, POST]
+`), map[string]any{"filename": "config.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"timeouts":{"dial":2000000000,"read":60000000000}`, `"on_status":[500,503]`, `"methods":["GET","POST"]`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %s:\n%s", want, out)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{ok + "timeouts:\n  dial: 1us\n", "config.yaml:4:9: timeouts.dial: 1µs: less than 1ms"},
+		{ok + "retries:\n  on_status:\n    - 502\n    - 404\n", "config.yaml:6:7: retries.on_status[1]: 404: only 429 and 500-599"},
+		{"server:\n  timeout: 5s\n" + ok + "timeouts:\n  response_header: 6s\n", "config.yaml:6:20: timeouts.response_header: 6s: the section's timeout (5s)"},
+	} {
+		_, _, err := Adapter{}.Adapt([]byte(tc.in), map[string]any{"filename": "config.yaml"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one containing %q", tc.in, err, tc.want)
+		}
+	}
+}
