@@ -84,7 +84,7 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 		t := h.roundTrip(r, out, rt, b, ri)
 		if !st.again(tried, &t) {
 			if t.err == nil {
-				return h.deliver(w, out, &t)
+				return h.deliver(w, r, out, &t)
 			}
 			err := t.err
 			if errors.Is(err, errBreakerRefused) {
@@ -194,12 +194,12 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 }
 
 // deliver streams t's answer to the client and closes t.
-func (h *Handler) deliver(w http.ResponseWriter, out *http.Request, t *try) error {
+func (h *Handler) deliver(w http.ResponseWriter, r, out *http.Request, t *try) error {
 	defer t.close()
 	if t.resp.StatusCode == http.StatusSwitchingProtocols {
 		return h.tunnel(w, out, t.resp, t.b.Owner.(*member).tunnels)
 	}
-	return h.respond(w, t.resp)
+	return h.respond(w, r, t.resp)
 }
 
 func (h *Handler) debug(msg string, rt *route, b *backend.Backend, err error) {
@@ -232,11 +232,12 @@ func statusError(r *http.Request, err error) error {
 	return caddyhttp.Error(http.StatusBadGateway, err)
 }
 
-// respond streams resp to w. Once the status line is out, a failure cannot
+// respond streams resp to w, the answer to r: spliced when it can be
+// (splice.go), else copied. Once the status line is out, a failure cannot
 // become an error page: a broken backend aborts the client connection (so
 // a truncated body is never taken for a whole one), and a client that went
 // away simply ends the copy.
-func (h *Handler) respond(w http.ResponseWriter, resp *http.Response) error {
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Response) error {
 	forward.RemoveHopHeaders(resp.Header)
 	hdr := w.Header()
 	for k, vv := range resp.Header {
@@ -254,7 +255,7 @@ func (h *Handler) respond(w http.ResponseWriter, resp *http.Response) error {
 		hdr["Trailer"] = names
 	}
 	w.WriteHeader(resp.StatusCode)
-	_, err := forward.CopyBody(w, resp.Body, forward.ShouldFlush(resp))
+	err := sendBody(w, r, resp)
 	if err != nil {
 		if errors.Is(err, forward.ErrClientGone) {
 			if c := h.logger.Check(zapcore.DebugLevel, "client went away during response"); c != nil {

@@ -27,8 +27,10 @@ type body struct {
 	ctx     context.Context // the request's: its end explains a failed read
 	reuse   bool
 	eof     bool
-	reading bool // a Read is in progress outside mu
-	closing bool // Close came during that Read
+	reading bool  // a Read or SpliceTo is in progress outside mu
+	length  int64 // the Content-Length; -1 for other framings (splice.go)
+	read    int64 // bytes Read so far
+	closing bool  // Close came during that Read
 }
 
 // Read reads the body. At EOF the response's Trailer is complete and the
@@ -54,6 +56,7 @@ func (b *body) Read(p []byte) (int, error) {
 
 	b.mu.Lock()
 	b.reading = false
+	b.read += int64(n)
 	switch {
 	case b.closing:
 		b.c = nil

@@ -60,15 +60,16 @@ type conn struct {
 	upgraded bool        // handed over as a raw stream (101)
 
 	// Per exchange.
-	nread    int64          // bytes read from nc
-	limit    int64          // nread may not pass this while headers are read; 0: no limit
-	werr     error          // first write error on nc
-	stop     func() bool    // stops the context watcher; nil if none
-	early    *http.Response // final answer that came instead of 100 Continue
-	earlyErr error          // failure while awaiting 100 Continue
-	scan     headScan       // framing fields of the last head read
-	rb       requestBody    // the request body's wrapper, reused
-	wreq     http.Request   // the request as written when it has a body
+	nread    int64            // bytes read from nc
+	limit    int64            // nread may not pass this while headers are read; 0: no limit
+	werr     error            // first write error on nc
+	stop     func() bool      // stops the context watcher; nil if none
+	early    *http.Response   // final answer that came instead of 100 Continue
+	earlyErr error            // failure while awaiting 100 Continue
+	scan     headScan         // framing fields of the last head read
+	rb       requestBody      // the request body's wrapper, reused
+	wreq     http.Request     // the request as written when it has a body
+	lr       io.LimitedReader // the spliced rest of a body (splice.go), reused
 }
 
 func (t *Transport) dialConn(ctx context.Context, hp *hostPool) (*conn, error) {
@@ -351,7 +352,11 @@ func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http
 		return resp, notStale, nil
 	}
 	c.inBody = true
-	resp.Body = &body{c: c, rc: resp.Body, ctx: req.Context(), reuse: reuse}
+	length := int64(-1)
+	if resp.ContentLength > 0 && len(resp.TransferEncoding) == 0 {
+		length = resp.ContentLength
+	}
+	resp.Body = &body{c: c, rc: resp.Body, ctx: req.Context(), reuse: reuse, length: length}
 	return resp, notStale, nil
 }
 
