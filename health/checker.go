@@ -65,9 +65,10 @@ func WithCheck(check CheckFunc) Option { return func(o *options) { o.check = che
 // WithLogger sets where recovered panics are reported.
 func WithLogger(log Logger) Option { return func(o *options) { o.log = log } }
 
-// Checker runs active checks for a fixed set of targets and tells its
-// Observers of every transition of their Records. Make one with New,
-// Subscribe, then Start; Stop it when its config is retired.
+// Checker runs active checks for a set of targets and tells its Observers
+// of every transition of their Records. Make one with New, Subscribe, then
+// Start; Stop it when its config is retired. Targets may be added and
+// removed while it runs (Add, Remove), as DNS discovery needs.
 type Checker struct {
 	set    *compiled
 	pol    *policy
@@ -79,8 +80,12 @@ type Checker struct {
 	h2c    *http.Client // h2c targets
 	// grpcBody is the framed HealthCheckRequest of a grpc check.
 	grpcBody []byte
-	targets  []*target
-	byName   map[string]*target
+	builtin  bool // the check is the built-in HTTP or gRPC one
+
+	tmu     sync.RWMutex // guards the fields below (targets.go)
+	targets []*target
+	byName  map[string]*target
+	runCtx  context.Context // Start's; nil before Start
 
 	observers atomic.Pointer[[]*subscription]
 	subMu     sync.Mutex // serialises Subscribe and unsubscribe
@@ -97,6 +102,10 @@ type target struct {
 	Target
 	probeURL string
 	client   *http.Client // the built-in check's: c.client or c.h2c
+	// stop ends the target's check loop, done is closed when it has
+	// returned; nil until it runs (guarded by Checker.tmu).
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // subscription wraps an Observer so that unsubscribe can find it by
@@ -134,6 +143,7 @@ func New(s Settings, targets []Target, opts ...Option) (*Checker, error) {
 		},
 	}
 	builtin := o.check == nil && !set.DisableActive
+	c.builtin = builtin
 	if builtin {
 		c.client = newClient(o.client)
 		c.h2c = newH2CClient()
@@ -145,36 +155,19 @@ func New(s Settings, targets []Target, opts ...Option) (*Checker, error) {
 	} else if !set.DisableActive {
 		c.check = func(ctx context.Context, t *target) error { return o.check(ctx, t.Target) }
 	}
-	records := make(map[*Record]string, len(targets))
 	var errs []error
 	for i, t := range targets {
 		if t.Name == "" {
 			errs = append(errs, fmt.Errorf("%w: target %d has no name", ErrInvalidTarget, i))
 			continue
 		}
-		if _, dup := c.byName[t.Name]; dup {
-			errs = append(errs, fmt.Errorf("%w %q: name used twice", ErrInvalidTarget, t.Name))
-			continue
+		tt, err := c.newTarget(t)
+		if err == nil {
+			err = c.insertLocked(tt)
 		}
-		if other, dup := records[t.Record]; dup && t.Record != nil {
-			errs = append(errs, fmt.Errorf("%w %q: shares its Record with %q", ErrInvalidTarget, t.Name, other))
-			continue
+		if err != nil {
+			errs = append(errs, err)
 		}
-		tt := &target{Target: t}
-		if builtin {
-			u, client, err := c.probeTarget(t.URL)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w %q: %w", ErrInvalidTarget, t.Name, err))
-				continue
-			}
-			tt.probeURL, tt.client = u, client
-		}
-		if tt.Record == nil {
-			tt.Record = NewRecord(set.InitialState)
-		}
-		records[tt.Record] = t.Name
-		c.byName[t.Name] = tt
-		c.targets = append(c.targets, tt)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -276,17 +269,13 @@ func (c *Checker) Start(ctx context.Context) {
 	}
 	c.started = true
 	ctx, c.cancel = context.WithCancel(ctx)
+	c.tmu.Lock()
+	c.runCtx = ctx
 	for _, t := range c.targets {
-		t.Record.attach(c, t.Name, c.pol)
+		c.runLocked(t)
 	}
+	c.tmu.Unlock()
 	context.AfterFunc(ctx, c.detach)
-	if c.check == nil { // active checks off
-		return
-	}
-	for _, t := range c.targets {
-		c.wg.Add(1)
-		go c.run(ctx, t)
-	}
 }
 
 // Stop ends the checks, waits until every goroutine of c has returned and
@@ -308,42 +297,18 @@ func (c *Checker) Stop() {
 
 func (c *Checker) detach() {
 	c.detachOnce.Do(func() {
+		c.tmu.RLock()
+		defer c.tmu.RUnlock()
 		for _, t := range c.targets {
 			t.Record.detach(c)
 		}
 	})
 }
 
-// State returns the state of the named target; Unhealthy if there is no
-// such target, so a caller that asks by a stale name sends it no traffic.
-func (c *Checker) State(name string) State {
-	if t, ok := c.byName[name]; ok {
-		return t.Record.State()
-	}
-	return Unhealthy
-}
-
-// Status returns a snapshot of the named target's health, and false if c
-// has no such target.
-func (c *Checker) Status(name string) (Status, bool) {
-	if t, ok := c.byName[name]; ok {
-		return t.Record.Status(), true
-	}
-	return Status{}, false
-}
-
-// Record returns the named target's Record (nil if none): the proxy reports
-// passive outcomes to it and keeps it for the next config.
-func (c *Checker) Record(name string) *Record {
-	if t, ok := c.byName[name]; ok {
-		return t.Record
-	}
-	return nil
-}
-
 // run checks t until ctx is done.
 func (c *Checker) run(ctx context.Context, t *target) {
 	defer c.wg.Done()
+	defer close(t.done)
 	tm := c.clock.NewTimer(c.firstDelay())
 	defer tm.Stop()
 	for {
