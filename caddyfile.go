@@ -42,6 +42,18 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //	smartproxy [<upstreams...>] {
 //	    to <upstreams...>
 //	    weight <upstream> <weight>
+//	    backup <upstreams...>
+//	    discovery dns [<name>] {
+//	        name <dns name>
+//	        type A|AAAA|SRV
+//	        port <port>
+//	        scheme http|https|h2c
+//	        refresh <duration>
+//	        resolvers <ip[:port]...>
+//	        timeout <duration>
+//	        weight <n>
+//	    }
+//	    stream_close_delay <duration>
 //	    lb_policy <algorithm> [<hash_header>]
 //	    slow_start <duration>
 //	    panic_threshold <fraction>
@@ -151,7 +163,10 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //
 // An upstream is a URL (`http://10.0.0.1:8080`, `https://api.internal`,
 // `h2c://grpc:9000`) or a bare `host:port`, which means http. Weights
-// default to 1; `weight <upstream> 0` drains an upstream. A `route` inherits
+// default to 1; `weight <upstream> 0` drains an upstream; `backup` makes
+// upstreams listed by `to` standbys, used only while no other upstream is
+// available. `discovery dns` adds the backends a DNS name resolves to
+// (its block's keys are those of the JSON's discovery.dns). A `route` inherits
 // every setting it does not give from the enclosing block. Inside the
 // blocks of health_check, circuit_breaker, rate_limit and cache, each
 // subdirective is the JSON key of the same name; a flag without a value
@@ -218,7 +233,7 @@ func (p *cfParser) mark(path string) { p.at[path] = p.d.Token() }
 
 // sectionNames are the subdirectives sectionDirective knows, for "did
 // you mean".
-var sectionNames = []string{"to", "weight", "lb_policy", "slow_start", "panic_threshold", "timeout", "retries",
+var sectionNames = []string{"to", "weight", "backup", "discovery", "stream_close_delay", "lb_policy", "slow_start", "panic_threshold", "timeout", "retries",
 	"health_check", "circuit_breaker", "rate_limit", "cache", "route"}
 
 // upstreamURL turns a Caddyfile upstream into a URL: a bare host:port
@@ -292,6 +307,42 @@ func (p *cfParser) sectionDirective(prefix string, s *config.Section, idx *upstr
 		}
 		p.mark(prefix + "backends[" + strconv.Itoa(i) + "].weight")
 		s.Backends[i].Weight = &w
+	case "backup":
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		for _, a := range args {
+			i, ok := idx.lookup(s, upstreamURL(a))
+			if !ok {
+				return d.Errf("backup: upstream %s is not listed by `to` before it", a)
+			}
+			p.mark(prefix + "backends[" + strconv.Itoa(i) + "].backup")
+			s.Backends[i].Backup = true
+		}
+	case "discovery":
+		p.mark(prefix + "discovery")
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		if d.Val() != "dns" {
+			return d.Errf("discovery: unknown source %q: want `discovery dns <name> { ... }`", d.Val())
+		}
+		dns := new(config.DNSDiscovery)
+		s.Discovery = &config.Discovery{DNS: dns}
+		p.mark(prefix + "discovery.dns")
+		if d.NextArg() {
+			p.mark(prefix + "discovery.dns.name")
+			dns.Name = d.Val()
+		}
+		return p.block(prefix+"discovery.dns", dns)
+	case "stream_close_delay":
+		p.mark(prefix + "stream_close_delay")
+		v, err := durationArg(d)
+		if err != nil {
+			return err
+		}
+		s.StreamCloseDelay = v
 	case "lb_policy":
 		args := d.RemainingArgs()
 		if len(args) < 1 || len(args) > 2 {

@@ -98,6 +98,24 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		}`, `{"backends":[{"url":"http://a:1"}],"routes":[` +
 			`{"host":"api.example.com","path":"/v1","backends":[{"url":"http://b:2"}],"load_balancer":{"algorithm":"least_connections"}},` +
 			`{"path":"/static","backends":[{"url":"http://c:3"}]}]}`},
+		{"backup, discovery, stream_close_delay", `smartproxy {
+			to a:1 b:2
+			backup b:2
+			stream_close_delay 5m
+			discovery dns api.internal {
+				port 8080
+				refresh 10s
+				resolvers 127.0.0.1:53 [::1]:5353
+			}
+		}`, `{"backends":[{"url":"http://a:1"},{"url":"http://b:2","backup":true}],` +
+			`"discovery":{"dns":{"name":"api.internal","port":8080,"refresh":10000000000,"resolvers":["127.0.0.1:53","[::1]:5353"]}},` +
+			`"stream_close_delay":300000000000}`},
+		{"srv discovery, name in the block", `smartproxy {
+			discovery dns {
+				name _api._tcp.internal
+				type SRV
+			}
+		}`, `{"discovery":{"dns":{"name":"_api._tcp.internal","type":"SRV"}}}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,9 +153,14 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"block bad bool", "smartproxy {\n rate_limit 1 burst 1 {\n global maybe\n }\n}", `"maybe": want on or off`},
 		{"block unknown", "smartproxy {\n health_check {\n intervl 1s\n }\n}", `health_check: unrecognized subdirective "intervl" (did you mean "interval"?)`},
 		{"nested block unknown", "smartproxy {\n rate_limit 1 burst 1 {\n redis {\n adress x:1\n }\n }\n}", `rate_limit redis: unrecognized subdirective "adress" (did you mean "address"?)`},
-		{"unknown, nothing close", "smartproxy {\n zzzzzzzz 1\n}", `unrecognized subdirective "zzzzzzzz" (known: to, weight, lb_policy`},
+		{"unknown, nothing close", "smartproxy {\n zzzzzzzz 1\n}", `unrecognized subdirective "zzzzzzzz" (known: to, weight, backup, discovery`},
 		{"shared cache unknown", "smartproxy {\n cache {\n shared {\n store redis\n lock_timeot 1s\n }\n }\n}", `cache shared: unrecognized subdirective "lock_timeot" (did you mean "lock_timeout"?)`},
 		{"shared cache bad size", "smartproxy {\n cache {\n shared {\n max_entry_bytes 256KiB\n }\n }\n}", `cache shared max_entry_bytes: "256KiB"`},
+		{"backup unknown upstream", "smartproxy {\n to a:1\n backup b:1\n}", "backup: upstream b:1 is not listed by `to`"},
+		{"backup without upstream", "smartproxy {\n to a:1\n backup\n}", "wrong argument count"},
+		{"discovery without source", "smartproxy {\n discovery\n}", "wrong argument count"},
+		{"discovery unknown source", "smartproxy {\n discovery consul x\n}", `discovery: unknown source "consul"`},
+		{"discovery unknown key", "smartproxy {\n discovery dns a {\n prot 80\n }\n}", `discovery dns: unrecognized subdirective "prot" (did you mean "port"?)`},
 		{"argument before a block", "smartproxy {\n circuit_breaker 5 {\n }\n}", `circuit_breaker: unexpected argument "5" before the block`},
 	}
 	for _, tc := range cases {
@@ -164,6 +187,12 @@ func TestCaddyfileValidationLines(t *testing.T) {
 			`routes[1]: host "" path "/v1/": same match as routes[0], at Testfile:6`},
 		{"inline upstream", "smartproxy ftp://a:1", "backends[0].url: "},
 		{"unwritten section points at the directive", "smartproxy {\n route /x {\n }\n}", "routes[0].backends: none: set backends on the route or at the top level, at Testfile:2"},
+		{"every upstream a backup", "smartproxy {\n to a:1 b:2\n backup a:1 b:2\n}",
+			"backends[1].backup: true: every backend of the route is a backup, so none would ever be used before another failed; make at least one a primary, at Testfile:3"},
+		{"discovery port with SRV", "smartproxy {\n discovery dns _a._tcp.b {\n  type SRV\n  port 80\n }\n}",
+			"discovery.dns.port: invalid dns discovery config: port 80: not allowed with type SRV: the records give the ports, at Testfile:4"},
+		{"discovery without name", "smartproxy {\n discovery dns {\n  port 80\n }\n}",
+			`discovery.dns.name: invalid dns discovery config: name "": required, at Testfile:2`},
 		{"nested key", "smartproxy {\n to a:1\n cache {\n  max_bytes 10\n  max_entry_bytes 20\n }\n}",
 			"cache.max_entry_bytes: 20: larger than max_bytes 10, at Testfile:5"},
 	} {

@@ -3,7 +3,6 @@ package smartproxy
 import (
 	"fmt"
 	"net/url"
-	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -29,36 +28,15 @@ var (
 // their pools) come and go with reloads.
 type pooledBreaker struct {
 	*breaker.Breaker
-	mu   sync.Mutex
-	subs map[*breakerSub]struct{}
+	subs fanout[breakerSub]
 }
 
-type breakerSub struct {
-	f func(from, to breaker.State, reason string)
-}
+type breakerSub func(from, to breaker.State, reason string)
 
-func (pb *pooledBreaker) subscribe(f func(from, to breaker.State, reason string)) (unsubscribe func()) {
-	s := &breakerSub{f}
-	pb.mu.Lock()
-	pb.subs[s] = struct{}{}
-	pb.mu.Unlock()
-	return func() {
-		pb.mu.Lock()
-		delete(pb.subs, s)
-		pb.mu.Unlock()
-	}
-}
+func (pb *pooledBreaker) subscribe(f breakerSub) (unsubscribe func()) { return pb.subs.subscribe(&f) }
 
 func (pb *pooledBreaker) notify(from, to breaker.State, reason string) {
-	pb.mu.Lock()
-	subs := make([]*breakerSub, 0, len(pb.subs))
-	for s := range pb.subs {
-		subs = append(subs, s)
-	}
-	pb.mu.Unlock()
-	for _, s := range subs {
-		s.f(from, to, reason)
-	}
+	pb.subs.each(func(f *breakerSub) { (*f)(from, to, reason) })
 }
 
 // faultTolerance is what one route's health checking and breakers need to
@@ -98,7 +76,7 @@ func memberFaults(hs *holds, m *member, id string, fs faultSettings) (*pooledBre
 		k := stateKey{route: id, backend: m.b.Name, settings: fs.breaker}
 		var err error
 		pb, err = breakers.acquire(hs, k, func() (*pooledBreaker, error) {
-			pb := &pooledBreaker{subs: make(map[*breakerSub]struct{})}
+			pb := new(pooledBreaker)
 			set := fs.breakerSet
 			set.OnStateChange = pb.notify
 			b, err := breaker.New(set)

@@ -76,7 +76,7 @@ func registerMetrics(reg *prometheus.Registry) error {
 	initMetrics()
 	for _, c := range []prometheus.Collector{
 		metrics.requests, metrics.duration, metrics.transitions, metrics.retries,
-		metrics.budget, metrics.noBackend, metrics.allowed, metrics.limited, metrics.collector,
+		metrics.budget, metrics.noBackend, metrics.allowed, metrics.limited, metrics.collector, discoveryMetrics,
 	} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError

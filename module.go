@@ -74,9 +74,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.Validate(); err != nil {
 		return err
 	}
-	if err := refuseDiscovery(&h.Config); err != nil {
-		return err
-	}
 	// Valid but suspicious settings (the YAML adapter reports them with
 	// their line; JSON and Caddyfile users learn of them here).
 	for _, w := range h.Config.Warnings() {
@@ -97,7 +94,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.events = eventsApp.(*caddyevents.App)
 	h.scope = handlerScope(ctx)
-	if len(h.Backends) > 0 {
+	if len(h.Backends) > 0 || h.Discovery != nil {
 		rt, err := h.buildRoute(ctx, "default", h.Section)
 		if err != nil {
 			return err
@@ -178,13 +175,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return h.proxy(w, r, rt, ri)
 }
 
-// Cleanup closes live upgraded connections and idle backend connections,
-// and releases this config's hold on shared state (limiters, caches).
+// Cleanup stops this config's health checkers and discovery subscriptions,
+// closes idle backend connections, and releases its hold on shared state
+// (limiters, caches, discovery watchers, tunnels: a backend's upgraded
+// connections close when no config holds the backend any more).
 func (h *Handler) Cleanup() error {
 	if h.liveKey != "" {
 		_, _ = liveHandlers.Delete(h.liveKey)
 	}
 	for _, rt := range h.routes {
+		if rt.members != nil {
+			rt.members.close() // no more members joining the checker
+		}
 		rt.faults.stop()
 		rt.pool.close()
 	}

@@ -1,6 +1,7 @@
 package smartproxy
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/caddy-smartproxy/smartproxy/balancer"
 	"github.com/caddy-smartproxy/smartproxy/cache"
 	"github.com/caddy-smartproxy/smartproxy/config"
+	"github.com/caddy-smartproxy/smartproxy/discovery"
 )
 
 // route is what a request is matched to: a pool of backends and the
@@ -29,8 +31,12 @@ type route struct {
 	// belong to no client request, to this route's backends.
 	revalidate cache.FetchFunc
 	faults     faultTolerance // health checker and breaker subscriptions
-	metrics    routeMetrics
-	algorithm  string
+	// discovery is the route's DNS watcher and members the member set it
+	// drives (membership.go); both nil without discovery.
+	discovery *pooledWatcher
+	members   *membership
+	metrics   routeMetrics
+	algorithm string
 	// pooledOut: the transport keeps no reference to a request after its
 	// response, so outbound requests are pooled (h1 only).
 	pooledOut bool
@@ -42,7 +48,8 @@ type route struct {
 
 // buildRoute makes one route: its members (each backend with its shared
 // totals, breaker and health record), the pool over them, the transport,
-// then what watches and limits it.
+// then what watches and limits it, and the DNS discovery that adds
+// members (membership.go).
 //
 // short is the route's own name ("default", "api.example.com/v1/"); every
 // key of shared state, metrics label and status entry uses its id, which
@@ -65,6 +72,16 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		}
 		if members[i], subs[i], err = h.buildMember(&h.holds, name, b, bc.Backup, ms); err != nil {
 			return nil, fmt.Errorf("backends[%d]: %w", i, err)
+		}
+	}
+	var watcher *pooledWatcher
+	if s.Discovery != nil && s.Discovery.DNS != nil {
+		if scheme == "" {
+			scheme = cmp.Or(s.Discovery.DNS.Scheme, discovery.DefaultScheme)
+		}
+		var err error
+		if watcher, err = acquireWatcher(&h.holds, name, s.Discovery.DNS); err != nil {
+			return nil, fmt.Errorf("discovery: %w", err)
 		}
 	}
 	var slowStart time.Duration
@@ -101,6 +118,10 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	h.routes = append(h.routes, rt)
 	if err := h.watch(ctx, rt, ms.faults, subs); err != nil {
 		return nil, err
+	}
+	if watcher != nil {
+		rt.discovery = watcher
+		h.startDiscovery(rt, watcher, ms, scheme)
 	}
 	if s.RateLimit != nil {
 		if rt.limiter, err = newRouteLimiter(&h.holds, name, s.RateLimit, rt.metrics, h.logger); err != nil {

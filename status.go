@@ -35,9 +35,11 @@ type RouteStatus struct {
 	// OnBackups: no primary backend is available, so the backups serve.
 	OnBackups bool            `json:"on_backups,omitempty"`
 	Backends  []BackendStatus `json:"backends"`
-	RateLimit *LimiterStatus  `json:"rate_limit,omitempty"`
-	Cache     *CacheStatus    `json:"cache,omitempty"`
-	Retries   uint64          `json:"retries"` // requests retried on another backend
+	// Discovery is the route's DNS discovery; absent without one.
+	Discovery *DiscoveryStatus `json:"discovery,omitempty"`
+	RateLimit *LimiterStatus   `json:"rate_limit,omitempty"`
+	Cache     *CacheStatus     `json:"cache,omitempty"`
+	Retries   uint64           `json:"retries"` // requests retried on another backend
 }
 
 // BackendStatus is one backend of a route.
@@ -150,6 +152,7 @@ func (v *statusView) route(rt *route, snap *snapshot) {
 		OnBackups: snap.backups,
 		Backends:  make([]BackendStatus, 0, len(snap.members)),
 		Retries:   counterValue(rt.metrics.retries),
+		Discovery: discoveryStatus(rt.discovery),
 	})
 }
 

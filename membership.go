@@ -1,0 +1,216 @@
+package smartproxy
+
+import (
+	"slices"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-smartproxy/smartproxy/backend"
+	"github.com/caddy-smartproxy/smartproxy/breaker"
+	"github.com/caddy-smartproxy/smartproxy/health"
+)
+
+// A route with DNS discovery has members that come and go: its configured
+// backends, then one member per backend of the discovery watcher's last
+// good answer. On every new answer the route builds the new member set and
+// the pool publishes a snapshot over it (picks stay lock-free):
+//
+//   - a backend that stays keeps its *member, so its slow start, in-flight
+//     count and latency carry on; its health record, breaker, totals and
+//     tunnels are shared state held by route and backend name, so they
+//     also survive reloads (and a backend that leaves and comes back);
+//   - a backend that appears gets its shared state (a new health record
+//     starts in the health check's initial_state) and joins the health
+//     checker, which probes it before use when that state is unhealthy;
+//   - a backend that disappears is drained: it leaves the snapshot (no
+//     new requests) and the checker, while requests and tunnels in flight
+//     finish with it. Its hold on the shared state is let go once nothing
+//     is in flight (checked on every change) or with the config.
+//
+// A failed or empty lookup changes nothing: the watcher keeps the last
+// good set, and the failure is logged here and shown in the status.
+
+// membership is the changing part of one route's member set.
+type membership struct {
+	h       *Handler
+	rt      *route
+	watcher *pooledWatcher
+	ms      memberSettings
+	scheme  string // every member's (one transport serves the route)
+
+	mu       sync.Mutex
+	closed   bool
+	static   []*member               // the configured backends, first in every set
+	found    map[string]*foundMember // discovered, by backend name
+	draining []*foundMember          // removed, maybe with requests in flight
+	unsub    func()                  // from the watcher
+}
+
+// foundMember is a discovered member with what it holds.
+type foundMember struct {
+	m     *member
+	holds holds  // its shared state, let go when it is drained
+	unsub func() // its breaker subscription; nil: none
+}
+
+// startDiscovery makes rt's membership follow w, starting from w's current
+// answer.
+func (h *Handler) startDiscovery(rt *route, w *pooledWatcher, ms memberSettings, scheme string) {
+	d := &membership{h: h, rt: rt, watcher: w, ms: ms, scheme: scheme,
+		static: rt.pool.snap.Load().members, found: map[string]*foundMember{}}
+	rt.members = d
+	// Subscribe first, then apply the current answer: an answer that
+	// arrives in between is applied by one call or the other, and each
+	// call applies the watcher's latest.
+	d.unsub = w.subs.subscribe(&watchSub{changed: d.update, failed: d.failed})
+	d.update()
+}
+
+// update applies the watcher's current answer.
+func (d *membership) update() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	set := d.watcher.Backends()
+	list := slices.Clone(d.static)
+	taken := make(map[string]bool, len(list)+len(set))
+	for _, m := range list {
+		taken[m.b.Name] = true // a configured backend wins over the same one discovered
+	}
+	next := make(map[string]*foundMember, len(set))
+	var added []*foundMember
+	for _, fb := range set {
+		b, err := backend.New(fb.URL, fb.Weight)
+		if err != nil || b.URL.Scheme != d.scheme || taken[b.Name] {
+			continue // the discovery package makes only valid URLs of one scheme
+		}
+		taken[b.Name] = true
+		fm := d.found[b.Name]
+		if fm == nil || fm.m.configWeight != b.Weight() {
+			// New, or its SRV weight changed (a backend's weight is fixed):
+			// a new member over the same shared state.
+			if fm, err = d.newMember(b); err != nil {
+				d.h.logger.Error("adding a discovered backend", zap.String("route", d.rt.name),
+					zap.String("backend", b.Name), zap.Error(err))
+				continue
+			}
+			added = append(added, fm)
+		}
+		next[b.Name] = fm
+		list = append(list, fm.m)
+	}
+	var removed []string
+	for name, fm := range d.found {
+		if next[name] != fm {
+			d.drain(fm)
+			if next[name] == nil {
+				removed = append(removed, name)
+			}
+		}
+	}
+	d.found = next
+	for _, fm := range added {
+		d.join(fm)
+	}
+	d.rt.pool.setMembers(list)
+	d.sweep()
+	if len(added) > 0 || len(removed) > 0 {
+		d.h.logger.Info("discovered backends changed", zap.String("route", d.rt.name),
+			zap.Int("backends", len(list)), zap.Strings("added", foundNames(added)), zap.Strings("removed", removed))
+	}
+}
+
+// newMember makes the member of a discovered backend, with its own holds.
+func (d *membership) newMember(b *backend.Backend) (*foundMember, error) {
+	fm := &foundMember{}
+	m, pb, err := d.h.buildMember(&fm.holds, d.rt.name, b, false, d.ms)
+	if err != nil {
+		fm.holds.releaseAll()
+		return nil, err
+	}
+	fm.m = m
+	if pb != nil {
+		rt, h, name := d.rt, d.h, b.Name
+		fm.unsub = pb.subscribe(func(from, to breaker.State, reason string) {
+			h.breakerChanged(rt, name, from, to, reason)
+		})
+	}
+	return fm, nil
+}
+
+// join adds fm to the route's health checker.
+func (d *membership) join(fm *foundMember) {
+	c := d.rt.faults.checker
+	if c == nil {
+		return
+	}
+	err := c.Add(health.Target{Name: fm.m.b.Name, URL: probeURL(fm.m.b), Record: fm.m.health})
+	if err != nil {
+		d.h.logger.Error("health checking a discovered backend", zap.String("route", d.rt.name),
+			zap.String("backend", fm.m.b.Name), zap.Error(err))
+	}
+}
+
+// drain takes fm out of health checking and its breaker's observers and
+// keeps it until nothing is in flight.
+func (d *membership) drain(fm *foundMember) {
+	if c := d.rt.faults.checker; c != nil {
+		c.Remove(fm.m.b.Name)
+	}
+	if fm.unsub != nil {
+		fm.unsub()
+		fm.unsub = nil
+	}
+	d.draining = append(d.draining, fm)
+}
+
+// sweep lets go of the drained members with nothing in flight (an upgraded
+// connection counts until it closes).
+func (d *membership) sweep() {
+	d.draining = slices.DeleteFunc(d.draining, func(fm *foundMember) bool {
+		if fm.m.b.InFlight() > 0 {
+			return false
+		}
+		fm.holds.releaseAll()
+		return true
+	})
+}
+
+// failed logs a failed lookup; the last good set stays.
+func (d *membership) failed(err error) {
+	d.h.logger.Warn("dns discovery lookup failed; keeping the last good backends",
+		zap.String("route", d.rt.name), zap.Int("backends", len(d.watcher.Backends())), zap.Error(err))
+}
+
+// close stops following the watcher and lets go of every discovered
+// member's shared state; the config is gone.
+func (d *membership) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	d.closed = true
+	d.unsub()
+	for _, fm := range d.found {
+		if fm.unsub != nil {
+			fm.unsub()
+		}
+		fm.holds.releaseAll()
+	}
+	for _, fm := range d.draining {
+		fm.holds.releaseAll()
+	}
+	d.found, d.draining = nil, nil
+}
+
+func foundNames(fms []*foundMember) []string {
+	out := make([]string, len(fms))
+	for i, fm := range fms {
+		out[i] = fm.m.b.Name
+	}
+	return out
+}
