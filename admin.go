@@ -1,6 +1,7 @@
 package smartproxy
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,11 @@ func init() {
 
 //go:embed statuspage.html
 var statusPage []byte
+
+// statusPageControls is the page with its Drain / Maint / Ready buttons,
+// for where the state API is served beside it: the admin endpoint, and a
+// status handler configured with controls.
+var statusPageControls = bytes.Replace(statusPage, []byte(`data-controls="off"`), []byte(`data-controls="on"`), 1)
 
 // Admin is the admin API module admin.api.smartproxy. It reads the running
 // configs' routes (never a handler instance of its own) and serves:
@@ -72,7 +78,7 @@ func (a *Admin) handlePage(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Security-Policy", statusPageCSP)
-	_, err := w.Write(statusPage)
+	_, err := w.Write(statusPageControls)
 	return err
 }
 
