@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -56,6 +57,8 @@ func startCDP(t *testing.T, w, h int) *cdp {
 		"--hide-scrollbars", "--user-data-dir="+t.TempDir(), "--remote-debugging-pipe",
 		fmt.Sprintf("--window-size=%d,%d", w, h), "about:blank")
 	cmd.ExtraFiles = []*os.File{cmdR, outW} // fds 3 and 4
+	// A group of its own, so that its renderers and helpers end with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +83,21 @@ func startCDP(t *testing.T, w, h int) *cdp {
 		}
 	}()
 	t.Cleanup(func() {
+		// Browser.close lets every Chromium process exit before the
+		// test's temporary profile directory is removed; the group is
+		// killed if it does not within 10 s, and in any case once the
+		// browser is gone, so no helper outlives the test.
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		b, _ := json.Marshal(map[string]any{"id": 1 << 30, "method": "Browser.close"})
+		_, _ = cmdW.Write(append(b, 0))
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		}
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
 		cmdW.Close()
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
 		outR.Close()
 		<-c.done
 	})
