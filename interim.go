@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/caddy-smartproxy/smartproxy/forward"
+	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
 // Interim responses. A backend's 103 Early Hints (RFC 8297) and 102
@@ -41,39 +42,77 @@ var errTooManyInterim = errors.New("too many 1xx responses")
 type interimHook struct {
 	trace httptrace.ClientTrace
 
-	mu    sync.Mutex
-	w     http.ResponseWriter
-	armed bool
-	n     int // 1xx responses seen in the current try
+	mu     sync.Mutex
+	w      http.ResponseWriter
+	armed  bool
+	n      int  // 1xx responses seen in the current try
+	direct bool // pooled and handed to h1 (installInterim)
 }
 
+// interimKey holds the hook in the context of an outbound request whose
+// transport reads it from there.
 type interimKey struct{}
 
 // installInterim makes out (the request sent to backends for the client's
-// request r, answered through w) carry the interim-response hook. It does
-// nothing for an HTTP/1.0 client.
-func installInterim(w http.ResponseWriter, r, out *http.Request) {
+// request r, answered through w over transport t) carry the
+// interim-response hook, and returns it; nil for an HTTP/1.0 client. For
+// the h1 transport the hook is pooled and handed to it directly (see
+// roundTripInterim), so the request needs no context of its own: release
+// it when the request is done. Any other transport reads it from out's
+// context as an httptrace.ClientTrace.
+func installInterim(w http.ResponseWriter, r, out *http.Request, t http.RoundTripper) *interimHook {
 	if !r.ProtoAtLeast(1, 1) {
-		return
+		return nil
+	}
+	if isH1(t) {
+		ih := interimPool.Get().(*interimHook)
+		ih.w, ih.direct = w, true
+		return ih
 	}
 	ih := &interimHook{w: w}
 	ih.trace.Got1xxResponse = ih.got1xx
 	ctx := httptrace.WithClientTrace(out.Context(), &ih.trace)
 	*out = *out.WithContext(context.WithValue(ctx, interimKey{}, ih))
+	return ih
 }
 
-// roundTripInterim is t.RoundTrip(out) with out's interim hook, if any,
+// interimPool holds the hooks h1 is handed directly: h1 calls them in the
+// request's goroutine only, before its RoundTrip returns, so no reference
+// outlives the request.
+var interimPool = sync.Pool{New: func() any { return new(interimHook) }}
+
+// release returns a pooled hook; it does nothing to one in a context,
+// which Go's transport may still hold.
+func (ih *interimHook) release() {
+	if ih == nil || !ih.direct {
+		return
+	}
+	ih.w, ih.armed, ih.n = nil, false, 0
+	interimPool.Put(ih)
+}
+
+// Interim is h1's InterimHandler: the hook, called directly.
+func (ih *interimHook) Interim(code int, h http.Header) error {
+	return ih.got1xx(code, textproto.MIMEHeader(h))
+}
+
+// roundTripInterim is t.RoundTrip(out) with the interim hook ih, if any,
 // armed for exactly its duration: no 1xx reaches the client after the
 // final response's headers are in hand, nor after a failed try.
-func roundTripInterim(t http.RoundTripper, out *http.Request) (*http.Response, error) {
-	ih, _ := out.Context().Value(interimKey{}).(*interimHook)
+func roundTripInterim(t http.RoundTripper, out *http.Request, ih *interimHook) (*http.Response, error) {
 	if ih == nil {
 		return t.RoundTrip(out)
 	}
 	ih.mu.Lock()
 	ih.armed, ih.n = true, 0
 	ih.mu.Unlock()
-	resp, err := t.RoundTrip(out)
+	var resp *http.Response
+	var err error
+	if ht, ok := t.(*h1.Transport); ok && ih.direct {
+		resp, err = ht.RoundTripInterim(out, ih)
+	} else {
+		resp, err = t.RoundTrip(out)
+	}
 	ih.mu.Lock()
 	ih.armed = false
 	ih.mu.Unlock()

@@ -1,13 +1,18 @@
 package smartproxy
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
 	"net/textproto"
 	"testing"
+
+	"github.com/caddy-smartproxy/smartproxy/h1"
 )
 
 // interimSink records the 1xx written to it with the header map at the
@@ -80,8 +85,8 @@ func TestInterimHook(t *testing.T) {
 			w := &interimSink{ResponseRecorder: httptest.NewRecorder()}
 			w.Header().Set("Server", "front")
 			out := r.Clone(r.Context())
-			installInterim(w, r, out)
-			_, err := roundTripInterim(tt.rt, out)
+			ih := installInterim(w, r, out, tt.rt)
+			_, err := roundTripInterim(tt.rt, out, ih)
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("err %v, want %v", err, tt.err)
 			}
@@ -101,12 +106,61 @@ func TestInterimDisarmedAfterRoundTrip(t *testing.T) {
 	w := &interimSink{ResponseRecorder: httptest.NewRecorder()}
 	r := httptest.NewRequest("GET", "/", nil)
 	out := r.Clone(r.Context())
-	installInterim(w, r, out)
-	if _, err := roundTripInterim(scripted1xx{}, out); err != nil {
+	ih := installInterim(w, r, out, scripted1xx{})
+	if _, err := roundTripInterim(scripted1xx{}, out, ih); err != nil {
 		t.Fatal(err)
 	}
 	tr := httptrace.ContextClientTrace(out.Context())
 	if err := tr.Got1xxResponse(103, textproto.MIMEHeader{"Link": {"</late>"}}); err != nil || len(w.sent) != 0 {
 		t.Errorf("late 1xx: err %v, sent %v", err, w.sent)
+	}
+}
+
+// Over h1 the hook is handed to the transport directly: the 1xx reach the
+// client as through a context's trace, the outbound request keeps its
+// context (no per-request trace), and the hook goes back to its pool.
+func TestInterimDirectToH1(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"+
+			"HTTP/1.1 102 Processing\r\n\r\n"+
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	}()
+	tr := h1.New(h1.Config{})
+	defer tr.Close()
+	w := &interimSink{ResponseRecorder: httptest.NewRecorder()}
+	w.Header().Set("Server", "front")
+	r := httptest.NewRequest("GET", "http://"+ln.Addr().String()+"/", nil)
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	ctx := out.Context()
+	ih := installInterim(w, r, out, tr)
+	if !ih.direct || out.Context() != ctx {
+		t.Fatalf("direct %v, context replaced %v: want the hook handed to h1", ih.direct, out.Context() != ctx)
+	}
+	resp, err := roundTripInterim(tr, out, ih)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	ih.release()
+	if got, want := fmt.Sprint(w.sent), "[103 map[Link:[</a>] Server:[front]] 102 map[Server:[front]]]"; got != want {
+		t.Errorf("sent %s, want %s", got, want)
+	}
+	if ih.w != nil {
+		t.Error("released hook still holds the response writer")
 	}
 }

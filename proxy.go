@@ -53,7 +53,8 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 		defer o.Release()
 	}
 	out := &o.Req
-	installInterim(w, r, out) // issue 18: forward 103/102 to the client (interim.go)
+	ih := installInterim(w, r, out, rt.transport) // issue 18: forward 103/102 to the client (interim.go)
+	defer ih.release()
 	var reset func()
 	if rp.count > 0 && rp.mayResend(r) {
 		var err error
@@ -81,7 +82,7 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 			return caddyhttp.Error(http.StatusServiceUnavailable, errNoBackend)
 		}
 		tried = append(tried, b)
-		t := h.roundTrip(r, out, rt, b, ri)
+		t := h.roundTrip(r, out, rt, b, ri, ih)
 		if !st.again(tried, &t) {
 			if t.err == nil {
 				return h.deliver(w, r, out, &t)
@@ -142,7 +143,7 @@ func (t *try) failure() error {
 // roundTrip sends out to b and records the outcome (breaker, passive
 // health, latency). A try with an answer keeps b acquired until it is
 // closed (deliver, or the retry loop); a failed one is closed already.
-func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend, ri *requestInfo) try {
+func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend, ri *requestInfo, ih *interimHook) try {
 	m := rt.pool.member(b)
 	var done breaker.Done
 	if m.breaker != nil {
@@ -156,7 +157,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	b.Acquire()
 	t := try{b: b}
 	begin := time.Now()
-	resp, err := roundTripInterim(rt.transport, out) // issue 18: 1xx hook armed for this try (interim.go)
+	resp, err := roundTripInterim(rt.transport, out, ih) // issue 18: 1xx hook armed for this try (interim.go)
 	now := time.Now()
 	latency := now.Sub(begin)
 	if err != nil {

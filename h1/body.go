@@ -195,7 +195,7 @@ func (c *conn) awaitContinue(req *http.Request) bool {
 			c.early = resp
 			return false
 		}
-		if err := interim(req, resp); err != nil {
+		if err := c.interim(req, resp); err != nil {
 			c.earlyErr = err
 			return false
 		}

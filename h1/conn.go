@@ -70,6 +70,7 @@ type conn struct {
 	rb       requestBody      // the request body's wrapper, reused
 	wreq     http.Request     // the request as written when it has a body
 	lr       io.LimitedReader // the spliced rest of a body (splice.go), reused
+	ih       InterimHandler   // told of 1xx responses (RoundTripInterim); nil: the context's trace
 }
 
 func (t *Transport) dialConn(ctx context.Context, hp *hostPool) (*conn, error) {
@@ -194,7 +195,9 @@ func (s staleness) retryable(replayable, idempotent bool) bool {
 // The request is written under no deadline (the client paces its body;
 // the request's context and the server's read timeouts bound it); the
 // header deadline is armed once it is all written.
-func (c *conn) roundTrip(req *http.Request) (*http.Response, staleness, error) {
+func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, staleness, error) {
+	c.ih = ih
+	defer func() { c.ih = nil }()
 	ctx := req.Context()
 	c.nread, c.werr, c.early, c.earlyErr = 0, nil, nil, nil
 	c.limit = c.t.cfg.MaxResponseHeaderBytes
@@ -294,7 +297,7 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			return resp, nil
 		}
-		if err := interim(req, resp); err != nil {
+		if err := c.interim(req, resp); err != nil {
 			return nil, err
 		}
 		if i == maxInterim {
@@ -310,8 +313,12 @@ func (c *conn) readHead(req *http.Request) (*http.Response, error) {
 	return http.ReadResponse(c.br, req)
 }
 
-// interim reports a skipped 1xx response to the request's client trace.
-func interim(req *http.Request, resp *http.Response) error {
+// interim reports a skipped 1xx response to the exchange's
+// InterimHandler, or else to the request's client trace.
+func (c *conn) interim(req *http.Request, resp *http.Response) error {
+	if c.ih != nil {
+		return c.ih.Interim(resp.StatusCode, resp.Header)
+	}
 	if tr := httptrace.ContextClientTrace(req.Context()); tr != nil && tr.Got1xxResponse != nil {
 		return tr.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header))
 	}

@@ -274,6 +274,21 @@ func New(cfg Config) *Transport {
 // ErrInvalidHeader before anything is sent; a request body that fails to
 // read fails the exchange with a *RequestBodyError.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.RoundTripInterim(req, nil)
+}
+
+// An InterimHandler is told of each interim (1xx) response an exchange
+// skips, 100 Continue included, as httptrace's Got1xxResponse is; an error
+// fails the exchange. It runs in the caller's goroutine, before
+// RoundTripInterim returns, and header is the 1xx's own.
+type InterimHandler interface {
+	Interim(code int, header http.Header) error
+}
+
+// RoundTripInterim is RoundTrip with ih, when not nil, told of the
+// interim responses in place of the request context's client trace: a
+// proxy that forwards them needs no context of its own per request.
+func (t *Transport) RoundTripInterim(req *http.Request, ih InterimHandler) (*http.Response, error) {
 	u := req.URL
 	if u == nil || u.Scheme != "http" {
 		closeBody(req)
@@ -309,7 +324,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			return nil, err
 		}
-		resp, stale, err := c.roundTrip(req)
+		resp, stale, err := c.roundTrip(req, ih)
 		if err == nil {
 			return resp, nil
 		}
