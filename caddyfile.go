@@ -72,6 +72,22 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //	    write_timeout <duration>            # = timeouts { write }
 //	    keepalive <duration>                # = timeouts { idle_connection }
 //	    request_body_timeout <duration>     # = timeouts { request_body }
+//	    tls {
+//	        ca <pem_file>
+//	        ca_pem <pem>
+//	        client_certificate <pem_file>
+//	        client_key <pem_file>
+//	        server_name <name>
+//	        insecure_skip_verify
+//	        min_version 1.2|1.3
+//	        renegotiation never|once|freely
+//	    }
+//	    tls_trusted_ca_certs <pem_file>         # = tls { ca }, Caddy's word
+//	    tls_client_auth <cert_file> <key_file>  # = tls { client_certificate client_key }
+//	    tls_server_name <name>                  # = tls { server_name }
+//	    tls_insecure_skip_verify                # = tls { insecure_skip_verify }
+//	    tls_renegotiation <level>               # = tls { renegotiation }
+//	    host_header client|backend|<value with placeholders>
 //	    retries [<count>] {
 //	        count <n>
 //	        backoff <duration>

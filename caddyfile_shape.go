@@ -3,6 +3,7 @@ package smartproxy
 import (
 	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/caddy-smartproxy/smartproxy/config"
 )
@@ -12,7 +13,8 @@ import (
 
 // shapeNames are the subdirectives shapeDirective knows.
 var shapeNames = []string{"timeouts", "dial_timeout", "response_header_timeout", "read_timeout", "write_timeout",
-	"keepalive", "request_body_timeout"}
+	"keepalive", "request_body_timeout", "tls", "tls_server_name", "tls_trusted_ca_certs", "tls_client_auth",
+	"tls_insecure_skip_verify", "tls_renegotiation", "host_header"}
 
 // timeoutWords are Caddy's transport words for single timeouts, each a
 // key of config.Timeouts.
@@ -29,6 +31,9 @@ var timeoutWords = map[string]string{
 // `retries`, into s; ok is false for any other subdirective.
 func (p *cfParser) shapeDirective(prefix string, s *config.Section) (ok bool, err error) {
 	d := p.d
+	if _, ok := p.at[prefix+"tls"]; !ok && strings.HasPrefix(d.Val(), "tls_") {
+		p.mark(prefix + "tls") // an error about the section as a whole points here
+	}
 	if key, one := timeoutWords[d.Val()]; one {
 		p.mark(prefix + "timeouts." + key)
 		v, err := durationArg(d)
@@ -43,6 +48,51 @@ func (p *cfParser) shapeDirective(prefix string, s *config.Section) (ok bool, er
 		return true, nil
 	}
 	switch d.Val() {
+	case "tls":
+		p.mark(prefix + "tls")
+		return true, p.block(prefix+"tls", tlsOf(s))
+	case "tls_server_name", "tls_renegotiation":
+		key := "server_name"
+		if d.Val() == "tls_renegotiation" {
+			key = "renegotiation"
+		}
+		p.mark(prefix + "tls." + key)
+		args := d.RemainingArgs()
+		if len(args) != 1 {
+			return true, d.ArgErr()
+		}
+		if key == "server_name" {
+			tlsOf(s).ServerName = args[0]
+		} else {
+			tlsOf(s).Renegotiation = args[0]
+		}
+	case "tls_trusted_ca_certs":
+		p.mark(prefix + "tls.ca")
+		args := d.RemainingArgs()
+		if len(args) != 1 {
+			return true, d.Errf("tls_trusted_ca_certs: want one PEM file (it may hold several certificates), got %d", len(args))
+		}
+		tlsOf(s).CA = args[0]
+	case "tls_client_auth":
+		p.mark(prefix + "tls.client_certificate")
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return true, d.Errf("tls_client_auth: want <cert_file> <key_file>, got %d values", len(args))
+		}
+		tlsOf(s).ClientCertificate, tlsOf(s).ClientKey = args[0], args[1]
+	case "tls_insecure_skip_verify":
+		p.mark(prefix + "tls.insecure_skip_verify")
+		if d.NextArg() {
+			return true, d.ArgErr()
+		}
+		tlsOf(s).InsecureSkipVerify = true
+	case "host_header":
+		p.mark(prefix + "host_header")
+		args := d.RemainingArgs()
+		if len(args) != 1 {
+			return true, d.ArgErr()
+		}
+		s.HostHeader = args[0]
 	case "timeouts":
 		p.mark(prefix + "timeouts")
 		if s.Timeouts == nil {
@@ -63,6 +113,15 @@ func (p *cfParser) shapeDirective(prefix string, s *config.Section) (ok bool, er
 			s.Retries.Count = &n
 		}
 		return true, p.block(prefix+"retries", s.Retries)
+	default:
+		return false, nil
 	}
-	return false, nil
+	return true, nil
+}
+
+func tlsOf(s *config.Section) *config.BackendTLS {
+	if s.TLS == nil {
+		s.TLS = new(config.BackendTLS)
+	}
+	return s.TLS
 }

@@ -40,6 +40,24 @@ func TestCaddyfileShaping(t *testing.T) {
 				backoff 10ms
 			}
 		}`, `{"backends":[{"url":"http://a:1"}],"retries":{"count":2,"backoff":10000000,"on_status":[500,502,429],"methods":["GET","POST"]}}`},
+		{"tls block", `smartproxy {
+			to https://a:1
+			tls {
+				ca /etc/ca.pem
+				server_name api.internal
+				min_version 1.3
+			}
+			host_header client
+		}`, `{"backends":[{"url":"https://a:1"}],"tls":{"ca":"/etc/ca.pem","server_name":"api.internal","min_version":"1.3"},"host_header":"client"}`},
+		{"Caddy's tls words", `smartproxy {
+			to https://a:1
+			tls_trusted_ca_certs /etc/ca.pem
+			tls_client_auth /etc/c.pem /etc/k.pem
+			tls_server_name api.internal
+			tls_renegotiation once
+			tls_insecure_skip_verify
+		}`, `{"backends":[{"url":"https://a:1"}],"tls":{"ca":"/etc/ca.pem","client_certificate":"/etc/c.pem","client_key":"/etc/k.pem",` +
+			`"server_name":"api.internal","insecure_skip_verify":true,"renegotiation":"once"}}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,6 +84,8 @@ func TestCaddyfileShapingErrors(t *testing.T) {
 		{"retry on 404", "smartproxy {\n to a:1\n retries {\n  on_status 502 404\n }\n}",
 			"retries.on_status[1]: 404: only 429 and 500-599 answers can be retried, at Testfile:4"},
 		{"lower-case method", "smartproxy {\n to a:1\n retries {\n  methods post\n }\n}", `retries.methods[0]: "post": not an HTTP method`},
+		{"tls on http backends", "smartproxy {\n to a:1\n tls_server_name x\n}", "tls: set, but the backends are http://: TLS settings apply to https:// backends, at Testfile:3"},
+		{"client auth one file", "smartproxy {\n to https://a:1\n tls_client_auth /c.pem\n}", "tls_client_auth: want <cert_file> <key_file>"},
 		{"unknown timeout", "smartproxy {\n to a:1\n timeouts {\n  connect 1s\n }\n}", `timeouts: unrecognized subdirective "connect"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

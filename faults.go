@@ -127,9 +127,13 @@ func (h *Handler) watch(ctx caddy.Context, rt *route, fs faultSettings, subs []*
 		targets[i] = health.Target{Name: m.b.Name, URL: probeURL(m.b), Record: m.health}
 	}
 	logger := h.logger.Named("health")
-	c, err := health.New(*fs.health, targets, health.WithLogger(func(msg string, fields ...any) {
+	opts := []health.Option{health.WithLogger(func(msg string, fields ...any) {
 		logger.Warn(msg, zap.Any("details", fields))
-	}))
+	})}
+	if c := rt.shaping.healthClient(); c != nil { // the route's backend TLS (shaping.go)
+		opts = append(opts, health.WithClient(c))
+	}
+	c, err := health.New(*fs.health, targets, opts...)
 	if err != nil {
 		return fmt.Errorf("health_check: %w", err)
 	}

@@ -53,6 +53,7 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 		defer o.Release()
 	}
 	out := &o.Req
+	rt.shaping.prepare(r, out)                    // issue 17: Host, headers (shaping.go)
 	ih := installInterim(w, r, out, rt.transport) // issue 18: forward 103/102 to the client (interim.go)
 	defer ih.release()
 	var reset func()
@@ -154,10 +155,11 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 		done = d
 	}
 	forward.SetTarget(out, r, b.URL)
+	rt.shaping.atBackend(out, b) // issue 17: a Host that names the backend (shaping.go)
 	b.Acquire()
 	t := try{b: b}
 	begin := time.Now()
-	resp, err := roundTripInterim(rt.transport, out, ih) // issue 18: 1xx hook armed for this try (interim.go)
+	resp, err := roundTripInterim(rt.transportTo(b), out, ih) // issue 18: 1xx hook armed for this try (interim.go)
 	now := time.Now()
 	latency := now.Sub(begin)
 	if err != nil {

@@ -119,8 +119,8 @@ func decide(resp *http.Response, err error, replayable bool, on *statusSet) verd
 		if replayable && on.has(resp.StatusCode) {
 			return retryable
 		}
-	case nothingSent(err):
-		return moveOn
+	case nothingSent(err), isCertError(err):
+		return moveOn // nothing of the request was sent
 	case replayable:
 		return retryable
 	}

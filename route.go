@@ -40,7 +40,8 @@ type route struct {
 	// pooledOut: the transport keeps no reference to a request after its
 	// response, so outbound requests are pooled (h1 only).
 	pooledOut bool
-	h2c       bool // the backends speak h2c, which cannot carry an Upgrade
+	h2c       bool    // the backends speak h2c, which cannot carry an Upgrade
+	shaping   shaping // issue 17: per-backend TLS, Host, headers (shaping.go)
 	// bodyTimeout bounds the arrival of the client's request body
 	// (timeouts.request_body); 0: no bound.
 	bodyTimeout time.Duration
@@ -59,12 +60,14 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	ms := memberSettings{faults: newFaultSettings(s), closeDelay: time.Duration(s.StreamCloseDelay)}
 	members := make([]*member, len(s.Backends))
 	subs := make([]*pooledBreaker, len(s.Backends))
+	bs := make([]*backend.Backend, len(s.Backends))
 	scheme := ""
 	for i, bc := range s.Backends {
 		b, err := backend.New(bc.URL, bc.WeightOrDefault())
 		if err != nil {
 			return nil, fmt.Errorf("backends[%d]: %w", i, err)
 		}
+		bs[i] = b
 		if scheme == "" {
 			scheme = b.URL.Scheme
 		} else if b.URL.Scheme != scheme {
@@ -97,7 +100,11 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	if err != nil {
 		return nil, fmt.Errorf("load_balancer: %w", err)
 	}
-	tr, err := h.transports.get(s.EffectiveTimeouts(), scheme)
+	tr, err := h.transports.get(s.EffectiveTimeouts(), scheme, s.TLS)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := h.newShaping(s, bs, scheme)
 	if err != nil {
 		return nil, err
 	}
@@ -107,6 +114,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		scope:     h.scope,
 		pool:      newPool(members, bal, panicThreshold),
 		transport: tr,
+		shaping:   sh,
 		retry:     newRetryPolicy(s.Retries),
 		pooledOut: isH1(tr),
 		h2c:       scheme == "h2c",

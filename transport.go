@@ -40,6 +40,7 @@ const (
 type transportKey struct {
 	timeouts config.Timeouts // with defaults applied (Section.EffectiveTimeouts)
 	scheme   string          // of the backends' configured URLs: http, https or h2c
+	tls      string          // the https backends' TLS settings (backendTLSKey)
 }
 
 // transports provisions transports on demand during Provision and cleans
@@ -52,8 +53,11 @@ type transports struct {
 	m   map[transportKey]http.RoundTripper
 }
 
-func (ts *transports) get(tm config.Timeouts, scheme string) (http.RoundTripper, error) {
-	k := transportKey{tm, scheme}
+func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendTLS) (http.RoundTripper, error) {
+	if scheme != "https" {
+		bt = nil
+	}
+	k := transportKey{tm, scheme, backendTLSKey(bt)}
 	if t, ok := ts.m[k]; ok {
 		return t, nil
 	}
@@ -105,10 +109,21 @@ func (ts *transports) get(tm config.Timeouts, scheme string) (http.RoundTripper,
 		// the breaker never saw a failure.
 		t.TLS = &reverseproxy.TLSConfig{HandshakeTimeout: caddy.Duration(dial)}
 	}
+	ours, err := clientTLS(bt)
+	if err != nil {
+		return nil, err
+	}
+	if bt != nil && bt.InsecureSkipVerify {
+		ts.ctx.Logger().Warn("tls.insecure_skip_verify is on: backend certificates are not verified, so anyone on the path can read and change this traffic")
+	}
 	if err := t.Provision(ts.ctx); err != nil {
 		return nil, fmt.Errorf("provisioning transport: %v", err)
 	}
 	if scheme == "https" {
+		if t.Transport.TLSClientConfig == nil {
+			t.Transport.TLSClientConfig = new(tls.Config)
+		}
+		mergeTLS(t.Transport.TLSClientConfig, ours)
 		t.Transport.DialTLSContext = dialTLS(t.Transport.TLSClientConfig, dial, read, write)
 	}
 	ts.m[k] = t
@@ -163,6 +178,10 @@ func dialTLS(base *tls.Config, dial, read, write time.Duration) func(context.Con
 		tc := tls.Client(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
+			if certProblem(err) {
+				// Reached, and refused over a certificate (backendtls.go).
+				return nil, &tlsCertError{addr: addr, err: err}
+			}
 			// Nothing of the request was sent.
 			return nil, reverseproxy.NewDialError(fmt.Errorf("tls handshake with %s: %w", addr, err))
 		}

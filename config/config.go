@@ -94,6 +94,18 @@ type Section struct {
 	// Default: a request that failed before anything was sent (dial
 	// error, refused connection) is retried once on another backend.
 	Retries *Retries `json:"retries,omitempty"`
+
+	// TLS configures TLS to https:// backends (trust, mutual TLS, the
+	// name verified). A backend may override it with its own tls.
+	// Default: Go's defaults with the system roots.
+	TLS *BackendTLS `json:"tls,omitempty"`
+
+	// HostHeader is the Host sent to backends: `client` (the client's
+	// Host), `backend` (the backend URL's host[:port]), or any value with
+	// Caddy placeholders. Default: client for http:// and h2c://
+	// backends, backend for https:// ones (as Caddy's reverse_proxy):
+	// TLS backends behind SNI routing or a CDN need their own name.
+	HostHeader string `json:"host_header,omitempty"`
 }
 
 // Backend is one upstream server.
@@ -113,6 +125,10 @@ type Backend struct {
 	// route's backends may not all be backups (discovered backends are
 	// primaries). Default: false.
 	Backup bool `json:"backup,omitempty"`
+
+	// TLS replaces the section's tls for this backend alone (https://
+	// only). Default: the section's.
+	TLS *BackendTLS `json:"tls,omitempty"`
 }
 
 // WeightOrDefault returns the backend's weight, 1 when unset.

@@ -50,6 +50,9 @@ func (c *Config) Validate() error {
 	if err := checkGRPCSchemes("", c.Section, c.Section); err != nil {
 		return err
 	}
+	if err := validateTLSUse("", c.Section, c.Section); err != nil {
+		return err
+	}
 	seen := map[string]int{}
 	for i, r := range c.Routes {
 		p := "routes[" + strconv.Itoa(i) + "]"
@@ -71,6 +74,9 @@ func (c *Config) Validate() error {
 			return errAt(p+".backends", "none: set backends on the route or at the top level")
 		}
 		if err := checkGRPCSchemes(p+".", r.Section, c.Route(i)); err != nil {
+			return err
+		}
+		if err := validateTLSUse(p+".", r.Section, c.Route(i)); err != nil {
 			return err
 		}
 	}
@@ -130,6 +136,7 @@ func (c *Config) Route(i int) Section {
 	if r.StreamCloseDelay == 0 {
 		r.StreamCloseDelay = top.StreamCloseDelay
 	}
+	inheritShaping(&r, top)
 	return r
 }
 
@@ -141,6 +148,9 @@ func (s *Section) validate(p string) error {
 		return errAt(p+"timeout", "%v: must not be negative", time.Duration(s.Timeout))
 	}
 	if err := s.validateTimeouts(p); err != nil {
+		return err
+	}
+	if err := s.validateShaping(p); err != nil {
 		return err
 	}
 	if err := validateBackends(p+"backends", s.Backends, s.Discovery != nil); err != nil {

@@ -1,0 +1,127 @@
+package smartproxy
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-smartproxy/smartproxy/backend"
+	"github.com/caddy-smartproxy/smartproxy/config"
+)
+
+// shaping is what a route does to each request on its way to a backend
+// (issue 17): per-backend TLS transports and the Host policy. Its zero
+// value does nothing and costs nothing.
+type shaping struct {
+	// transports are the backends with TLS settings of their own
+	// (backends[].tls); nil when none has.
+	transports map[*backend.Backend]http.RoundTripper
+	host       hostPolicy
+	// tls is the route's backend TLS (tls), for its health checks; nil
+	// for Go's defaults.
+	tls *tls.Config
+}
+
+// hostPolicy says which Host goes to the backend.
+type hostPolicy struct {
+	mode hostMode
+	tmpl template // hostValue's
+}
+
+type hostMode uint8
+
+const (
+	hostClient  hostMode = iota // the client's Host (the outbound request's own)
+	hostBackend                 // the backend URL's host[:port]
+	hostValue                   // a value with placeholders
+)
+
+// newShaping builds the route's shaping from its effective section s,
+// whose backends are bs (in order) and speak scheme.
+func (h *Handler) newShaping(s config.Section, bs []*backend.Backend, scheme string) (shaping, error) {
+	var sh shaping
+	switch s.HostHeader {
+	case "client":
+	case "backend":
+		sh.host.mode = hostBackend
+	case "":
+		if scheme == "https" {
+			sh.host.mode = hostBackend
+		}
+	default:
+		sh.host = hostPolicy{mode: hostValue, tmpl: parseTemplate(s.HostHeader)}
+	}
+	if scheme == "https" {
+		var err error
+		if sh.tls, err = clientTLS(s.TLS); err != nil {
+			return sh, err
+		}
+	}
+	tm := s.EffectiveTimeouts()
+	for i, bc := range s.Backends {
+		if bc.TLS == nil || i >= len(bs) {
+			continue
+		}
+		tr, err := h.transports.get(tm, scheme, bc.TLS)
+		if err != nil {
+			return sh, fmt.Errorf("backends[%d].%w", i, err)
+		}
+		if sh.transports == nil {
+			sh.transports = make(map[*backend.Backend]http.RoundTripper)
+		}
+		sh.transports[bs[i]] = tr
+	}
+	return sh, nil
+}
+
+// healthClient is the client of the route's HTTP health checks when its
+// backends have TLS settings: a fresh connection per probe, as the health
+// package's own, trusting what the route trusts. nil: the default client.
+func (sh *shaping) healthClient() *http.Client {
+	if sh.tls == nil {
+		return nil
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: sh.tls, DisableKeepAlives: true, ForceAttemptHTTP2: true}}
+}
+
+// transport is the transport to b: its own, or the route's.
+func (rt *route) transportTo(b *backend.Backend) http.RoundTripper {
+	if rt.shaping.transports != nil {
+		if t, ok := rt.shaping.transports[b]; ok {
+			return t
+		}
+	}
+	return rt.transport
+}
+
+// prepare shapes out, the outbound copy of r, once per request, after
+// hop-by-hop stripping and X-Forwarded-*: a Host from placeholders.
+func (sh *shaping) prepare(r, out *http.Request) {
+	if sh.host.mode == hostValue {
+		repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		out.Host = sh.host.tmpl.expand(repl)
+	}
+}
+
+// atBackend shapes out for a try at b: the backend's Host.
+func (sh *shaping) atBackend(out *http.Request, b *backend.Backend) {
+	if sh.host.mode == hostBackend {
+		out.Host = backendHost(b)
+	}
+}
+
+// backendHost is b's host[:port] as a Host header: without the scheme's
+// default port, as a browser would send it.
+func backendHost(b *backend.Backend) string {
+	h := b.URL.Host
+	switch b.URL.Scheme {
+	case "https":
+		return strings.TrimSuffix(h, ":443")
+	case "http", "h2c":
+		return strings.TrimSuffix(h, ":80")
+	}
+	return h
+}
