@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -147,6 +148,10 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	return rt, nil
 }
 
+// inFlights are the backends' counts of requests in flight, kept across
+// reloads: tunnels outlive the config that opened them (tunnel.go).
+var inFlights = newShared[*atomic.Int64]("inflight", nil)
+
 // memberSettings are what a route's members are made with.
 type memberSettings struct {
 	faults     faultSettings
@@ -166,6 +171,13 @@ func (h *Handler) buildMember(hs *holds, id string, b *backend.Backend, backup b
 		return nil, nil, err
 	}
 	m.metrics = newBackendMetrics(id, b.Name, totals)
+	inflight, err := inFlights.acquire(hs, stateKey{route: id, backend: b.Name}, func() (*atomic.Int64, error) {
+		return new(atomic.Int64), nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	b.ShareInFlight(inflight)
 	if m.tunnels, err = acquireTunnels(hs, id, b.Name, ms.closeDelay); err != nil {
 		return nil, nil, err
 	}

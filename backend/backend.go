@@ -45,8 +45,10 @@ type Backend struct {
 	// drained (no new requests). It is the configured weight unless the
 	// admin API changed it live (SetWeight); strategies read it in Pick,
 	// so it is an atomic.
-	weight   atomic.Int64
-	inflight atomic.Int64
+	weight atomic.Int64
+	// inflight counts the requests (and upgraded connections) in flight;
+	// its own counter unless ShareInFlight gave it one kept elsewhere.
+	inflight *atomic.Int64
 	// ewmaNanos holds the latency EWMA in nanoseconds as float64 bits;
 	// lastObs the unix-nano time of the last observation (for decay).
 	ewmaNanos atomic.Uint64
@@ -85,7 +87,7 @@ func New(rawURL string, weight int) (*Backend, error) {
 	if err := CheckWeight(weight); err != nil {
 		return nil, fmt.Errorf("%w %d: %v", ErrBadWeight, weight, err)
 	}
-	b := &Backend{URL: u, Name: u.String()}
+	b := &Backend{URL: u, Name: u.String(), inflight: new(atomic.Int64)}
 	b.weight.Store(int64(weight))
 	return b, nil
 }
@@ -163,6 +165,13 @@ func (b *Backend) Release() { b.inflight.Add(-1) }
 
 // InFlight reports the number of requests to b that have not finished.
 func (b *Backend) InFlight() int64 { return b.inflight.Load() }
+
+// ShareInFlight makes b count its requests in flight in c, a counter that
+// other Backends of the same upstream share: the proxy keeps one per route
+// and backend across config reloads, so a WebSocket opened under the last
+// config still counts (for least_connections and the status) under the
+// next. Call it before b is used.
+func (b *Backend) ShareInFlight(c *atomic.Int64) { b.inflight = c }
 
 // ewmaDecay is the time constant of the latency EWMA: an observation's
 // weight falls to 1/e after this long without newer ones.
