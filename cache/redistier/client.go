@@ -44,6 +44,7 @@ type Client struct {
 	tiersMu sync.Mutex
 	tiers   map[string]*Tier // by scope hash
 
+	ps     *redis.PubSub // the purge subscription
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -85,9 +86,11 @@ func New(s Settings) (*Client, error) {
 		},
 	})
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	// No channel yet: the goroutine subscribes, so New makes no call.
+	c.ps = c.rdb.Subscribe(c.ctx)
 	c.wg.Add(2)
 	go c.probe()
-	go c.subscribe()
+	go c.subscribe(c.ps)
 	return c, nil
 }
 
@@ -206,6 +209,7 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.cancel()
+	_ = c.ps.Close()
 	err := c.rdb.Close()
 	c.wg.Wait()
 	if err != nil && !errors.Is(err, redis.ErrClosed) {

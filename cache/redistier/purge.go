@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/caddy-smartproxy/smartproxy/cache"
 )
 
@@ -37,10 +39,10 @@ func (c *Client) publish(ctx context.Context, scope string, p cache.TierPurge) e
 // instance's purge to the registered Tier of its scope. go-redis
 // re-subscribes on its own after a lost connection; while Redis is down
 // this goroutine waits for it.
-func (c *Client) subscribe() {
+func (c *Client) subscribe(ps *redis.PubSub) {
 	defer c.wg.Done()
-	ps := c.rdb.Subscribe(c.ctx, c.channel())
-	defer ps.Close()
+	// Close closes ps, which ends a read blocked on its connection.
+	_ = ps.Subscribe(c.ctx, c.channel()) // on failure, ReceiveMessage reconnects and subscribes
 	for {
 		m, err := ps.ReceiveMessage(c.ctx)
 		if c.ctx.Err() != nil {

@@ -19,13 +19,13 @@ import (
 
 // redisProc is a redis-server of the test's own on a free loopback port.
 type redisProc struct {
-	t     *testing.T
+	t     testing.TB
 	addr  string
 	cmd   *exec.Cmd
 	admin *redis.Client
 }
 
-func startRedis(t *testing.T) *redisProc {
+func startRedis(t testing.TB) *redisProc {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -70,7 +70,7 @@ func (r *redisProc) kill() {
 }
 
 // waitFor polls cond every 5 ms until it holds, failing after within.
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -306,4 +306,44 @@ func TestIndexTrimmed(t *testing.T) {
 	if n, _ := r.admin.ZCard(ctx, a.tier.base+"ix").Result(); n != 5 {
 		t.Fatalf("index holds %d members, want the 5 live ones", n)
 	}
+}
+
+// Close returns at once, whether the purge subscription is still being
+// set up, blocked reading, or has no Redis to reach, and leaves no
+// goroutine behind (go test -race would report none, the wait group says
+// so here).
+func TestCloseAtOnce(t *testing.T) {
+	r := startRedis(t)
+	dead := freePort(t)
+	for _, addr := range []string{r.addr, dead} {
+		for i := range 4 {
+			c, err := New(Settings{Addresses: []string{addr}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 1 {
+				time.Sleep(300 * time.Millisecond) // subscribed and reading
+			}
+			done := make(chan error, 1)
+			go func() { done <- c.Close() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(3 * time.Second):
+				t.Fatalf("Close on %s (%d) did not return", addr, i)
+			}
+		}
+	}
+}
+
+// freePort is a loopback address nothing listens on.
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
