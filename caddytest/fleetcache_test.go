@@ -254,3 +254,41 @@ func TestFleetCacheRedisDownAndBack(t *testing.T) {
 		t.Fatalf("the backend saw %d requests for a URL shared after Redis came back", h)
 	}
 }
+
+// Reloads that change the shared tier's settings make a new Redis client
+// and close the old one (its pool, probe and purge subscription) without
+// hanging or leaking connections; what the old cache stored is still
+// shared through Redis with the new one.
+func TestFleetCacheReloads(t *testing.T) {
+	redis := startRedis(t)
+	b := newFleetBackend(t)
+	cfg := func(i int) map[string]any {
+		return map[string]any{"backends": []map[string]any{{"url": b.URL}},
+			"cache": map[string]any{"shared": map[string]any{"store": "redis", "redis": map[string]any{"address": redis.addr},
+				"lock_timeout": fmt.Sprintf("%ds", 1+i%2)}}}
+	}
+	c := newClient()
+	start(t, cfg(0))
+	if code, body := get(t, c, "/r/1", "Host", fleetHost); code != 200 || body != "v1 /r/1" {
+		t.Fatalf("%d %q", code, body)
+	}
+	base := redis.connectedClients()
+	for i := range 30 {
+		begin := time.Now()
+		start(t, cfg(i+1))
+		if d := time.Since(begin); d > 5*time.Second {
+			t.Fatalf("reload %d took %v", i, d)
+		}
+		if code, body := get(t, c, "/r/1", "Host", fleetHost); code != 200 || body != "v1 /r/1" {
+			t.Fatalf("reload %d: %d %q", i, code, body)
+		}
+	}
+	after := redis.connectedClients()
+	t.Logf("Redis clients: %d before 30 reloads that each replaced the tier's client, %d after", base, after)
+	if after > base+2 {
+		t.Fatalf("Redis clients grew from %d to %d over 30 reloads", base, after)
+	}
+	if h := b.hitsOf("/r/1"); h != 1 {
+		t.Fatalf("the backend saw %d requests for /r/1 across reloads; each new cache should find it in Redis", h)
+	}
+}
