@@ -88,6 +88,16 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //	    tls_insecure_skip_verify                # = tls { insecure_skip_verify }
 //	    tls_renegotiation <level>               # = tls { renegotiation }
 //	    host_header client|backend|<value with placeholders>
+//	    headers {
+//	        request|response {
+//	            set <field> <value>
+//	            add <field> <value>
+//	            delete <fields...>
+//	        }
+//	    }
+//	    header_up [+|-]<field> [<value>]    # set, +add, -delete on requests; Host: host_header
+//	    header_down [+|-]<field> [<value>]  # the same on responses
+//	    strip_path_prefix <prefix>
 //	    retries [<count>] {
 //	        count <n>
 //	        backoff <duration>

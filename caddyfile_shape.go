@@ -14,7 +14,8 @@ import (
 // shapeNames are the subdirectives shapeDirective knows.
 var shapeNames = []string{"timeouts", "dial_timeout", "response_header_timeout", "read_timeout", "write_timeout",
 	"keepalive", "request_body_timeout", "tls", "tls_server_name", "tls_trusted_ca_certs", "tls_client_auth",
-	"tls_insecure_skip_verify", "tls_renegotiation", "host_header"}
+	"tls_insecure_skip_verify", "tls_renegotiation", "host_header", "headers", "header_up", "header_down",
+	"strip_path_prefix"}
 
 // timeoutWords are Caddy's transport words for single timeouts, each a
 // key of config.Timeouts.
@@ -93,6 +94,21 @@ func (p *cfParser) shapeDirective(prefix string, s *config.Section) (ok bool, er
 			return true, d.ArgErr()
 		}
 		s.HostHeader = args[0]
+	case "headers":
+		p.mark(prefix + "headers")
+		if s.Headers == nil {
+			s.Headers = new(config.Headers)
+		}
+		return true, p.block(prefix+"headers", s.Headers)
+	case "header_up", "header_down":
+		return true, p.headerWord(prefix, s)
+	case "strip_path_prefix":
+		p.mark(prefix + "strip_path_prefix")
+		args := d.RemainingArgs()
+		if len(args) != 1 {
+			return true, d.ArgErr()
+		}
+		s.StripPathPrefix = args[0]
 	case "timeouts":
 		p.mark(prefix + "timeouts")
 		if s.Timeouts == nil {
@@ -124,4 +140,69 @@ func tlsOf(s *config.Section) *config.BackendTLS {
 		s.TLS = new(config.BackendTLS)
 	}
 	return s.TLS
+}
+
+// headerWord parses Caddy's `header_up` / `header_down`: `<field>
+// <value>` sets, `+<field> <value>` adds, `-<field>` deletes. `header_up
+// Host <value>` is host_header (`{http.reverse_proxy.upstream.hostport}`
+// meaning backend), since the proxy manages Host.
+func (p *cfParser) headerWord(prefix string, s *config.Section) error {
+	d := p.d
+	word := d.Val()
+	args := d.RemainingArgs()
+	if len(args) == 0 || len(args) > 2 {
+		return d.Errf("%s: want <field> <value>, +<field> <value> or -<field>, got %d values", word, len(args))
+	}
+	name, op := args[0], "set"
+	switch {
+	case strings.HasPrefix(name, "+"):
+		name, op = name[1:], "add"
+	case strings.HasPrefix(name, "-"):
+		name, op = name[1:], "delete"
+	}
+	if (op == "delete") != (len(args) == 1) {
+		return d.Errf("%s %s: a value goes with <field> and +<field>, none with -<field>", word, args[0])
+	}
+	if word == "header_up" && op == "set" && strings.EqualFold(name, "Host") {
+		p.mark(prefix + "host_header")
+		s.HostHeader = args[1]
+		if args[1] == "{http.reverse_proxy.upstream.hostport}" || args[1] == "{upstream_hostport}" {
+			s.HostHeader = "backend"
+		}
+		return nil
+	}
+	if s.Headers == nil {
+		s.Headers = new(config.Headers)
+	}
+	dir, ops := "request", &s.Headers.Request
+	if word == "header_down" {
+		dir, ops = "response", &s.Headers.Response
+	}
+	if *ops == nil {
+		*ops = new(config.HeaderOps)
+	}
+	o := *ops
+	base := prefix + "headers." + dir
+	p.mark(prefix + "headers")
+	p.mark(base)
+	switch op {
+	case "set":
+		if o.Set == nil {
+			o.Set = map[string]string{}
+		}
+		o.Set[name] = args[1]
+		p.mark(base + ".set")
+		p.mark(base + ".set." + name)
+	case "add":
+		if o.Add == nil {
+			o.Add = map[string]string{}
+		}
+		o.Add[name] = args[1]
+		p.mark(base + ".add")
+		p.mark(base + ".add." + name)
+	case "delete":
+		p.mark(base + ".delete[" + strconv.Itoa(len(o.Delete)) + "]")
+		o.Delete = append(o.Delete, name)
+	}
+	return nil
 }

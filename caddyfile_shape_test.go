@@ -58,6 +58,26 @@ func TestCaddyfileShaping(t *testing.T) {
 			tls_insecure_skip_verify
 		}`, `{"backends":[{"url":"https://a:1"}],"tls":{"ca":"/etc/ca.pem","client_certificate":"/etc/c.pem","client_key":"/etc/k.pem",` +
 			`"server_name":"api.internal","insecure_skip_verify":true,"renegotiation":"once"}}`},
+		{"Caddy's header words", `smartproxy {
+			to a:1
+			header_up X-Real-IP {http.request.remote.host}
+			header_up +X-Tag one
+			header_up -Cookie
+			header_up Host {http.reverse_proxy.upstream.hostport}
+			header_down X-Backend {http.smartproxy.backend}
+			header_down -Server
+			strip_path_prefix /api
+		}`, `{"backends":[{"url":"http://a:1"}],"host_header":"backend","headers":{"request":{"set":{"X-Real-IP":"{http.request.remote.host}"},` +
+			`"add":{"X-Tag":"one"},"delete":["Cookie"]},"response":{"set":{"X-Backend":"{http.smartproxy.backend}"},"delete":["Server"]}},"strip_path_prefix":"/api"}`},
+		{"headers block", `smartproxy {
+			to a:1
+			headers {
+				request {
+					set X-A 1
+					delete X-B X-C
+				}
+			}
+		}`, `{"backends":[{"url":"http://a:1"}],"headers":{"request":{"set":{"X-A":"1"},"delete":["X-B","X-C"]}}}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +106,10 @@ func TestCaddyfileShapingErrors(t *testing.T) {
 		{"lower-case method", "smartproxy {\n to a:1\n retries {\n  methods post\n }\n}", `retries.methods[0]: "post": not an HTTP method`},
 		{"tls on http backends", "smartproxy {\n to a:1\n tls_server_name x\n}", "tls: set, but the backends are http://: TLS settings apply to https:// backends, at Testfile:3"},
 		{"client auth one file", "smartproxy {\n to https://a:1\n tls_client_auth /c.pem\n}", "tls_client_auth: want <cert_file> <key_file>"},
+		{"managed header", "smartproxy {\n to a:1\n header_up Transfer-Encoding chunked\n}",
+			`headers.request.set: "Transfer-Encoding": the proxy manages this header (it frames the message), at Testfile:3`},
+		{"delete with a value", "smartproxy {\n to a:1\n header_down -Server x\n}", "none with -<field>"},
+		{"strip with a dot segment", "smartproxy {\n to a:1\n strip_path_prefix /a/../b\n}", `strip_path_prefix: "/a/../b": not a normal path (empty or dot segment), at Testfile:3`},
 		{"unknown timeout", "smartproxy {\n to a:1\n timeouts {\n  connect 1s\n }\n}", `timeouts: unrecognized subdirective "connect"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -86,6 +86,7 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 		t := h.roundTrip(r, out, rt, b, ri, ih)
 		if !st.again(tried, &t) {
 			if t.err == nil {
+				rt.shaping.respond(r, t.resp) // issue 17: response headers (shaping.go)
 				return h.deliver(w, r, out, &t)
 			}
 			err := t.err
@@ -154,7 +155,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 		}
 		done = d
 	}
-	forward.SetTarget(out, r, b.URL)
+	forward.SetTargetStripped(out, r, b.URL, rt.shaping.strip)
 	rt.shaping.atBackend(out, b) // issue 17: a Host that names the backend (shaping.go)
 	b.Acquire()
 	t := try{b: b}

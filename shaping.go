@@ -10,6 +10,7 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
 	"github.com/caddy-smartproxy/smartproxy/config"
+	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
 // shaping is what a route does to each request on its way to a backend
@@ -20,6 +21,11 @@ type shaping struct {
 	// (backends[].tls); nil when none has.
 	transports map[*backend.Backend]http.RoundTripper
 	host       hostPolicy
+	// request and response are the header changes of each direction
+	// (headers); nil for none.
+	request, response *headerOps
+	// strip comes off the request path (strip_path_prefix); "" for none.
+	strip string
 	// tls is the route's backend TLS (tls), for its health checks; nil
 	// for Go's defaults.
 	tls *tls.Config
@@ -60,6 +66,10 @@ func (h *Handler) newShaping(s config.Section, bs []*backend.Backend, scheme str
 			return sh, err
 		}
 	}
+	if hd := s.Headers; hd != nil {
+		sh.request, sh.response = newHeaderOps(hd.Request), newHeaderOps(hd.Response)
+	}
+	sh.strip = strings.TrimSuffix(s.StripPathPrefix, "/")
 	tm := s.EffectiveTimeouts()
 	for i, bc := range s.Backends {
 		if bc.TLS == nil || i >= len(bs) {
@@ -98,12 +108,31 @@ func (rt *route) transportTo(b *backend.Backend) http.RoundTripper {
 }
 
 // prepare shapes out, the outbound copy of r, once per request, after
-// hop-by-hop stripping and X-Forwarded-*: a Host from placeholders.
+// hop-by-hop stripping and X-Forwarded-*: a Host from placeholders, the
+// request header changes.
 func (sh *shaping) prepare(r, out *http.Request) {
+	if sh.host.mode != hostValue && sh.request == nil {
+		return
+	}
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if sh.host.mode == hostValue {
-		repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 		out.Host = sh.host.tmpl.expand(repl)
 	}
+	if sh.request != nil {
+		sh.request.apply(out.Header, repl)
+	}
+}
+
+// respond applies the response header changes to resp, the answer to r
+// about to be delivered, after removing its hop-by-hop headers (so a
+// backend's Connection cannot name a field set here away).
+func (sh *shaping) respond(r *http.Request, resp *http.Response) {
+	if sh.response == nil {
+		return
+	}
+	forward.RemoveHopHeaders(resp.Header)
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	sh.response.apply(resp.Header, repl)
 }
 
 // atBackend shapes out for a try at b: the backend's Host.

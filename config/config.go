@@ -106,6 +106,17 @@ type Section struct {
 	// backends, backend for https:// ones (as Caddy's reverse_proxy):
 	// TLS backends behind SNI routing or a CDN need their own name.
 	HostHeader string `json:"host_header,omitempty"`
+
+	// Headers sets, adds and deletes request headers (to backends) and
+	// response headers (to clients), with placeholders. Default: none.
+	Headers *Headers `json:"headers,omitempty"`
+
+	// StripPathPrefix is taken off the request path, whole segments at a
+	// time, before the backend URL's own path is put in front:
+	// `/api` sends `/api/users` as `/users` and `/api` as `/`; a path
+	// that does not start with it goes unchanged. Routing, rate limits
+	// and cache keys see the client's path. Default: none.
+	StripPathPrefix string `json:"strip_path_prefix,omitempty"`
 }
 
 // Backend is one upstream server.

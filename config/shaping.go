@@ -3,7 +3,7 @@ package config
 import "strconv"
 
 // The sections that shape each request (issue 17): backend TLS, the Host
-// policy. Their inheritance and cross-checks are kept here, one call each
+// policy, headers, the path prefix. Their inheritance and cross-checks are kept here, one call each
 // from Route and validate.
 
 // inheritShaping gives the route section r the top level's shaping keys
@@ -14,6 +14,12 @@ func inheritShaping(r *Section, top Section) {
 	}
 	if r.HostHeader == "" {
 		r.HostHeader = top.HostHeader
+	}
+	if r.Headers == nil {
+		r.Headers = top.Headers
+	}
+	if r.StripPathPrefix == "" {
+		r.StripPathPrefix = top.StripPathPrefix
 	}
 }
 
@@ -26,6 +32,12 @@ func (s *Section) validateShaping(p string) error {
 		if err := b.TLS.validate(p + "backends[" + strconv.Itoa(i) + "].tls"); err != nil {
 			return err
 		}
+	}
+	if err := s.Headers.validate(p + "headers"); err != nil {
+		return err
+	}
+	if err := validateStripPrefix(p+"strip_path_prefix", s.StripPathPrefix); err != nil {
+		return err
 	}
 	return validateHostHeader(p+"host_header", s.HostHeader)
 }
