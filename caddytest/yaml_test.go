@@ -127,10 +127,10 @@ backends:
   - url: %s
     weight: %d
 health_check:
-  interval: 100ms
-  timeout: 50ms
+  interval: 250ms
+  timeout: 250ms
   healthy_threshold: 1
-  unhealthy_threshold: 1
+  unhealthy_threshold: 2
 circuit_breaker:
   failure_threshold: 3
 rate_limit:
