@@ -23,9 +23,17 @@ var ErrDown = errors.New("shared cache redis unavailable")
 // ErrClosed is returned by every call after Close.
 var ErrClosed = errors.New("shared cache redis client closed")
 
-// replySlack is what a reply may hold beyond MaxEntryBytes: RESP framing,
-// and a pipelined GET of a lock beside the record.
-const replySlack = 4 << 10
+// The reply guard's bounds: a record, RESP framing and a pipelined GET of
+// a lock beside it (replySlack); and what a Cluster client reads when it
+// starts (COMMAND: about 240 commands of ten-odd elements each, some 150
+// KiB; CLUSTER SLOTS: one element per slot range), which a record-sized
+// budget alone would refuse.
+const (
+	replySlack    = 4 << 10
+	minReplyBytes = 1 << 20
+	maxAggregate  = 16384
+	maxElements   = 1 << 16
+)
 
 // Client is one connection pool to one Redis, shared by the Tiers of
 // every route that uses it, with its health state and its purge
@@ -71,7 +79,11 @@ func New(s Settings) (*Client, error) {
 		DB:               s.DB,
 		// TLS and the reply guard, as the rate limiter's store has them,
 		// with room for the largest record.
-		Dialer:       redisstore.GuardedDialer(s.DialTimeout, s.TLS, s.MaxEntryBytes+replySlack),
+		Dialer: redisstore.GuardedDialer(s.DialTimeout, s.TLS, redisstore.GuardLimits{
+			ReplyBytes: max(s.MaxEntryBytes+replySlack, minReplyBytes),
+			Aggregate:  maxAggregate,
+			Elements:   maxElements,
+		}),
 		DialTimeout:  s.DialTimeout,
 		ReadTimeout:  s.Timeout,
 		WriteTimeout: s.Timeout,

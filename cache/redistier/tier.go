@@ -17,6 +17,10 @@ import (
 // errKeyTooLong is returned for a cache key over MaxKeyBytes: not shared.
 var errKeyTooLong = errors.New("cache key too long to share")
 
+// errRecordTooLarge is returned for a record over MaxEntryBytes read from
+// Redis (which this package never writes): a miss.
+var errRecordTooLarge = errors.New("record from redis over max_entry_bytes")
+
 // maxFields bounds the fields of one URL's hash (its primary record and
 // variants): a store that would pass it starts the hash afresh.
 const maxFields = 33
@@ -58,7 +62,7 @@ func (t *Tier) Get(ctx context.Context, key, field string) ([]byte, error) {
 		rec = b
 		return err
 	})
-	return rec, err
+	return t.bounded(rec, err)
 }
 
 // Poll implements cache.Tier: the primary record and the lock in one round
@@ -85,7 +89,16 @@ func (t *Tier) Poll(ctx context.Context, key string) ([]byte, bool, error) {
 		lock, _ = lc.Result()
 		return nil
 	})
+	rec, err = t.bounded(rec, err)
 	return rec, lock != "" && lock != "pass", err
+}
+
+// bounded refuses a record larger than any this package writes.
+func (t *Tier) bounded(rec []byte, err error) ([]byte, error) {
+	if err == nil && len(rec) > t.c.s.MaxEntryBytes {
+		return nil, errRecordTooLarge
+	}
+	return rec, err
 }
 
 // Lock implements cache.Tier: SET NX PX LockTimeout.

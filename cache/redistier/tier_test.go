@@ -96,6 +96,12 @@ func newInstance(t *testing.T, r *redisProc, scope string, s Settings) *instance
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return instanceOn(t, c, scope)
+}
+
+// instanceOn is an instance whose cache is on c's Tier for scope.
+func instanceOn(t *testing.T, c *Client, scope string) *instance {
+	t.Helper()
 	tr := c.Tier(scope)
 	t.Cleanup(func() { tr.Close() })
 	cc, err := cache.New(cache.Settings{Tier: tr})
@@ -268,19 +274,29 @@ func TestRedisDownAndBack(t *testing.T) {
 	}
 }
 
-// A value in Redis larger than the reply budget fails the connection
-// instead of being read; the cache sees a miss.
-func TestOversizedReplyRefused(t *testing.T) {
+// A value in Redis larger than max_entry_bytes is a miss, and one larger
+// than the reply guard's budget fails the connection before go-redis reads
+// it.
+func TestOversizedRecordRefused(t *testing.T) {
 	r := startRedis(t)
 	a := newInstance(t, r, "s", Settings{MaxEntryBytes: 1 << 10})
-	key := "GET http://a.example/huge"
-	r.admin.HSet(context.Background(), a.tier.entryKey(hashOf(key)), "", strings.Repeat("x", 64<<10))
-	if rec, err := a.tier.Get(context.Background(), key, ""); err == nil || rec != nil {
-		t.Fatalf("read a 64 KiB reply under a 1 KiB budget: %d bytes, %v", len(rec), err)
-	}
-	b := &backend{}
-	if st, _ := get(t, a, b, "http://a.example/huge"); st != cache.StatusMiss {
-		t.Fatalf("%v", st)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		path  string
+		size  int
+		guard bool
+	}{{"/big", 64 << 10, false}, {"/huge", 2 << 20, true}} {
+		key := "GET http://a.example" + tc.path
+		r.admin.HSet(ctx, a.tier.entryKey(hashOf(key)), "", strings.Repeat("x", tc.size))
+		rec, err := a.tier.Get(ctx, key, "")
+		if err == nil || rec != nil || strings.Contains(err.Error(), "protocol guard") != tc.guard {
+			t.Fatalf("%s: a %d-byte value under max_entry_bytes 1 KiB: %d bytes, %v", tc.path, tc.size, len(rec), err)
+		}
+		waitFor(t, 3*time.Second, "up again", func() bool { return !a.client.Down() })
+		b := &backend{}
+		if st, _ := get(t, a, b, "http://a.example"+tc.path); st != cache.StatusMiss {
+			t.Fatalf("%s: %v", tc.path, st)
+		}
 	}
 }
 

@@ -17,16 +17,16 @@ const connBufferSize = 4 << 10
 // crypto/tls.Dial does), the whole of it bounded by timeout and by ctx, and
 // every connection wrapped in the protocol guard.
 func dialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return GuardedDialer(timeout, tlsConfig, 0)
+	return GuardedDialer(timeout, tlsConfig, GuardLimits{})
 }
 
 // GuardedDialer is the dialer of this package's connections for other
 // users of Redis in this module (the shared cache tier): TCP with
 // keep-alives, TLS when tlsConfig is not nil, bounded by timeout and ctx,
 // and every connection read through the protocol guard (guard.go) with
-// the guard's bounds on aggregates, nesting and lines, and replies of at
-// most replyBytes bytes (0: the script's 64 KiB).
-func GuardedDialer(timeout time.Duration, tlsConfig *tls.Config, replyBytes int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// the bounds lim (zero fields: the script's) on top of the guard's bounds
+// on nesting and lines.
+func GuardedDialer(timeout time.Duration, tlsConfig *tls.Config, lim GuardLimits) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -36,7 +36,7 @@ func GuardedDialer(timeout time.Duration, tlsConfig *tls.Config, replyBytes int)
 			return nil, err
 		}
 		if tlsConfig == nil {
-			return guard(conn, conn, replyBytes), nil
+			return guard(conn, conn, lim), nil
 		}
 		cfg := tlsConfig
 		if cfg.ServerName == "" {
@@ -52,6 +52,6 @@ func GuardedDialer(timeout time.Duration, tlsConfig *tls.Config, replyBytes int)
 			conn.Close()
 			return nil, err
 		}
-		return guard(tc, conn, replyBytes), nil
+		return guard(tc, conn, lim), nil
 	}
 }

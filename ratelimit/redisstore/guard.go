@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -71,20 +72,27 @@ type respGuard struct {
 	// elems and bytes are what the current top-level reply has announced
 	// and taken so far.
 	elems, bytes int
-	// replyBytes bounds one reply's bytes; 0 means maxReplyBytes (the
-	// script's replies). A connection that carries stored data, such as a
-	// shared cache's entries, sets it to the largest value it stores plus
-	// framing.
-	replyBytes int
+	// lim are the bounds; zero fields are the script's (the constants
+	// above).
+	lim GuardLimits
+}
+
+// GuardLimits are the bounds of a guard for a Redis user that needs more
+// than the script's replies (the shared cache tier: stored records, and a
+// Cluster's COMMAND and CLUSTER SLOTS replies). Zero fields keep the
+// script's bounds; lines and nesting are bounded alike for every user.
+type GuardLimits struct {
+	// ReplyBytes bounds one reply's bytes. Default: 64 KiB.
+	ReplyBytes int
+	// Aggregate bounds the elements one aggregate announces. Default: 64.
+	Aggregate int
+	// Elements bounds the elements all the aggregates of one reply
+	// announce together. Default: 1024.
+	Elements int
 }
 
 // maxBytes is the guard's bound on one reply's bytes.
-func (g *respGuard) maxBytes() int {
-	if g.replyBytes > 0 {
-		return g.replyBytes
-	}
-	return maxReplyBytes
-}
+func (g *respGuard) maxBytes() int { return cmp.Or(g.lim.ReplyBytes, maxReplyBytes) }
 
 // check consumes p, returning an error wrapping errHostileReply at the
 // first byte that breaks the protocol or a bound. After an error the
@@ -232,10 +240,10 @@ func (g *respGuard) endLine() error {
 	}
 	g.elems += n
 	switch {
-	case n > maxAggregate:
+	case n > cmp.Or(g.lim.Aggregate, maxAggregate):
 		return fmt.Errorf("%w: an aggregate of %d elements", errHostileReply, n)
-	case g.elems > maxElements:
-		return fmt.Errorf("%w: a reply of more than %d elements", errHostileReply, maxElements)
+	case g.elems > cmp.Or(g.lim.Elements, maxElements):
+		return fmt.Errorf("%w: a reply of more than %d elements", errHostileReply, cmp.Or(g.lim.Elements, maxElements))
 	case g.depth == maxDepth:
 		return fmt.Errorf("%w: aggregates nested more than %d deep", errHostileReply, maxDepth)
 	}
@@ -298,11 +306,10 @@ func (c guardedSysConn) SyscallConn() (syscall.RawConn, error) {
 }
 
 // guard wraps conn, which runs over the TCP connection raw, in a
-// guardedConn whose replies may hold up to replyBytes bytes (0:
-// maxReplyBytes).
-func guard(conn, raw net.Conn, replyBytes int) net.Conn {
+// guardedConn with the bounds lim.
+func guard(conn, raw net.Conn, lim GuardLimits) net.Conn {
 	gc := &guardedConn{Conn: conn, raw: raw}
-	gc.g.replyBytes = replyBytes
+	gc.g.lim = lim
 	if _, ok := conn.(syscall.Conn); ok {
 		return guardedSysConn{gc}
 	}

@@ -202,7 +202,7 @@ func TestGuardReplyBudget(t *testing.T) {
 		{"300 KiB budget refuses one byte more", 300 << 10, 300<<10 - len("$307200\r\n\r\n") + 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			g := respGuard{replyBytes: tc.budget}
+			g := respGuard{lim: GuardLimits{ReplyBytes: tc.budget}}
 			err := g.check(bulk(tc.size))
 			if (err == nil) != tc.ok {
 				t.Fatalf("bulk of %d bytes under budget %d: %v", tc.size, tc.budget, err)
