@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -120,5 +121,43 @@ func TestTierOnCluster(t *testing.T) {
 	get(t, b, be, "http://a.example/c/5")
 	if be.calls.Load() != before+1 {
 		t.Fatal("a purged URL was still in Redis")
+	}
+}
+
+// The tier through a Sentinel: the client asks the Sentinel for the master
+// and shares entries through it.
+func TestTierThroughSentinel(t *testing.T) {
+	master := startRedis(t)
+	dir := t.TempDir()
+	sp := freePort(t)
+	host, port, _ := net.SplitHostPort(master.addr)
+	_, sport, _ := net.SplitHostPort(sp)
+	conf := filepath.Join(dir, "sentinel.conf")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster %s %s 1\n", sport, dir, host, port)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	daemon(t, "redis-server", conf, "--sentinel")
+	sc := redis.NewSentinelClient(&redis.Options{Addr: sp, MaxRetries: -1, DisableIdentity: true})
+	defer sc.Close()
+	waitFor(t, 10*time.Second, "the sentinel knows the master", func() bool {
+		addr, err := sc.GetMasterAddrByName(context.Background(), "mymaster").Result()
+		return err == nil && len(addr) == 2
+	})
+	mk := func() *instance {
+		c, err := New(Settings{Addresses: []string{sp}, MasterName: "mymaster", Timeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return instanceOn(t, c, "s")
+	}
+	a, b := mk(), mk()
+	be := &backend{}
+	get(t, a, be, "http://a.example/s")
+	if st, _ := get(t, b, be, "http://a.example/s"); st.String() != "shared-hit" {
+		t.Fatalf("through the sentinel: %v (errors %d)", st, b.client.Errors())
+	}
+	if n, _ := master.admin.Exists(context.Background(), a.tier.entryKey(hashOf("GET http://a.example/s"))).Result(); n != 1 {
+		t.Fatal("the entry is not on the master")
 	}
 }
