@@ -52,6 +52,9 @@ type Client struct {
 	tiersMu sync.Mutex
 	tiers   map[string]*Tier // by scope hash
 
+	pendMu  sync.Mutex
+	pending []pendingPurge // purges made while Redis was down (replay.go)
+
 	ps     *redis.PubSub // the purge subscription
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -183,6 +186,7 @@ func (c *Client) probe() {
 		cancel()
 		if err == nil {
 			c.transition(false, nil)
+			c.replay()
 		}
 	}
 }

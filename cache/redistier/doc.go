@@ -46,9 +46,11 @@
 // Client down: calls then fail at once without touching the network, so
 // requests see only their memory cache and the backends, and a goroutine
 // PINGs Redis every ProbeInterval until it answers. Each transition is
-// counted and reported to OnStateChange. Purges made while Redis is down
-// reach only the memory of the instance they were made on; the pub/sub
-// connection re-subscribes on its own when Redis is back.
+// counted and reported to OnStateChange. A purge made while Redis is
+// down applies to this instance's memory at once and is kept (at most 64;
+// then one purge of everything per route) and replayed two probe
+// intervals after Redis is back, when the other instances' subscriptions,
+// which re-subscribe on their own, should be listening again (replay.go).
 //
 // # Trusting Redis
 //

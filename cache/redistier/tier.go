@@ -158,7 +158,9 @@ func (t *Tier) Purge(ctx context.Context, p cache.TierPurge) error {
 	switch p.Kind {
 	case cache.PurgeKey:
 		if len(p.Arg) > MaxKeyBytes {
-			return t.c.publish(ctx, t.scope, p)
+			err := t.c.publish(ctx, t.scope, p)
+			t.purgeFailed(p, err)
+			return err
 		}
 		h := hashOf(p.Arg)
 		keys = append(keys, t.entryKey(h))
@@ -182,6 +184,7 @@ func (t *Tier) Purge(ctx context.Context, p cache.TierPurge) error {
 	if perr := t.c.publish(ctx, t.scope, p); err == nil {
 		err = perr
 	}
+	t.purgeFailed(p, err)
 	return err
 }
 

@@ -363,3 +363,45 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// A purge made while Redis is down is kept and replayed once it is back,
+// so the other instances' memories drop what it names after all.
+func TestPurgeWhileDownIsReplayed(t *testing.T) {
+	r := startRedis(t)
+	s := Settings{ProbeInterval: 50 * time.Millisecond, Timeout: 50 * time.Millisecond}
+	a, b := newInstance(t, r, "s", s), newInstance(t, r, "s", s)
+	be := &backend{}
+	get(t, a, be, "http://a.example/p")
+	get(t, b, be, "http://a.example/p")
+	get(t, b, be, "http://a.example/q")
+	waitFor(t, 5*time.Second, "two subscribers", func() bool {
+		n, _ := r.admin.PubSubNumSub(context.Background(), DefaultKeyPrefix+"purge").Result()
+		return n[DefaultKeyPrefix+"purge"] == 2
+	})
+	r.kill()
+	a.cache.Purge("GET http://a.example/p") // the call that finds Redis dead
+	a.cache.Purge("GET http://a.example/p") // made while known down
+	if n := a.client.Pending(); n != 2 {
+		t.Fatalf("%d purges kept, want 2", n)
+	}
+	if b.cache.Stats().Entries != 2 {
+		t.Fatal("a purge reached instance 2 with Redis down")
+	}
+	r.restart()
+	waitFor(t, 5*time.Second, "the kept purge reaches instance 2", func() bool { return b.cache.Stats().Entries == 1 })
+	if n := a.client.Pending(); n != 0 {
+		t.Fatalf("%d purges still kept after the replay", n)
+	}
+}
+
+func TestPendingPurgesCollapse(t *testing.T) {
+	c := &Client{}
+	t1, t2 := &Tier{c: c}, &Tier{c: c}
+	for i := range maxPending {
+		c.keep([]*Tier{t1, t2}[i%2], cache.TierPurge{Kind: cache.PurgeKey, Arg: "k"})
+	}
+	c.keep(t1, cache.TierPurge{Kind: cache.PurgeKey, Arg: "one more"})
+	if len(c.pending) != 2 || c.pending[0].p.Kind != cache.PurgeAll || c.pending[1].p.Kind != cache.PurgeAll || c.pending[0].t == c.pending[1].t {
+		t.Fatalf("pending after overflow: %+v, want one PurgeAll per tier", c.pending)
+	}
+}
