@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -290,5 +292,37 @@ func TestFleetCacheReloads(t *testing.T) {
 	}
 	if h := b.hitsOf("/r/1"); h != 1 {
 		t.Fatalf("the backend saw %d requests for /r/1 across reloads; each new cache should find it in Redis", h)
+	}
+}
+
+// Each transition of the shared tier's Redis is a log line: a warning
+// when it goes, an info line when it is back.
+func TestFleetCacheTransitionsAreLogged(t *testing.T) {
+	redis := startRedis(t)
+	b := newFleetBackend(t)
+	addr := freeAddr(t)
+	logFile := filepath.Join(t.TempDir(), "caddy.log")
+	startCaddyProcess(t, fmt.Sprintf(`{"admin": {"disabled": true},
+		"logging": {"logs": {"default": {"level": "INFO", "writer": {"output": "file", "filename": %q}}}},
+		"apps": {"http": {"servers": {"sp": {"listen": [%q], "automatic_https": {"disable": true},
+			"routes": [{"handle": [{"handler": "smartproxy", "backends": [{"url": %q}],
+				"cache": {"shared": {"store": "redis", "redis": {"address": %q}}}}]}]}}}}}`,
+		logFile, addr, b.URL, redis.addr), os.Environ())
+	c := newClient()
+	if !eventually(20*time.Second, func() bool { _, _, _, err := fleetGet(c, addr, "/l/0"); return err == nil }) {
+		t.Fatal("caddy did not start")
+	}
+	logged := func(msg string) bool {
+		raw, _ := os.ReadFile(logFile)
+		return strings.Contains(string(raw), msg)
+	}
+	redis.kill()
+	fleetGet(c, addr, "/l/1")
+	if !eventually(5*time.Second, func() bool { return logged(`"msg":"shared cache tier unavailable`) }) {
+		t.Fatal("no warning when Redis went away")
+	}
+	redis.start()
+	if !eventually(10*time.Second, func() bool { return logged(`"msg":"shared cache tier reachable again`) }) {
+		t.Fatal("no log line when Redis came back")
 	}
 }
