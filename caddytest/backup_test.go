@@ -1,7 +1,9 @@
 package caddytest
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,5 +68,45 @@ func TestBackupBackends(t *testing.T) {
 	}
 	if s := served(30); s["p2"] != 30 {
 		t.Fatalf("with one primary back: %v, want p2 only", s)
+	}
+}
+
+// TestStatusPageShowsBackupsAndDiscovery: in headless Chromium the status
+// page marks a backup backend and shows the route's DNS discovery with
+// its failing lookups.
+func TestStatusPageShowsBackupsAndDiscovery(t *testing.T) {
+	if chromium() == "" {
+		t.Skip("chromium is not installed (apt-get install chromium; .ci/run does this)")
+	}
+	dns := newDNSServer(t)
+	bs, port := samePortBackends(t, 1)
+	dns.setA("page.test", bs[0].ip)
+	primary, bk := newBackend(t, "primary", nil), newBackend(t, "bk", nil)
+	newTesterJSON(t, fmt.Sprintf(`{"handler": "subroute", "routes": [
+		{"match": [{"path": ["/_status/*"]}], "handle": [{"handler": "smartproxy_status"}]},
+		{"handle": [{"handler": "smartproxy", "backends": [{"url": %q}, {"url": %q, "backup": true}],
+			"discovery": {"dns": {"name": "page.test", "port": %d, "refresh": "1s", "timeout": "200ms", "resolvers": [%q]}}}]}]}`,
+		primary.URL, bk.URL, port, dns.addr))
+	dns.fail(true)
+	if !eventually(10*time.Second, func() bool {
+		d := readDiscoveryStatus(t).Routes[0].Discovery
+		return d != nil && d.LastError != ""
+	}) {
+		t.Fatal("the failing lookup never showed in the status")
+	}
+	dom := browse(t, proxyURL+"/_status/", 1280, 900, "")
+	if row := domRow(t, dom, bk.URL); !strings.Contains(row, ">backup<") {
+		t.Errorf("the backup's row does not say backup: %s", row)
+	}
+	if row := domRow(t, dom, primary.URL); strings.Contains(row, ">backup<") {
+		t.Errorf("the primary's row says backup: %s", row)
+	}
+	for _, want := range []string{`data-k="discovery"`, "page.test.", "1 backends", `data-k="discovery_error"`, "keeping the last good set"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("page:\n%s", dom)
 	}
 }
