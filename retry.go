@@ -111,14 +111,18 @@ const (
 // body replayable) is retried after a transport failure or an answer in
 // on; a request at fault never is.
 func decide(resp *http.Response, err error, replayable bool, on *statusSet) verdict {
+	if err == nil {
+		// Before errors.As, whose target escapes: an answered try, the
+		// common case, allocates nothing here.
+		if replayable && on.has(resp.StatusCode) {
+			return retryable
+		}
+		return final
+	}
 	var ce *clientError
 	switch {
 	case errors.As(err, &ce):
 		return final // another backend would fail it too
-	case err == nil:
-		if replayable && on.has(resp.StatusCode) {
-			return retryable
-		}
 	case nothingSent(err), isCertError(err):
 		return moveOn // nothing of the request was sent
 	case replayable:
