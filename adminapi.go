@@ -55,6 +55,9 @@ type StateChange struct {
 // stateChanges is the answer of a state change.
 type stateChanges struct {
 	Changed []StateChange `json:"changed"`
+	// Fleet says, when admin_state shares the state, whether the change
+	// reached Redis ("published") or this instance only.
+	Fleet string `json:"fleet,omitempty"`
 }
 
 func (a *Admin) handleBackendState(w http.ResponseWriter, r *http.Request) error {
@@ -134,7 +137,8 @@ func applyBackendState(req stateRequest, now time.Time) (stateChanges, error) {
 	}
 	name := u.String()
 	out := stateChanges{Changed: []StateChange{}}
-	routeFound := false
+	routeFound, shared := false, false
+	var fleetErrs []error
 	for _, rt := range liveRoutes() {
 		if req.Route != "" && rt.name != req.Route && rt.short != req.Route {
 			continue
@@ -150,6 +154,12 @@ func applyBackendState(req stateRequest, now time.Time) (stateChanges, error) {
 		}
 		m.admin.set(s, req.Weight, m.configWeight)
 		rebuildAdmin(rt.name)
+		if f := m.admin.fleet.Load(); f != nil {
+			shared = true
+			if err := f.publish(m.admin); err != nil {
+				fleetErrs = append(fleetErrs, err)
+			}
+		}
 		out.Changed = append(out.Changed, StateChange{Route: rt.name, Backend: backendStatus(rt, m, now)})
 	}
 	switch {
@@ -159,6 +169,9 @@ func applyBackendState(req stateRequest, now time.Time) (stateChanges, error) {
 		return out, fmt.Errorf("%w: route %.200q has no backend %.200q", errStateUnknown, req.Route, name)
 	case len(out.Changed) == 0:
 		return out, fmt.Errorf("%w: no route has backend %.200q", errStateUnknown, name)
+	}
+	if shared {
+		out.Fleet = fleetNote(fleetErrs)
 	}
 	return out, nil
 }

@@ -65,16 +65,22 @@ var adminGen atomic.Uint64
 // backendAdmin is one backend's admin state in one route. Reads are atomic
 // loads; changes are serialised by mu.
 type backendAdmin struct {
-	state  atomic.Uint32
-	weight atomic.Pointer[weightOverride] // nil: the configured weight
-	mu     sync.Mutex                     // serialises changes
+	route, backend string // whose state it is
+	state          atomic.Uint32
+	weight         atomic.Pointer[weightOverride] // nil: the configured weight
+	mu             sync.Mutex                     // serialises changes
+	// fleet is the Redis that shares the state (adminfleet.go); nil:
+	// this instance's own.
+	fleet atomic.Pointer[fleetState]
 }
 
 // weightOverride is a weight set through the admin API and the configured
 // weight it replaced: a config whose weight differs does not use it.
 type weightOverride struct{ live, base int }
 
-func newBackendAdmin() (*backendAdmin, error) { return new(backendAdmin), nil }
+func newBackendAdmin(route, backendName string) func() (*backendAdmin, error) {
+	return func() (*backendAdmin, error) { return &backendAdmin{route: route, backend: backendName}, nil }
+}
 
 func (a *backendAdmin) load() adminState { return adminState(a.state.Load()) }
 
@@ -122,14 +128,20 @@ func (m *member) adminState() adminState {
 }
 
 // acquireAdmin gives m, a member of route id, its shared admin state,
-// held in hs, and records its configured weight. A weight set against
-// another configured weight is dropped: the edited config wins.
-func acquireAdmin(hs *holds, m *member, id string) error {
-	a, err := adminStates.acquire(hs, stateKey{route: id, backend: m.b.Name}, newBackendAdmin)
+// held in hs, and records its configured weight. With a fleet store the
+// state follows it (adminfleet.go). A weight set against another
+// configured weight is dropped: the edited config wins.
+func acquireAdmin(hs *holds, m *member, id string, fleet *fleetState) error {
+	a, err := adminStates.acquire(hs, stateKey{route: id, backend: m.b.Name}, newBackendAdmin(id, m.b.Name))
 	if err != nil {
 		return err
 	}
 	m.admin, m.configWeight = a, m.b.Weight()
+	if fleet != nil {
+		fleet.join(a)
+	} else {
+		a.fleet.Store(nil)
+	}
 	if o := a.weight.Load(); o != nil && o.base != m.configWeight {
 		a.weight.CompareAndSwap(o, nil)
 	}

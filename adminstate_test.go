@@ -23,7 +23,7 @@ func adminPool(t *testing.T, alg string, weights []int, threshold float64) (*rou
 		if err != nil {
 			t.Fatal(err)
 		}
-		admins[i], _ = newBackendAdmin()
+		admins[i], _ = newBackendAdmin(t.Name(), b.Name)()
 		totals := new(requestTotals)
 		ms[i] = &member{b: b, admin: admins[i], configWeight: w,
 			metrics: backendMetrics{requests: &totals.requests, failures: &totals.failures}}
@@ -144,7 +144,7 @@ func TestAdminWeightChangesTheShare(t *testing.T) {
 // A config whose configured weight differs from the one an override
 // replaced does not take the override: the edited config wins.
 func TestAdminWeightYieldsToAnEditedConfig(t *testing.T) {
-	a, _ := newBackendAdmin()
+	a, _ := newBackendAdmin("r", "b")()
 	w := 5
 	a.set(adminReady, &w, 1)
 	for _, tc := range []struct{ cfg, want int }{{1, 5}, {2, 2}} {
@@ -275,7 +275,7 @@ func BenchmarkPickWithAdminState(b *testing.B) {
 				bs[i], _ = backend.New("http://127.0.0.1:"+string(rune('1'+i))+"000", 1)
 				ms[i] = &member{b: bs[i], configWeight: 1}
 				if tc.admin {
-					ms[i].admin, _ = newBackendAdmin()
+					ms[i].admin, _ = newBackendAdmin("r", bs[i].Name)()
 				}
 			}
 			bal, _ := balancer.New(balancer.Config{Algorithm: "weighted_round_robin"})

@@ -183,7 +183,11 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //	        }
 //	    }
 //	    route <host[/path]|/path> {
-//	        # any of the subdirectives above except route
+//	        # any of the subdirectives above except route and admin_state
+//	    }
+//	    admin_state {              # top level only: share drain/maint/weights
+//	        store redis
+//	        redis { ... }          # the keys of rate_limit's redis block
 //	    }
 //	}
 //
@@ -217,6 +221,14 @@ func (h *Handler) unmarshalCaddyfile(d *caddyfile.Dispenser) (*cfParser, error) 
 	}
 	var top upstreamIndex
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() == "admin_state" {
+			p.mark("admin_state")
+			h.AdminState = new(config.AdminState)
+			if err := p.block("admin_state", h.AdminState); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if d.Val() == "route" {
 			var r config.Route
 			var idx upstreamIndex
@@ -260,7 +272,7 @@ func (p *cfParser) mark(path string) { p.at[path] = p.d.Token() }
 // sectionNames are the subdirectives sectionDirective knows, for "did
 // you mean".
 var sectionNames = []string{"to", "weight", "backup", "discovery", "stream_close_delay", "lb_policy", "slow_start", "panic_threshold", "timeout", "retries",
-	"health_check", "circuit_breaker", "rate_limit", "cache", "route"}
+	"health_check", "circuit_breaker", "rate_limit", "cache", "route", "admin_state"}
 
 // upstreamURL turns a Caddyfile upstream into a URL: a bare host:port
 // means http.

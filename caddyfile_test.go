@@ -68,6 +68,16 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		}`, `{"backends":[{"url":"http://a:1"}],"rate_limit":{"requests_per_second":30,"burst":30,"global":true,` +
 			`"store":"redis","redis":{"address":"127.0.0.1:6379","password":"{env.REDIS_PASSWORD}",` +
 			`"tls":{"server_name":"redis.internal"},"failure_policy":"fail_closed"}}}`},
+		{"shared admin state", `smartproxy {
+			to a:1
+			admin_state {
+				store redis
+				redis {
+					address 127.0.0.1:6379
+					password {env.REDIS_PASSWORD}
+				}
+			}
+		}`, `{"backends":[{"url":"http://a:1"}],"admin_state":{"store":"redis","redis":{"address":"127.0.0.1:6379","password":"{env.REDIS_PASSWORD}"}}}`},
 		{"shared cache", `smartproxy {
 			to a:1
 			cache {
@@ -154,6 +164,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"block unknown", "smartproxy {\n health_check {\n intervl 1s\n }\n}", `health_check: unrecognized subdirective "intervl" (did you mean "interval"?)`},
 		{"nested block unknown", "smartproxy {\n rate_limit 1 burst 1 {\n redis {\n adress x:1\n }\n }\n}", `rate_limit redis: unrecognized subdirective "adress" (did you mean "address"?)`},
 		{"unknown, nothing close", "smartproxy {\n zzzzzzzz 1\n}", `unrecognized subdirective "zzzzzzzz" (known: to, weight, backup, discovery`},
+		{"admin state unknown", "smartproxy {\n to a:1\n admin_state {\n stor redis\n }\n}", `admin_state: unrecognized subdirective "stor" (did you mean "store"?)`},
 		{"shared cache unknown", "smartproxy {\n cache {\n shared {\n store redis\n lock_timeot 1s\n }\n }\n}", `cache shared: unrecognized subdirective "lock_timeot" (did you mean "lock_timeout"?)`},
 		{"shared cache bad size", "smartproxy {\n cache {\n shared {\n max_entry_bytes 256KiB\n }\n }\n}", `cache shared max_entry_bytes: "256KiB"`},
 		{"backup unknown upstream", "smartproxy {\n to a:1\n backup b:1\n}", "backup: upstream b:1 is not listed by `to`"},
@@ -193,6 +204,8 @@ func TestCaddyfileValidationLines(t *testing.T) {
 			"discovery.dns.port: invalid dns discovery config: port 80: not allowed with type SRV: the records give the ports, at Testfile:4"},
 		{"discovery without name", "smartproxy {\n discovery dns {\n  port 80\n }\n}",
 			`discovery.dns.name: invalid dns discovery config: name "": required, at Testfile:2`},
+		{"admin state bad store", "smartproxy {\n to a:1\n admin_state {\n  store etcd\n }\n}", `admin_state.store: "etcd": must be redis, at Testfile:4`},
+		{"admin state bad address", "smartproxy {\n to a:1\n admin_state {\n  store redis\n  redis {\n   address nope\n  }\n }\n}", `admin_state.redis.address: "nope": must be host:port with a port of 1 to 65535, at Testfile:6`},
 		{"nested key", "smartproxy {\n to a:1\n cache {\n  max_bytes 10\n  max_entry_bytes 20\n }\n}",
 			"cache.max_entry_bytes: 20: larger than max_bytes 10, at Testfile:5"},
 	} {

@@ -50,8 +50,9 @@ type Handler struct {
 	def        *route // the top-level route; nil when there are no top-level backends
 	routes     []*route
 	transports transports
-	liveKey    string // this handler's key in liveHandlers
-	scope      scope  // the Caddy server and site this handler sits in
+	liveKey    string      // this handler's key in liveHandlers
+	fleet      *fleetState // admin_state's shared store (adminfleet.go); nil: none
+	scope      scope       // the Caddy server and site this handler sits in
 	// holds are this config's references to shared state (pools.go),
 	// released in Cleanup.
 	holds holds
@@ -94,6 +95,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.events = eventsApp.(*caddyevents.App)
 	h.scope = handlerScope(ctx)
+	if h.AdminState != nil {
+		if h.fleet, err = acquireFleet(&h.holds, h.AdminState, h.logger); err != nil {
+			return err
+		}
+	}
 	if len(h.Backends) > 0 || h.Discovery != nil {
 		rt, err := h.buildRoute(ctx, "default", h.Section)
 		if err != nil {

@@ -58,7 +58,7 @@ type route struct {
 // adds the handler's server and site (see scope.go).
 func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) (*route, error) {
 	name := h.scope.qualify(short)
-	ms := memberSettings{faults: newFaultSettings(s), closeDelay: time.Duration(s.StreamCloseDelay)}
+	ms := memberSettings{faults: newFaultSettings(s), closeDelay: time.Duration(s.StreamCloseDelay), fleet: h.fleet}
 	members := make([]*member, len(s.Backends))
 	subs := make([]*pooledBreaker, len(s.Backends))
 	bs := make([]*backend.Backend, len(s.Backends))
@@ -156,6 +156,7 @@ var inFlights = newShared[*atomic.Int64]("inflight", nil)
 type memberSettings struct {
 	faults     faultSettings
 	closeDelay time.Duration // stream_close_delay
+	fleet      *fleetState   // admin_state's shared store; nil: none
 }
 
 // buildMember makes the member of route id for backend b, with its request
@@ -181,7 +182,7 @@ func (h *Handler) buildMember(hs *holds, id string, b *backend.Backend, backup b
 	if m.tunnels, err = acquireTunnels(hs, id, b.Name, ms.closeDelay); err != nil {
 		return nil, nil, err
 	}
-	if err := acquireAdmin(hs, m, id); err != nil { // drain, maint, live weight (adminstate.go)
+	if err := acquireAdmin(hs, m, id, ms.fleet); err != nil { // drain, maint, live weight (adminstate.go)
 		return nil, nil, err
 	}
 	pb, err := memberFaults(hs, m, id, ms.faults)

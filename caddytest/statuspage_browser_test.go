@@ -25,7 +25,13 @@ import (
 // apiStatus fetches the status document as generic JSON.
 func apiStatus(t *testing.T) map[string]any {
 	t.Helper()
-	resp, err := http.Get("http://localhost:2999/smartproxy/status")
+	return apiStatusAt(t, "localhost:2999")
+}
+
+// apiStatusAt fetches the status document from the admin API at addr.
+func apiStatusAt(t *testing.T, addr string) map[string]any {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/smartproxy/status")
 	if err != nil {
 		t.Fatal(err)
 	}

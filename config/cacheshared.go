@@ -41,31 +41,13 @@ func (s *CacheShared) validate(p string) error {
 	if s == nil {
 		return nil
 	}
-	switch s.Store {
-	case "redis":
-	case "":
-		return errAt(p+".store", "required: redis")
-	default:
-		return errAt(p+".store", "%q: must be redis", s.Store)
-	}
-	if s.Redis == nil {
-		return errAt(p+".redis", "required with store redis")
+	if err := sharedRedis(p, s.Store, s.Redis, "the cache goes on without Redis"); err != nil {
+		return err
 	}
 	rp := p + ".redis"
 	r := s.Redis
-	switch {
-	case r.Address == "" && len(r.Addresses) == 0:
-		return errAt(rp+".address", "required (or addresses)")
-	case r.Address != "" && len(r.Addresses) > 0:
-		return errAt(rp+".addresses", "%q: set address or addresses, not both", r.Addresses)
-	case r.MasterName != "" && len(r.Addresses) == 0:
-		return errAt(rp+".master_name", "%q: needs the Sentinels in addresses", r.MasterName)
-	case r.Timeout != 0:
+	if r.Timeout != 0 {
 		return errAt(rp+".timeout", "%v: the shared cache's timeout is shared.timeout", time.Duration(r.Timeout))
-	case r.LeaseSize != 0:
-		return errAt(rp+".lease_size", "%d: applies only to rate_limit.redis", r.LeaseSize)
-	case r.FailurePolicy != "":
-		return errAt(rp+".failure_policy", "%q: applies only to rate_limit.redis (the cache goes on without Redis)", r.FailurePolicy)
 	}
 	if err := firstErr(
 		nonNegInt(rp, "db", r.DB),
@@ -117,4 +99,35 @@ func (s *CacheShared) TierSettings() redistier.Settings {
 		MaxEntryBytes: int(s.MaxEntryBytes),
 		LockTimeout:   time.Duration(s.LockTimeout),
 	}
+}
+
+// sharedRedis checks what every Redis shared by the instances needs (the
+// shared cache, the admin state): store redis, a redis block with an
+// address or addresses (and Sentinels for master_name), and none of the
+// rate limiter's own keys; without says what happens without Redis.
+func sharedRedis(p, store string, r *RedisStore, without string) error {
+	switch store {
+	case "redis":
+	case "":
+		return errAt(p+".store", "required: redis")
+	default:
+		return errAt(p+".store", "%q: must be redis", store)
+	}
+	if r == nil {
+		return errAt(p+".redis", "required with store redis")
+	}
+	rp := p + ".redis"
+	switch {
+	case r.Address == "" && len(r.Addresses) == 0:
+		return errAt(rp+".address", "required (or addresses)")
+	case r.Address != "" && len(r.Addresses) > 0:
+		return errAt(rp+".addresses", "%q: set address or addresses, not both", r.Addresses)
+	case r.MasterName != "" && len(r.Addresses) == 0:
+		return errAt(rp+".master_name", "%q: needs the Sentinels in addresses", r.MasterName)
+	case r.LeaseSize != 0:
+		return errAt(rp+".lease_size", "%d: applies only to rate_limit.redis", r.LeaseSize)
+	case r.FailurePolicy != "":
+		return errAt(rp+".failure_policy", "%q: applies only to rate_limit.redis (%s)", r.FailurePolicy, without)
+	}
+	return nil
 }

@@ -25,6 +25,11 @@ type Config struct {
 	// route goes to the top-level backends, or, when there are none, to the
 	// next handler in Caddy's chain. Default: none.
 	Routes []Route `json:"routes,omitempty"`
+
+	// AdminState shares the state the admin API sets (drain, maint,
+	// ready, live weights) with every instance configured with the same
+	// store. Default: none (each instance keeps its own).
+	AdminState *AdminState `json:"admin_state,omitempty"`
 }
 
 // Route is one entry of Config.Routes.

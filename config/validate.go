@@ -47,6 +47,9 @@ func (c *Config) Validate() error {
 	if err := c.Section.validate(""); err != nil {
 		return err
 	}
+	if err := c.AdminState.validate("admin_state"); err != nil {
+		return err
+	}
 	if err := checkGRPCSchemes("", c.Section, c.Section); err != nil {
 		return err
 	}
