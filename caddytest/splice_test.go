@@ -3,6 +3,7 @@ package caddytest
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -32,18 +33,7 @@ func spliceBody(n int) []byte {
 // about one copy of the bodies (the test's client reading them), not two.
 func TestSpliceLargeBodies(t *testing.T) {
 	const size = 1 << 20
-	body := spliceBody(size)
-	head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
-	b := newAdvBackend(t)
-	b.setScript(func(r *advRequest) *advReply {
-		switch r.Target {
-		case "/cut": // half the body, then the close
-			return &advReply{Raw: head + string(body[:size/2]), Close: true}
-		case "/extra": // a smuggled second answer after the body
-			return &advReply{Raw: head + string(body) + "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"}
-		}
-		return &advReply{Raw: head + string(body)}
-	})
+	b, body := largeBodyBackend(t, size)
 	newTesterJSON(t, fmt.Sprintf(`{"handler": "smartproxy", "backends": [{"url": %q}]}`, b.URL))
 
 	conn, err := net.Dial("tcp", proxyAddr)
@@ -97,6 +87,81 @@ func TestSpliceLargeBodies(t *testing.T) {
 	}
 	if len(got) > size/2 {
 		t.Fatalf("/cut: %d bytes, more than the backend sent", len(got))
+	}
+}
+
+// largeBodyBackend answers every path with a body of size bytes framed by
+// Content-Length, but "/cut" (half of it, then the close) and "/extra"
+// (the body, then a smuggled second answer on the same connection).
+func largeBodyBackend(t *testing.T, size int) (*advBackend, []byte) {
+	body := spliceBody(size)
+	head := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", size)
+	b := newAdvBackend(t)
+	b.setScript(func(r *advRequest) *advReply {
+		switch r.Target {
+		case "/cut":
+			return &advReply{Raw: head + string(body[:size/2]), Close: true}
+		case "/extra":
+			return &advReply{Raw: head + string(body) + "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nevil"}
+		}
+		return &advReply{Raw: head + string(body)}
+	})
+	return b, body
+}
+
+// Over TLS (HTTP/1.1 and HTTP/2) large bodies take the copy path, with the
+// same framing: the body exactly, nothing smuggled, a body cut short an
+// error for the client rather than a shorter response.
+func TestLargeBodiesOverTLS(t *testing.T) {
+	const size = 1 << 20
+	b, body := largeBodyBackend(t, size)
+	srv := plainServer(proxyAddr, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}}, nil))
+	srv["listen"] = []string{proxyAddr, tlsAddr}
+	srv["tls_connection_policies"] = []map[string]any{{}}
+	startConfig(t, map[string]any{"http_port": 9080, "https_port": 9443, "servers": map[string]any{"sp": srv}},
+		map[string]any{
+			"tls": map[string]any{
+				"certificates": map[string]any{"automate": []string{"127.0.0.1"}},
+				"automation": map[string]any{"policies": []map[string]any{{
+					"subjects": []string{"127.0.0.1"}, "issuers": []map[string]any{{"module": "internal"}}}}},
+			},
+			"pki": map[string]any{"certificate_authorities": map[string]any{"local": map[string]any{"install_trust": false}}},
+		})
+	for _, tc := range []struct {
+		name  string
+		h2    bool
+		proto string
+	}{{"HTTP/1.1 over TLS", false, "HTTP/1.1"}, {"HTTP/2", true, "HTTP/2.0"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the test's own internal CA
+				ForceAttemptHTTP2: tc.h2}
+			if !tc.h2 {
+				tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+			}
+			defer tr.CloseIdleConnections()
+			c := &http.Client{Timeout: 20 * time.Second, Transport: tr}
+			fetch := func(path string) ([]byte, string, error) {
+				resp, err := c.Get("https://" + tlsAddr + path)
+				if err != nil {
+					return nil, "", err
+				}
+				defer resp.Body.Close()
+				got, err := io.ReadAll(resp.Body)
+				return got, resp.Proto, err
+			}
+			if !eventually(5*time.Second, func() bool { _, _, err := fetch("/"); return err == nil }) {
+				t.Fatal("no HTTPS answer in 5s") // the certificate is issued in the background
+			}
+			for _, path := range []string{"/", "/extra", "/"} {
+				got, proto, err := fetch(path)
+				if err != nil || proto != tc.proto || !bytes.Equal(got, body) {
+					t.Fatalf("%s: %d bytes over %s, %v; want the body exactly over %s", path, len(got), proto, err, tc.proto)
+				}
+			}
+			if got, _, err := fetch("/cut"); err == nil || len(got) > size/2 {
+				t.Fatalf("/cut: %d bytes, error %v; want at most %d and an error", len(got), err, size/2)
+			}
+		})
 	}
 }
 
