@@ -38,7 +38,10 @@ func (c *Cache) forward(w http.ResponseWriter, r *http.Request, fetch Fetcher, k
 		}
 	}
 	var tierLocked bool
-	if c.s.Tier != nil && storeAllowed && !rq.noCache {
+	// The tier answers what memory would have (a HEAD shares its GET's
+	// entry); only a GET that may be stored leads a flight and so takes
+	// the fill lock.
+	if c.s.Tier != nil && (storeAllowed || r.Method == http.MethodHead && !rq.noStore) && !rq.noCache {
 		var served bool
 		if served, tierLocked = c.fromTier(w, r, key, fl, rq); served {
 			return StatusSharedHit, nil

@@ -11,8 +11,9 @@ import (
 //
 //   - A request the memory cannot answer looks in the tier before the
 //     backend; an acceptable entry found there is stored in memory and
-//     served (StatusSharedHit). Only the flight's leader looks, so
-//     concurrent misses on one instance cost the tier one lookup.
+//     served (StatusSharedHit); a HEAD is answered from its GET's entry.
+//     Of concurrent GET misses on one instance only the flight's leader
+//     looks, so they cost the tier one lookup.
 //   - Fleet-wide coalescing: a leader that finds nothing takes the key's
 //     fill lock in the tier. Holding it, it fetches and stores; when
 //     another instance holds it, it polls the tier for the entry that

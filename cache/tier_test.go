@@ -367,3 +367,15 @@ func TestTierKeepsLargeEntriesLocal(t *testing.T) {
 		t.Fatal("an entry over the record limit was written to the tier")
 	}
 }
+
+// A HEAD is answered from its GET's entry in the tier, without a body.
+func TestTierAnswersHead(t *testing.T) {
+	cs, _, _ := fleet(t, 2, Settings{})
+	o := &origin{handler: respond(200, "0123456789", "Cache-Control", "max-age=60")}
+	do(t, cs[0], "GET", "http://example.com/h", o.fetch)
+	w, st := do(t, cs[1], "HEAD", "http://example.com/h", o.fetch)
+	if st != StatusSharedHit || o.calls.Load() != 1 || w.Body.Len() != 0 || w.Header().Get("Content-Length") != "10" {
+		t.Fatalf("HEAD on the second instance: %v after %d backend calls, body %q, Content-Length %q",
+			st, o.calls.Load(), w.Body, w.Header().Get("Content-Length"))
+	}
+}
