@@ -11,6 +11,24 @@ import (
 // CA issues the certificate for 127.0.0.1).
 const tlsAddr = "127.0.0.1:9443"
 
+// startPlainAndTLS serves route on proxyAddr (plain HTTP) and tlsAddr
+// (HTTPS, a certificate from Caddy's internal CA, issued in the background).
+func startPlainAndTLS(t *testing.T, route map[string]any) {
+	t.Helper()
+	srv := plainServer(proxyAddr, route)
+	srv["listen"] = []string{proxyAddr, tlsAddr}
+	srv["tls_connection_policies"] = []map[string]any{{}}
+	startConfig(t, map[string]any{"http_port": 9080, "https_port": 9443, "servers": map[string]any{"sp": srv}},
+		map[string]any{
+			"tls": map[string]any{
+				"certificates": map[string]any{"automate": []string{"127.0.0.1"}},
+				"automation": map[string]any{"policies": []map[string]any{{
+					"subjects": []string{"127.0.0.1"}, "issuers": []map[string]any{{"module": "internal"}}}}},
+			},
+			"pki": map[string]any{"certificate_authorities": map[string]any{"local": map[string]any{"install_trust": false}}},
+		})
+}
+
 // A client on plain HTTP names https in an absolute-form request target.
 // The backend redirects plain-HTTP clients to https with a cacheable 301.
 // The proxy must tell the backend the truth (X-Forwarded-Proto: http, the
@@ -27,18 +45,7 @@ func TestAttackAbsoluteFormSchemePoisonsCache(t *testing.T) {
 			"Cache-Control: max-age=60\r\nContent-Length: 0\r\n\r\n"}
 	})
 	h := map[string]any{"backends": []map[string]any{{"url": b.URL}}, "cache": map[string]any{}}
-	srv := plainServer(proxyAddr, spRoute(h, nil))
-	srv["listen"] = []string{proxyAddr, tlsAddr}
-	srv["tls_connection_policies"] = []map[string]any{{}}
-	startConfig(t, map[string]any{"http_port": 9080, "https_port": 9443, "servers": map[string]any{"sp": srv}},
-		map[string]any{
-			"tls": map[string]any{
-				"certificates": map[string]any{"automate": []string{"127.0.0.1"}},
-				"automation": map[string]any{"policies": []map[string]any{{
-					"subjects": []string{"127.0.0.1"}, "issuers": []map[string]any{{"module": "internal"}}}}},
-			},
-			"pki": map[string]any{"certificate_authorities": map[string]any{"local": map[string]any{"install_trust": false}}},
-		})
+	startPlainAndTLS(t, spRoute(h, nil))
 
 	// The planting request, over plain HTTP.
 	r := rawGet(t, "GET https://127.0.0.1:9443/account HTTP/1.1\r\nHost: 127.0.0.1:9443\r\n\r\n")

@@ -115,18 +115,7 @@ func largeBodyBackend(t *testing.T, size int) (*advBackend, []byte) {
 func TestLargeBodiesOverTLS(t *testing.T) {
 	const size = 1 << 20
 	b, body := largeBodyBackend(t, size)
-	srv := plainServer(proxyAddr, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}}, nil))
-	srv["listen"] = []string{proxyAddr, tlsAddr}
-	srv["tls_connection_policies"] = []map[string]any{{}}
-	startConfig(t, map[string]any{"http_port": 9080, "https_port": 9443, "servers": map[string]any{"sp": srv}},
-		map[string]any{
-			"tls": map[string]any{
-				"certificates": map[string]any{"automate": []string{"127.0.0.1"}},
-				"automation": map[string]any{"policies": []map[string]any{{
-					"subjects": []string{"127.0.0.1"}, "issuers": []map[string]any{{"module": "internal"}}}}},
-			},
-			"pki": map[string]any{"certificate_authorities": map[string]any{"local": map[string]any{"install_trust": false}}},
-		})
+	startPlainAndTLS(t, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}}, nil))
 	for _, tc := range []struct {
 		name  string
 		h2    bool
