@@ -225,6 +225,7 @@ func TestCaddyfileValidationLines(t *testing.T) {
 func FuzzUnmarshalCaddyfile(f *testing.F) {
 	f.Add("smartproxy {\n to a:1 b:2\n weight b:2 3\n lb_policy p2c\n route x/y {\n to c:3\n }\n}")
 	f.Add("smartproxy {\n rate_limit 1.5 burst 2 {\n key {a}\n }\n cache {\n ttl 1s\n }\n}")
+	f.Add("smartproxy {\n to a:1 b:2\n backup b:2\n stream_close_delay 1s\n discovery dns x.internal {\n type SRV\n resolvers 127.0.0.1\n }\n}")
 	f.Fuzz(func(t *testing.T, input string) {
 		tokens, err := caddyfile.Tokenize([]byte(input), "Caddyfile")
 		if err != nil || len(tokens) == 0 {

@@ -20,6 +20,7 @@ import (
 //     count and latency carry on; its health record, breaker, totals and
 //     tunnels are shared state held by route and backend name, so they
 //     also survive reloads (and a backend that leaves and comes back);
+//   - SRV targets of a priority after the best one are backups (pool.go);
 //   - a backend that appears gets its shared state (a new health record
 //     starts in the health check's initial_state) and joins the health
 //     checker, which probes it before use when that state is unhealthy;
@@ -82,17 +83,26 @@ func (d *membership) update() {
 	}
 	next := make(map[string]*foundMember, len(set))
 	var added []*foundMember
+	// SRV targets of a priority after the best are backups (RFC 2782:
+	// they are for when the preferred ones cannot be reached).
+	best := 0
+	for i, fb := range set {
+		if i == 0 || fb.Priority < best {
+			best = fb.Priority
+		}
+	}
 	for _, fb := range set {
 		b, err := backend.New(fb.URL, fb.Weight)
 		if err != nil || b.URL.Scheme != d.scheme || taken[b.Name] {
 			continue // the discovery package makes only valid URLs of one scheme
 		}
 		taken[b.Name] = true
+		backup := fb.Priority > best
 		fm := d.found[b.Name]
-		if fm == nil || fm.m.configWeight != b.Weight() {
-			// New, or its SRV weight changed (a backend's weight is fixed):
-			// a new member over the same shared state.
-			if fm, err = d.newMember(b); err != nil {
+		if fm == nil || fm.m.configWeight != b.Weight() || fm.m.backup != backup {
+			// New, or its SRV weight or priority changed (what the config
+			// gives a member is fixed): a new member over the same state.
+			if fm, err = d.newMember(b, backup); err != nil {
 				d.h.logger.Error("adding a discovered backend", zap.String("route", d.rt.name),
 					zap.String("backend", b.Name), zap.Error(err))
 				continue
@@ -124,9 +134,9 @@ func (d *membership) update() {
 }
 
 // newMember makes the member of a discovered backend, with its own holds.
-func (d *membership) newMember(b *backend.Backend) (*foundMember, error) {
+func (d *membership) newMember(b *backend.Backend, backup bool) (*foundMember, error) {
 	fm := &foundMember{}
-	m, pb, err := d.h.buildMember(&fm.holds, d.rt.name, b, false, d.ms)
+	m, pb, err := d.h.buildMember(&fm.holds, d.rt.name, b, backup, d.ms)
 	if err != nil {
 		fm.holds.releaseAll()
 		return nil, err

@@ -287,3 +287,64 @@ func TestDNSDiscovery(t *testing.T) {
 		t.Fatalf("after the reload: %v", s)
 	}
 }
+
+// TestDNSDiscoverySRV: SRV records give ports and weights, a target of a
+// later priority is a backup, a changed weight takes effect while the
+// backend keeps its totals, and a backup whose betters are gone serves.
+func TestDNSDiscoverySRV(t *testing.T) {
+	dns := newDNSServer(t)
+	s1, s2, s3 := newBackend(t, "s1", nil), newBackend(t, "s2", nil), newBackend(t, "s3", nil)
+	port := func(b *backend) uint16 { return uint16(b.Listener.Addr().(*net.TCPAddr).Port) }
+	dns.setA("host.test", "127.0.0.1")
+	dns.setSRV("_api._tcp.test", srvRecord{"host.test", port(s1), 10, 3}, srvRecord{"host.test", port(s2), 10, 1},
+		srvRecord{"host.test", port(s3), 20, 1})
+	start(t, map[string]any{
+		"load_balancer": map[string]any{"algorithm": "weighted_round_robin"},
+		"discovery": map[string]any{"dns": map[string]any{
+			"name": "_api._tcp.test", "type": "SRV", "refresh": "1s", "timeout": "500ms", "resolvers": []string{dns.addr}}},
+	})
+	client := newClient()
+	served := func(n int) map[string]int {
+		seen := map[string]int{}
+		for range n {
+			_, body := get(t, client, "/")
+			seen[body]++
+		}
+		return seen
+	}
+	byURL := func() map[string]int {
+		out := map[string]int{}
+		for _, b := range readDiscoveryStatus(t).Routes[0].Backends {
+			n := int(b.Requests)
+			if b.Backup {
+				n = -1 - n
+			}
+			out[b.URL] = n
+		}
+		return out
+	}
+	if s := served(40); s["s1"] != 30 || s["s2"] != 10 {
+		t.Fatalf("weights 3:1 from SRV, priority 20 a backup: %v", s)
+	}
+	if st := byURL(); st[s3.URL] != -1 || st[s1.URL] < 30 {
+		t.Fatalf("status by URL (negative: a backup) %v", st)
+	}
+	before := byURL()[s1.URL]
+
+	dns.setSRV("_api._tcp.test", srvRecord{"host.test", port(s1), 10, 1}, srvRecord{"host.test", port(s2), 10, 1},
+		srvRecord{"host.test", port(s3), 20, 1})
+	if !eventually(10*time.Second, func() bool { s := served(8); return s["s1"] == 4 && s["s2"] == 4 }) {
+		t.Fatalf("after the weight change: %v", served(8))
+	}
+	if got := byURL()[s1.URL]; got < before+4 {
+		t.Fatalf("s1's totals after its weight changed: %d, before %d", got, before)
+	}
+
+	dns.setSRV("_api._tcp.test", srvRecord{"host.test", port(s3), 20, 1})
+	if !eventually(10*time.Second, func() bool { return served(4)["s3"] == 4 }) {
+		t.Fatalf("only the priority-20 target left: %v", served(4))
+	}
+	if st := byURL(); len(st) != 1 || st[s3.URL] < 4 {
+		t.Fatalf("status %v: want s3 alone, a primary", st)
+	}
+}

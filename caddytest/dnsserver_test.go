@@ -11,9 +11,9 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 )
 
-// dnsServer is a DNS server on loopback (UDP) that answers A queries from
-// a table the test changes while the proxy runs, or fails them all with
-// SERVFAIL.
+// dnsServer is a DNS server on loopback (UDP) that answers A and SRV
+// queries from tables the test changes while the proxy runs, or fails
+// them all with SERVFAIL.
 type dnsServer struct {
 	addr    string
 	conn    net.PacketConn
@@ -22,7 +22,14 @@ type dnsServer struct {
 
 	mu      sync.Mutex
 	a       map[string][]netip.Addr // fully qualified, lower case
+	srv     map[string][]srvRecord
 	failing bool
+}
+
+// srvRecord is one SRV answer.
+type srvRecord struct {
+	target                 string
+	port, priority, weight uint16
 }
 
 func newDNSServer(t *testing.T) *dnsServer {
@@ -31,7 +38,8 @@ func newDNSServer(t *testing.T) *dnsServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &dnsServer{addr: conn.LocalAddr().String(), conn: conn, done: make(chan struct{}), a: map[string][]netip.Addr{}}
+	s := &dnsServer{addr: conn.LocalAddr().String(), conn: conn, done: make(chan struct{}),
+		a: map[string][]netip.Addr{}, srv: map[string][]srvRecord{}}
 	go s.serve()
 	t.Cleanup(func() { conn.Close(); <-s.done })
 	return s
@@ -45,6 +53,13 @@ func (s *dnsServer) setA(name string, ips ...string) {
 	}
 	s.mu.Lock()
 	s.a[strings.ToLower(name)+"."] = addrs
+	s.mu.Unlock()
+}
+
+// setSRV makes name's SRV records rs.
+func (s *dnsServer) setSRV(name string, rs ...srvRecord) {
+	s.mu.Lock()
+	s.srv[strings.ToLower(name)+"."] = rs
 	s.mu.Unlock()
 }
 
@@ -87,7 +102,20 @@ func (s *dnsServer) answer(req dnsmessage.Message) dnsmessage.Message {
 		resp.RCode = dnsmessage.RCodeServerFailure
 		return resp
 	}
-	addrs, ok := s.a[strings.ToLower(q.Name.String())]
+	name := strings.ToLower(q.Name.String())
+	if rs, ok := s.srv[name]; ok {
+		if q.Type == dnsmessage.TypeSRV {
+			for _, r := range rs {
+				resp.Answers = append(resp.Answers, dnsmessage.Resource{
+					Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeSRV, Class: dnsmessage.ClassINET, TTL: 1},
+					Body: &dnsmessage.SRVResource{Target: dnsmessage.MustNewName(r.target + "."),
+						Priority: r.priority, Weight: r.weight, Port: r.port},
+				})
+			}
+		}
+		return resp
+	}
+	addrs, ok := s.a[name]
 	if !ok {
 		resp.RCode = dnsmessage.RCodeNameError
 		return resp

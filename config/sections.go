@@ -369,7 +369,9 @@ type DNSDiscovery struct {
 	Name string `json:"name,omitempty"`
 
 	// Type is `A` (A and AAAA records), `AAAA` or `SRV` (port, weight and
-	// priority from the records). Default: A.
+	// priority from the records; targets of a priority after the best are
+	// backups, used only while no best-priority target is available).
+	// Default: A.
 	Type string `json:"type,omitempty"`
 
 	// Port of every discovered backend; not allowed with SRV.
