@@ -98,6 +98,12 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //	    header_up [+|-]<field> [<value>]    # set, +add, -delete on requests; Host: host_header
 //	    header_down [+|-]<field> [<value>]  # the same on responses
 //	    strip_path_prefix <prefix>
+//	    mirror <upstreams...> {
+//	        percent <0-100>
+//	        max_body_bytes <bytes>
+//	        max_in_flight <n>
+//	        timeout <duration>
+//	    }
 //	    retries [<count>] {
 //	        count <n>
 //	        backoff <duration>

@@ -15,7 +15,7 @@ import (
 var shapeNames = []string{"timeouts", "dial_timeout", "response_header_timeout", "read_timeout", "write_timeout",
 	"keepalive", "request_body_timeout", "tls", "tls_server_name", "tls_trusted_ca_certs", "tls_client_auth",
 	"tls_insecure_skip_verify", "tls_renegotiation", "host_header", "headers", "header_up", "header_down",
-	"strip_path_prefix"}
+	"strip_path_prefix", "mirror"}
 
 // timeoutWords are Caddy's transport words for single timeouts, each a
 // key of config.Timeouts.
@@ -102,6 +102,15 @@ func (p *cfParser) shapeDirective(prefix string, s *config.Section) (ok bool, er
 		return true, p.block(prefix+"headers", s.Headers)
 	case "header_up", "header_down":
 		return true, p.headerWord(prefix, s)
+	case "mirror":
+		p.mark(prefix + "mirror")
+		m := new(config.Mirror)
+		for d.NextArg() {
+			p.mark(prefix + "mirror.backends[" + strconv.Itoa(len(m.Backends)) + "].url")
+			m.Backends = append(m.Backends, config.Backend{URL: upstreamURL(d.Val())})
+		}
+		s.Mirror = m
+		return true, p.block(prefix+"mirror", m)
 	case "strip_path_prefix":
 		p.mark(prefix + "strip_path_prefix")
 		args := d.RemainingArgs()

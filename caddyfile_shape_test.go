@@ -69,6 +69,14 @@ func TestCaddyfileShaping(t *testing.T) {
 			strip_path_prefix /api
 		}`, `{"backends":[{"url":"http://a:1"}],"host_header":"backend","headers":{"request":{"set":{"X-Real-IP":"{http.request.remote.host}"},` +
 			`"add":{"X-Tag":"one"},"delete":["Cookie"]},"response":{"set":{"X-Backend":"{http.smartproxy.backend}"},"delete":["Server"]}},"strip_path_prefix":"/api"}`},
+		{"mirror", `smartproxy {
+			to a:1
+			mirror shadow:2 https://shadow:3 {
+				percent 10
+				max_in_flight 5
+				timeout 2s
+			}
+		}`, `{"backends":[{"url":"http://a:1"}],"mirror":{"backends":[{"url":"http://shadow:2"},{"url":"https://shadow:3"}],"percent":10,"max_in_flight":5,"timeout":2000000000}}`},
 		{"headers block", `smartproxy {
 			to a:1
 			headers {
@@ -110,6 +118,8 @@ func TestCaddyfileShapingErrors(t *testing.T) {
 			`headers.request.set: "Transfer-Encoding": the proxy manages this header (it frames the message), at Testfile:3`},
 		{"delete with a value", "smartproxy {\n to a:1\n header_down -Server x\n}", "none with -<field>"},
 		{"strip with a dot segment", "smartproxy {\n to a:1\n strip_path_prefix /a/../b\n}", `strip_path_prefix: "/a/../b": not a normal path (empty or dot segment), at Testfile:3`},
+		{"mirror without backends", "smartproxy {\n to a:1\n mirror {\n  percent 5\n }\n}", "mirror.backends: required: the backends that get the copies, at Testfile:3"},
+		{"mirror percent", "smartproxy {\n to a:1\n mirror b:2 {\n  percent 150\n }\n}", "mirror.percent: 150: must be between 0 and 100, at Testfile:4"},
 		{"unknown timeout", "smartproxy {\n to a:1\n timeouts {\n  connect 1s\n }\n}", `timeouts: unrecognized subdirective "connect"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,6 +38,7 @@ var metrics struct {
 	noBackend   *prometheus.CounterVec
 	allowed     *prometheus.CounterVec
 	limited     *prometheus.CounterVec
+	mirror      *prometheus.CounterVec // mirror.go
 	collector   *stateCollector
 }
 
@@ -66,6 +67,9 @@ func initMetrics() {
 			"Requests the rate limiter let through."), []string{"route"})
 		metrics.limited = prometheus.NewCounterVec(opts("ratelimit_limited_total",
 			"Requests the rate limiter refused (429)."), []string{"route"})
+		metrics.mirror = prometheus.NewCounterVec(opts("mirror_requests_total",
+			"Mirrored copies of requests: sent, failed (no answer or 5xx), dropped (max_in_flight), too_large (body over max_body_bytes)."),
+			[]string{"route", "result"})
 		metrics.collector = newStateCollector()
 	})
 }
@@ -76,7 +80,7 @@ func registerMetrics(reg *prometheus.Registry) error {
 	initMetrics()
 	for _, c := range []prometheus.Collector{
 		metrics.requests, metrics.duration, metrics.transitions, metrics.retries,
-		metrics.budget, metrics.noBackend, metrics.allowed, metrics.limited, metrics.collector, discoveryMetrics,
+		metrics.budget, metrics.noBackend, metrics.allowed, metrics.limited, metrics.mirror, metrics.collector, discoveryMetrics,
 	} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
@@ -413,5 +417,8 @@ func deleteBackendSeries(route, backendName string) {
 func deleteRouteSeries(route string) {
 	for _, v := range []*prometheus.CounterVec{metrics.retries, metrics.budget, metrics.noBackend, metrics.allowed, metrics.limited} {
 		v.DeleteLabelValues(route)
+	}
+	for _, result := range mirrorResults {
+		metrics.mirror.DeleteLabelValues(route, result)
 	}
 }

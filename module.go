@@ -194,6 +194,7 @@ func (h *Handler) Cleanup() error {
 			rt.members.close() // no more members joining the checker
 		}
 		rt.faults.stop()
+		rt.shaping.mirror.close() // cancels copies under way, waits for them (mirror.go)
 		rt.pool.close()
 	}
 	// After the health checkers stopped: a last-moment transition could

@@ -48,12 +48,14 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 			defer lift()
 		}
 	}
+	mb := rt.shaping.sampleMirror(r) // issue 17: may read a small body to share with the copies (mirror.go)
 	o := forward.NewOutbound(r, rt.pooledOut, trustedProxy(r))
 	if rt.pooledOut {
 		defer o.Release()
 	}
 	out := &o.Req
 	rt.shaping.prepare(r, out)                    // issue 17: Host, headers (shaping.go)
+	rt.shaping.sendMirror(mb, r, out)             // issue 17: background copies (mirror.go)
 	ih := installInterim(w, r, out, rt.transport) // issue 18: forward 103/102 to the client (interim.go)
 	defer ih.release()
 	var reset func()

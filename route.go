@@ -105,7 +105,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	if err != nil {
 		return nil, err
 	}
-	sh, err := h.newShaping(s, bs, scheme)
+	sh, err := h.newShaping(name, s, bs, scheme)
 	if err != nil {
 		return nil, err
 	}

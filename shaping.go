@@ -26,6 +26,8 @@ type shaping struct {
 	request, response *headerOps
 	// strip comes off the request path (strip_path_prefix); "" for none.
 	strip string
+	// mirror copies requests to shadow backends (mirror.go); nil: off.
+	mirror *mirror
 	// tls is the route's backend TLS (tls), for its health checks; nil
 	// for Go's defaults.
 	tls *tls.Config
@@ -47,7 +49,7 @@ const (
 
 // newShaping builds the route's shaping from its effective section s,
 // whose backends are bs (in order) and speak scheme.
-func (h *Handler) newShaping(s config.Section, bs []*backend.Backend, scheme string) (shaping, error) {
+func (h *Handler) newShaping(id string, s config.Section, bs []*backend.Backend, scheme string) (shaping, error) {
 	var sh shaping
 	switch s.HostHeader {
 	case "client":
@@ -84,7 +86,29 @@ func (h *Handler) newShaping(s config.Section, bs []*backend.Backend, scheme str
 		}
 		sh.transports[bs[i]] = tr
 	}
+	m, err := h.newMirror(id, s, &sh)
+	if err != nil {
+		return sh, err
+	}
+	sh.mirror = m
 	return sh, nil
+}
+
+// sampleMirror picks r for mirroring, reading its body to share it (see
+// mirror.sample); nil: not mirrored, or no mirror.
+func (sh *shaping) sampleMirror(r *http.Request) *mirrorBody {
+	if sh.mirror == nil {
+		return nil
+	}
+	return sh.mirror.sample(r)
+}
+
+// sendMirror starts the copies of a sampled request, out being the
+// request as the primary gets it.
+func (sh *shaping) sendMirror(mb *mirrorBody, r, out *http.Request) {
+	if mb != nil {
+		sh.mirror.send(mb, r, out)
+	}
 }
 
 // healthClient is the client of the route's HTTP health checks when its

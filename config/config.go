@@ -122,6 +122,11 @@ type Section struct {
 	// that does not start with it goes unchanged. Routing, rate limits
 	// and cache keys see the client's path. Default: none.
 	StripPathPrefix string `json:"strip_path_prefix,omitempty"`
+
+	// Mirror copies a share of the requests to other backends in the
+	// background (shadow traffic); the client sees only the primary's
+	// answer. Default: off.
+	Mirror *Mirror `json:"mirror,omitempty"`
 }
 
 // Backend is one upstream server.

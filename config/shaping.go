@@ -21,6 +21,9 @@ func inheritShaping(r *Section, top Section) {
 	if r.StripPathPrefix == "" {
 		r.StripPathPrefix = top.StripPathPrefix
 	}
+	if r.Mirror == nil {
+		r.Mirror = top.Mirror
+	}
 }
 
 // validateShaping checks the section's own shaping keys at prefix p.
@@ -37,6 +40,9 @@ func (s *Section) validateShaping(p string) error {
 		return err
 	}
 	if err := validateStripPrefix(p+"strip_path_prefix", s.StripPathPrefix); err != nil {
+		return err
+	}
+	if err := s.Mirror.validate(p + "mirror"); err != nil {
 		return err
 	}
 	return validateHostHeader(p+"host_header", s.HostHeader)

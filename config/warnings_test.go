@@ -56,7 +56,7 @@ func TestWarnings(t *testing.T) {
 func TestFields(t *testing.T) {
 	names := FieldNames(Fields(reflect.TypeFor[Route]()))
 	want := []string{"host", "path", "timeout", "timeouts", "backends", "discovery", "load_balancer", "health_check", "circuit_breaker",
-		"rate_limit", "cache", "stream_close_delay", "retries", "tls", "host_header", "headers", "strip_path_prefix"}
+		"rate_limit", "cache", "stream_close_delay", "retries", "tls", "host_header", "headers", "strip_path_prefix", "mirror"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("Route's keys %v, want %v (Section flattened)", names, want)
 	}

@@ -27,6 +27,8 @@ retries:
 		{ok + "timeouts:\n  dial: 1us\n", "config.yaml:4:9: timeouts.dial: 1µs: less than 1ms"},
 		{ok + "retries:\n  on_status:\n    - 502\n    - 404\n", "config.yaml:6:7: retries.on_status[1]: 404: only 429 and 500-599"},
 		{"backends:\n  - url: https://a:1\ntls:\n  min_version: \"1.0\"\n", `config.yaml:4:16: tls.min_version: "1.0": TLS 1.0 and 1.1 are broken`},
+		{ok + "mirror:\n  percent: 10\n", `config.yaml:4:3: mirror.backends: required`},
+		{ok + "headers:\n  request:\n    set:\n      Content-Length: \"5\"\n", `headers.request.set: "Content-Length": the proxy manages this header`},
 		{ok + "host_header: a b\n", `config.yaml:3:14: host_header: "a b": want client, backend`},
 		{"server:\n  timeout: 5s\n" + ok + "timeouts:\n  response_header: 6s\n", "config.yaml:6:20: timeouts.response_header: 6s: the section's timeout (5s)"},
 	} {
