@@ -28,7 +28,7 @@ type tcpSink struct {
 	near *net.TCPConn
 	far  net.Conn
 	got  chan []byte // everything the far end read, once it sees EOF or stop
-	stop int         // read at most this many bytes, then close; 0: all
+	stop int         // read at most this many bytes, then close; 0: all; <0: the test reads far itself
 }
 
 func newTCPSink(t *testing.T, stop int) *tcpSink {
@@ -47,6 +47,10 @@ func newTCPSink(t *testing.T, stop int) *tcpSink {
 		t.Fatal(err)
 	}
 	s := &tcpSink{near: near.(*net.TCPConn), far: far, got: make(chan []byte, 1), stop: stop}
+	t.Cleanup(func() { near.Close(); far.Close() })
+	if stop < 0 {
+		return s // a second reader of far would take bytes the test waits for
+	}
 	go func() {
 		var r io.Reader = far
 		if stop > 0 {
@@ -56,7 +60,6 @@ func newTCPSink(t *testing.T, stop int) *tcpSink {
 		far.Close()
 		s.got <- b
 	}()
-	t.Cleanup(func() { near.Close(); far.Close() })
 	return s
 }
 
@@ -207,7 +210,7 @@ func TestSpliceToContextEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	sink := newTCPSink(t, 0)
+	sink := newTCPSink(t, -1)
 	done := make(chan error, 1)
 	go func() {
 		_, err := resp.Body.(Splicer).SpliceTo(sink)
