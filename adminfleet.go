@@ -240,11 +240,22 @@ func (f *fleetState) resync() error {
 	return nil
 }
 
-// receive applies one published change.
-func (f *fleetState) receive(payload string) {
+// parseFleetMessage decodes a published change; false: it is not one
+// this code would have sent (too long, not JSON, no field, an entry with
+// an unknown state or a weight out of range).
+func parseFleetMessage(payload string) (fleetMessage, bool) {
 	var m fleetMessage
 	if len(payload) > 64<<10 || json.Unmarshal([]byte(payload), &m) != nil || m.Field == "" ||
 		(m.Entry != nil && !m.Entry.valid()) {
+		return fleetMessage{}, false
+	}
+	return m, true
+}
+
+// receive applies one published change.
+func (f *fleetState) receive(payload string) {
+	m, ok := parseFleetMessage(payload)
+	if !ok {
 		f.logger.Warn("ignoring a malformed shared admin state message", zap.Int("bytes", len(payload)))
 		return
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 // Runtime backend state through the admin API (issue 16, part 2): drain,
@@ -289,5 +291,52 @@ func TestAdminStateRefusesBadRequests(t *testing.T) {
 		if st := apiBackend(t, rt, bk.URL); st["admin_state"] != "ready" || st["weight"] != float64(1) {
 			t.Errorf("%s after refused requests: %v", bk.name, st)
 		}
+	}
+}
+
+// A WebSocket tunnel to a backend that is drained (and then put in
+// maintenance) stays open and keeps echoing; only new requests go
+// elsewhere.
+func TestAdminDrainKeepsTunnels(t *testing.T) {
+	wb := newWSBackend(t, func(c *websocket.Conn) {
+		var s string
+		for websocket.Message.Receive(c, &s) == nil {
+			if websocket.Message.Send(c, s) != nil {
+				return
+			}
+		}
+	})
+	plain := newBackend(t, "plain", nil)
+	start(t, map[string]any{"backends": backends(wb.backend, plain)})
+	// The tunnel must reach the WebSocket backend: the plain one is out
+	// while it opens.
+	setState(t, plain.URL, "maint", nil)
+	tun := openTunnel(t)
+	defer tun.nc.Close()
+	setState(t, plain.URL, "ready", nil)
+	echo := func(msg string) {
+		t.Helper()
+		tun.nc.SetDeadline(time.Now().Add(5 * time.Second))
+		var got string
+		if err := websocket.Message.Send(tun.ws, msg); err != nil {
+			t.Fatalf("send %q: %v", msg, err)
+		}
+		if err := websocket.Message.Receive(tun.ws, &got); err != nil || got != msg {
+			t.Fatalf("echo of %q: %q, %v", msg, got, err)
+		}
+	}
+	echo("before")
+	for _, state := range []string{"drain", "maint"} {
+		if st := setState(t, wb.URL, state, nil); st["in_flight"] != float64(1) || st["available"] != false {
+			t.Fatalf("after %s the tunnel's backend is %v, want 1 in flight, not available", state, st)
+		}
+		echo("while " + state)
+		hits := wb.hits.Load()
+		if got := shares(t, 10, plain); got[0] != 10 || wb.hits.Load() != hits {
+			t.Fatalf("while %s: plain got %d of 10, the WebSocket backend %d", state, got[0], wb.hits.Load()-hits)
+		}
+	}
+	if wb.open.Load() != 1 {
+		t.Fatalf("the WebSocket backend has %d connections, want the one tunnel", wb.open.Load())
 	}
 }
