@@ -286,6 +286,16 @@ func TestDNSDiscovery(t *testing.T) {
 	if s := served(10); s["d2"]+s["d3"] != 10 {
 		t.Fatalf("after the reload: %v", s)
 	}
+
+	// A config without the discovery lets go of the watcher: its
+	// goroutine stops, and with it the lookups (1s apart while it ran).
+	loadJSON(t, map[string]any{"backends": backends(d2.backend)})
+	time.Sleep(500 * time.Millisecond) // a lookup under way when the load came may still land
+	q := dns.queries.Load()
+	time.Sleep(2500 * time.Millisecond)
+	if n := dns.queries.Load() - q; n != 0 {
+		t.Fatalf("%d DNS queries after the last config with the discovery left", n)
+	}
 }
 
 // TestDNSDiscoverySRV: SRV records give ports and weights, a target of a
