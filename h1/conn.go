@@ -310,6 +310,11 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
 // c.scan what its framing fields were.
 func (c *conn) readHead(req *http.Request) (*http.Response, error) {
 	c.scan = scanHead(c.br)
+	if c.scan.complete {
+		if resp := fastHead(c.br, req); resp != nil { // head.go
+			return resp, nil
+		}
+	}
 	return http.ReadResponse(c.br, req)
 }
 

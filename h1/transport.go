@@ -7,6 +7,10 @@
 // keep-alive connections, and keeps the standard library's framing: the
 // request is written by (*http.Request).Write and the response parsed by
 // http.ReadResponse, so what goes on the wire is what net/http would send.
+// (A bodiless request head is written without Request.Write, and a plain
+// response head, one single Content-Length and nothing to interpret, is
+// parsed in place with fewer allocations, head.go; FuzzFastHead holds it to
+// http.ReadResponse.)
 //
 // It speaks only http:// (HTTP/1.1 over TCP). TLS, HTTP/2 and h2c backends
 // belong to a full transport.
