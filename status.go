@@ -5,6 +5,7 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/breaker"
 	"github.com/caddy-smartproxy/smartproxy/cache"
+	"github.com/caddy-smartproxy/smartproxy/cache/redistier"
 )
 
 // The status API's document: GET /smartproxy/status on Caddy's admin
@@ -113,6 +114,18 @@ type CacheStatus struct {
 	Evictions   uint64 `json:"evictions"`
 	Entries     int    `json:"entries"`
 	Bytes       int64  `json:"bytes"`
+
+	// Shared is the shared tier (cache.shared), when there is one.
+	Shared *SharedCacheStatus `json:"shared,omitempty"`
+}
+
+// SharedCacheStatus is a route's part of the shared cache tier.
+type SharedCacheStatus struct {
+	Hits        uint64 `json:"hits"`        // answered from Redis
+	Stores      uint64 `json:"stores"`      // written to Redis
+	BadRecords  uint64 `json:"bad_records"` // refused as corrupt or foreign
+	Down        bool   `json:"down"`        // Redis unreachable: memory only
+	Transitions uint64 `json:"transitions"` // times Redis went down or came back
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -226,9 +239,14 @@ func (v *statusView) limiter(_ *route, l *routeLimiter, st bucketStats) {
 	}
 }
 
-func (v *statusView) cache(_ *route, s cache.Stats) {
-	v.last().Cache = &CacheStatus{
+func (v *statusView) cache(rt *route, s cache.Stats) {
+	cs := &CacheStatus{
 		Hits: s.Hits, Misses: s.Misses, StaleServed: s.StaleServed, Coalesced: s.Coalesced,
 		Evictions: s.Evictions, Entries: s.Entries, Bytes: s.Bytes,
 	}
+	if t, ok := rt.cache.Settings().Tier.(*redistier.Tier); ok {
+		cs.Shared = &SharedCacheStatus{Hits: s.SharedHits, Stores: s.SharedStores, BadRecords: s.SharedBad,
+			Down: t.Down(), Transitions: t.Transitions()}
+	}
+	v.last().Cache = cs
 }

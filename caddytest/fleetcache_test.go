@@ -1,6 +1,7 @@
 package caddytest
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	smartproxy "github.com/caddy-smartproxy/smartproxy"
 )
 
 // The shared cache tier (cache.shared) end to end: three Caddy processes
@@ -231,6 +234,9 @@ func TestFleetCacheRedisDownAndBack(t *testing.T) {
 		if v := sample(t, m, "caddy_smartproxy_cache_shared_down"); v != 1 {
 			t.Fatalf("instance %s: shared_down %v with Redis dead", a, v)
 		}
+		if sh := sharedStatus(t, a); !sh.Down || sh.Hits == 0 || sh.Stores == 0 {
+			t.Fatalf("instance %s: status %+v, want down with the hits and stores from before", a, sh)
+		}
 	}
 	// Local caches keep serving what they hold.
 	c := newClient()
@@ -248,6 +254,9 @@ func TestFleetCacheRedisDownAndBack(t *testing.T) {
 		}
 		if v := sample(t, scrapeAt(t, a), "caddy_smartproxy_cache_shared_transitions_total"); v != 2 {
 			t.Fatalf("instance %s: %v transitions, want 2 (down, up)", a, v)
+		}
+		if sh := sharedStatus(t, a); sh.Down || sh.Transitions != 2 {
+			t.Fatalf("instance %s: status %+v, want up after 2 transitions", a, sh)
 		}
 	}
 	// Sharing resumes: a URL filled through instance 1 is a shared hit on
@@ -331,4 +340,26 @@ func TestFleetCacheTransitionsAreLogged(t *testing.T) {
 	if !eventually(10*time.Second, func() bool { return logged(`"msg":"shared cache tier reachable again`) }) {
 		t.Fatal("no log line when Redis came back")
 	}
+}
+
+// sharedStatus reads the default route's shared tier from an instance's
+// status document.
+func sharedStatus(t *testing.T, admin string) smartproxy.SharedCacheStatus {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/smartproxy/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc smartproxy.StatusDoc
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range doc.Routes {
+		if rt.Cache != nil && rt.Cache.Shared != nil {
+			return *rt.Cache.Shared
+		}
+	}
+	t.Fatalf("no route with a shared cache tier in %s's status", admin)
+	return smartproxy.SharedCacheStatus{}
 }
