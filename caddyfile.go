@@ -57,6 +57,19 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //	    lb_policy <algorithm> [<hash_header>]
 //	    slow_start <duration>
 //	    panic_threshold <fraction>
+//	    max_requests [<upstream>] <n>
+//	    queue {
+//	        size <n>
+//	        timeout <duration>
+//	    }
+//	    sticky [<cookie>] {
+//	        cookie <name>
+//	        max_age <duration>
+//	        secure on|off
+//	        http_only on|off
+//	        same_site lax|strict|none
+//	        secret <secret, e.g. {env.STICKY_SECRET}>
+//	    }
 //	    timeout <duration>
 //	    timeouts {
 //	        dial <duration>
@@ -202,7 +215,10 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 // default to 1; `weight <upstream> 0` drains an upstream; `backup` makes
 // upstreams listed by `to` standbys, used only while no other upstream is
 // available. `discovery dns` adds the backends a DNS name resolves to
-// (its block's keys are those of the JSON's discovery.dns). A `route` inherits
+// (its block's keys are those of the JSON's discovery.dns). `max_requests
+// <n>` caps every upstream's requests in flight (load_balancer.max_requests),
+// `max_requests <upstream> <n>` one upstream's; `queue` and `sticky` are
+// load_balancer.queue and load_balancer.sticky. A `route` inherits
 // every setting it does not give from the enclosing block. Inside the
 // blocks of health_check, circuit_breaker, rate_limit and cache, each
 // subdirective is the JSON key of the same name; a flag without a value
@@ -277,7 +293,8 @@ func (p *cfParser) mark(path string) { p.at[path] = p.d.Token() }
 
 // sectionNames are the subdirectives sectionDirective knows, for "did
 // you mean".
-var sectionNames = []string{"to", "weight", "backup", "discovery", "stream_close_delay", "lb_policy", "slow_start", "panic_threshold", "timeout", "retries",
+var sectionNames = []string{"to", "weight", "backup", "discovery", "stream_close_delay", "lb_policy", "slow_start", "panic_threshold",
+	"max_requests", "queue", "sticky", "timeout", "retries",
 	"health_check", "circuit_breaker", "rate_limit", "cache", "route", "admin_state"}
 
 // upstreamURL turns a Caddyfile upstream into a URL: a bare host:port
@@ -417,6 +434,8 @@ func (p *cfParser) sectionDirective(prefix string, s *config.Section, idx *upstr
 			return d.Errf("panic_threshold: %q is not a number", d.Val())
 		}
 		lbOf(s).PanicThreshold = f
+	case "max_requests", "queue", "sticky":
+		return p.capsDirective(prefix, s, idx)
 	case "timeout":
 		p.mark(prefix + "timeout")
 		v, err := durationArg(d)

@@ -126,6 +126,28 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				type SRV
 			}
 		}`, `{"discovery":{"dns":{"name":"_api._tcp.internal","type":"SRV"}}}`},
+		{"all of it", `smartproxy {
+			to a:1 b:2
+			max_requests 10
+			max_requests b:2 5
+			queue {
+				size 100
+				timeout 2s
+			}
+			sticky sp_route {
+				max_age 1h
+				secure off
+				http_only
+				same_site strict
+				secret {env.STICKY_SECRET}
+			}
+		}`, `{"backends":[{"url":"http://a:1"},{"url":"http://b:2","max_requests":5}],"load_balancer":{"max_requests":10,` +
+			`"queue":{"size":100,"timeout":2000000000},"sticky":{"cookie":"sp_route","max_age":3600000000000,"secure":false,` +
+			`"http_only":true,"same_site":"strict","secret":"{env.STICKY_SECRET}"}}}`},
+		{"bare blocks", "smartproxy {\n to a:1\n max_requests 3\n queue\n sticky\n}",
+			`{"backends":[{"url":"http://a:1"}],"load_balancer":{"max_requests":3,"queue":{},"sticky":{}}}`},
+		{"in a route", "smartproxy {\n route /x {\n to a:1\n max_requests a:1 2\n lb_policy p2c\n }\n}",
+			`{"routes":[{"path":"/x","backends":[{"url":"http://a:1","max_requests":2}],"load_balancer":{"algorithm":"p2c"}}]}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

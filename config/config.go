@@ -150,6 +150,15 @@ type Backend struct {
 	// TLS replaces the section's tls for this backend alone (https://
 	// only). Default: the section's.
 	TLS *BackendTLS `json:"tls,omitempty"`
+
+	// MaxRequests caps the requests in flight to this backend, upgraded
+	// connections (WebSockets) included while they are open: a backend at
+	// its cap gets no new request until one of its own finishes, and a
+	// request that finds every available backend at its cap waits in
+	// load_balancer.queue (or, without one, gets 503). The count is the
+	// route's and is shared by the configs of a reload. Default: 0, which
+	// means load_balancer.max_requests.
+	MaxRequests int `json:"max_requests,omitempty"`
 }
 
 // WeightOrDefault returns the backend's weight, 1 when unset.
@@ -181,6 +190,20 @@ type LoadBalancer struct {
 	// of the backends are available, requests are balanced over all of
 	// them rather than overloading the few. Default: 0 (off).
 	PanicThreshold float64 `json:"panic_threshold,omitempty"`
+
+	// MaxRequests is the in-flight cap of every backend that sets no
+	// max_requests of its own (see Backend.MaxRequests). Default: 0 (no
+	// cap).
+	MaxRequests int `json:"max_requests,omitempty"`
+
+	// Queue holds requests that find every available backend at its cap
+	// until a slot frees, first come first served. Default: none (such a
+	// request gets 503 at once).
+	Queue *Queue `json:"queue,omitempty"`
+
+	// Sticky pins each client to the backend that answered it first, by a
+	// cookie, on top of the algorithm. Default: off.
+	Sticky *Sticky `json:"sticky,omitempty"`
 }
 
 // AlgorithmOrDefault returns the configured algorithm, round_robin when

@@ -56,6 +56,9 @@ func (c *Config) Validate() error {
 	if err := validateTLSUse("", c.Section, c.Section); err != nil {
 		return err
 	}
+	if err := checkStickyCache("", c.Section, c.Section); err != nil {
+		return err
+	}
 	seen := map[string]int{}
 	for i, r := range c.Routes {
 		p := "routes[" + strconv.Itoa(i) + "]"
@@ -80,6 +83,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 		if err := validateTLSUse(p+".", r.Section, c.Route(i)); err != nil {
+			return err
+		}
+		if err := checkStickyCache(p+".", r.Section, c.Route(i)); err != nil {
 			return err
 		}
 	}
@@ -157,6 +163,9 @@ func (s *Section) validate(p string) error {
 		return err
 	}
 	if err := validateBackends(p+"backends", s.Backends, s.Discovery != nil); err != nil {
+		return err
+	}
+	if err := s.validateCaps(p); err != nil {
 		return err
 	}
 	if err := s.Discovery.validate(p+"discovery", s.Backends); err != nil {
@@ -244,7 +253,11 @@ func (lb *LoadBalancer) validate(p string) error {
 	if lb.PanicThreshold < 0 || lb.PanicThreshold > 1 {
 		return errAt(p+".panic_threshold", "%v: must be between 0 and 1", lb.PanicThreshold)
 	}
-	return nil
+	return firstErr(
+		nonNegInt(p, "max_requests", lb.MaxRequests),
+		lb.Queue.validate(p+".queue"),
+		lb.Sticky.validate(p+".sticky"),
+	)
 }
 
 func nonNegInt(p, key string, v int) error {

@@ -36,6 +36,8 @@ const (
 //   - cache.ttl longer than cache.max_ttl: the cap wins, the ttl is moot;
 //   - a cache with neither ttl nor max_size: only responses that carry
 //     their own freshness (Cache-Control max-age, Expires) are stored;
+//   - a load_balancer.queue where no backend has a cap (max_requests):
+//     nothing ever waits in it;
 //   - no backends at the top level and no routes: nothing to forward to.
 func (c *Config) Warnings() []Warning {
 	var out []Warning
@@ -43,6 +45,7 @@ func (c *Config) Warnings() []Warning {
 		out = append(out, Warning{Path: path, Message: fmt.Sprintf(format, args...)})
 	}
 	weightWarning(warn, "", c.Section)
+	queueWarning(warn, "", c.Section, c.Section)
 	c.Section.warnings(warn, "", c.EffectiveTimeouts().ResponseHeader)
 	for i, r := range c.Routes {
 		p := "routes[" + strconv.Itoa(i) + "]."
@@ -50,6 +53,7 @@ func (c *Config) Warnings() []Warning {
 		if len(r.Backends) > 0 || r.LoadBalancer != nil {
 			weightWarning(warn, p, eff) // else the top level's warning covers it
 		}
+		queueWarning(warn, p, r.Section, eff)
 		r.Section.warnings(warn, p, eff.EffectiveTimeouts().ResponseHeader)
 	}
 	if len(c.Backends) == 0 && len(c.Routes) == 0 {
@@ -126,3 +130,17 @@ func weightWarning(warn func(string, string, ...any), p string, s Section) {
 
 // fmtDuration prints a duration for a message the way users write it.
 func fmtDuration(d caddy.Duration) string { return time.Duration(d).String() }
+
+// queueWarning warns of a queue in a section whose backends have no cap.
+// own is the section as written: a route is warned about only when it
+// sets the queue or the backends itself (else the top level's warning
+// covers it).
+func queueWarning(warn func(string, string, ...any), p string, own, eff Section) {
+	if eff.LoadBalancer == nil || eff.LoadBalancer.Queue == nil || eff.capped() || len(eff.Backends) == 0 {
+		return
+	}
+	if own.LoadBalancer == nil && len(own.Backends) == 0 && p != "" {
+		return
+	}
+	warn(p+"load_balancer.queue", "no backend has max_requests (nor load_balancer.max_requests): no request ever waits in the queue")
+}

@@ -29,6 +29,12 @@ func TestWarnings(t *testing.T) {
 			[]string{"health_check.timeout: 6s is more than half of interval 10s"}},
 		{"latency threshold at timeout", `{"backends":[{"url":"http://a"}],"timeout":"2s","circuit_breaker":{"latency_threshold":"2s"}}`,
 			[]string{"circuit_breaker.latency_threshold: 2s is not below the timeout 2s"}},
+		{"queue without caps", `{"backends":[{"url":"http://a"}],"load_balancer":{"queue":{}}}`,
+			[]string{"load_balancer.queue: no backend has max_requests"}},
+		{"queue with a backend cap", `{"backends":[{"url":"http://a","max_requests":3},{"url":"http://b"}],"load_balancer":{"queue":{}}}`, nil},
+		{"queue with a default cap", `{"backends":[{"url":"http://a"}],"load_balancer":{"max_requests":3,"queue":{}}}`, nil},
+		{"route without caps under a queue", `{"backends":[{"url":"http://a","max_requests":3}],"load_balancer":{"queue":{}},"routes":[{"path":"/x","backends":[{"url":"http://b"}]}]}`,
+			[]string{"routes[0].load_balancer.queue: no backend has max_requests"}},
 		{"nothing to forward to", `{}`, []string{"backends: no backends and no routes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
