@@ -144,6 +144,7 @@ type stateCollector struct {
 	limiterKeys, limiterEvictions, storeDegraded, storeTransitions, cacheHits, cacheMisses, cacheStale, cacheCoalesced,
 	cacheEvictions, cacheEntries, cacheBytes *prometheus.Desc
 	sharedHits, sharedStores, sharedBad, sharedDown, sharedTransitions *prometheus.Desc
+	caps                                                               capsDescs // in-flight caps and the queue (metrics_caps.go)
 }
 
 func newStateCollector() *stateCollector {
@@ -178,6 +179,7 @@ func newStateCollector() *stateCollector {
 		sharedBad:         d("cache_shared_bad_records_total", "Records from the shared cache tier refused as corrupt or foreign.", "route"),
 		sharedDown:        d("cache_shared_down", "1 while the shared cache tier's Redis is unreachable and the cache serves from memory alone.", "route"),
 		sharedTransitions: d("cache_shared_transitions_total", "Times the shared cache tier's Redis became unreachable or reachable again.", "route"),
+		caps:              newCapsDescs(d),
 	}
 }
 
@@ -189,6 +191,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.sharedHits, c.sharedStores, c.sharedBad, c.sharedDown, c.sharedTransitions} {
 		ch <- d
 	}
+	c.caps.describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -211,7 +214,7 @@ func (v metricsView) counter(d *prometheus.Desc, x float64, labels ...string) {
 	v.ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, x, labels...)
 }
 
-func (metricsView) route(*route, *snapshot) {}
+func (v metricsView) route(rt *route, _ *snapshot) { v.caps(rt) }
 
 func (v metricsView) backend(rt *route, m *member, _ bool) {
 	c, name := v.c, m.b.Name
@@ -229,6 +232,9 @@ func (v metricsView) backend(rt *route, m *member, _ bool) {
 		v.gauge(c.checkLatency, m.health.Status().LastLatency.Seconds(), rt.name, name)
 	}
 	v.gauge(c.healthy, healthy, rt.name, name)
+	if m.gate != nil {
+		v.gauge(c.caps.maxRequests, float64(m.gate.max), rt.name, name)
+	}
 	if m.breaker != nil {
 		v.gauge(c.breakerState, float64(breakerGauge(m.breaker)), rt.name, name)
 		v.counter(c.trips, float64(m.breaker.Trips()), rt.name, name)

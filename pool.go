@@ -53,6 +53,7 @@ type member struct {
 	// tunnels are the backend's live upgraded connections, shared by every
 	// config that keeps the backend (tunnel.go); nil in unit tests.
 	tunnels *tunnelSet
+	gate    *capGate // nil: no in-flight cap (caps.go)
 	// available is the backend's availability in the last snapshot
 	// (guarded by pool.mu); a change to true starts its slow start.
 	available bool
@@ -75,6 +76,9 @@ type snapshot struct {
 	picker    balancer.Picker // nil when available is empty
 	panicking bool            // available is every backend of its tier, by panic mode
 	backups   bool            // no primary is available: available are backups
+	// capped: some member has an in-flight cap, so a pick takes the
+	// slot of the backend it returns (queue.go).
+	capped bool
 }
 
 func newPool(members []*member, bal balancer.Balancer, panicThreshold float64) *pool {
@@ -173,6 +177,7 @@ func (p *pool) rebuildLocked() {
 	for j, i := range set {
 		s.available[j] = p.members[i].b
 		s.inSet[i] = true
+		s.capped = s.capped || p.members[i].gate != nil
 	}
 	if len(s.available) > 0 {
 		s.picker = p.bal.Build(s.available)
@@ -200,7 +205,9 @@ func (p *pool) close() {
 }
 
 // pick chooses a backend for r that is not in tried, or returns nil when
-// there is none. On a first try (tried empty) it is one strategy pick.
+// there is none. On a first try (tried empty) it is one strategy pick. In a
+// capped pool it skips backends at their cap and takes the slot of the one
+// it returns.
 func (p *pool) pick(r *http.Request, tried []*backend.Backend) *backend.Backend {
 	s := p.snap.Load()
 	if s.picker == nil {
@@ -214,9 +221,12 @@ func (p *pool) pick(r *http.Request, tried []*backend.Backend) *backend.Backend 
 		if b == nil {
 			return nil
 		}
-		if !contains(tried, b) {
+		if !contains(tried, b) && (!s.capped || p.take(b)) {
 			return b
 		}
+	}
+	if s.capped {
+		return p.untriedBelowCap(s, tried)
 	}
 	return p.untried(s, tried)
 }

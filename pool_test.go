@@ -30,7 +30,7 @@ func newTestPool(bs []*backend.Backend, bal balancer.Balancer, avail func(*backe
 	return p
 }
 
-func testBackends(t *testing.T, n int) []*backend.Backend {
+func testBackends(t testing.TB, n int) []*backend.Backend {
 	t.Helper()
 	bs := make([]*backend.Backend, n)
 	for i := range bs {

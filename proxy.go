@@ -77,6 +77,12 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 	var lastErr error
 	for {
 		b := rt.pool.pick(r, tried)
+		if b == nil && rt.caps != nil {
+			var err error
+			if b, err = rt.caps.await(w, r, rt.pool, tried); err != nil {
+				return err
+			}
+		}
 		if b == nil {
 			if lastErr != nil && !errors.Is(lastErr, errBreakerRefused) {
 				return statusError(r, lastErr)
@@ -114,11 +120,13 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 }
 
 // try is one attempt at a backend: the backend, acquired (its in-flight
-// count includes the request) from the send until close, and the outcome.
+// count includes the request, and its capped slot is held) from the send
+// until close, and the outcome.
 // A failed try has already been closed by roundTrip, so that a backend
 // that failed is not counted busy while the request waits to retry.
 type try struct {
 	b    *backend.Backend // nil once released, or when never acquired
+	gate *capGate         // b's cap, whose slot pick took; nil: none
 	resp *http.Response   // nil when err is set
 	err  error
 }
@@ -132,7 +140,8 @@ func (t *try) close() {
 	}
 	if t.b != nil {
 		t.b.Release()
-		t.b = nil
+		t.gate.give()
+		t.b, t.gate = nil, nil
 	}
 }
 
@@ -153,6 +162,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	if m.breaker != nil {
 		d, err := m.breaker.Allow()
 		if err != nil {
+			m.gate.give() // nothing sent: the slot pick took is free again
 			return try{err: fmt.Errorf("backend %s: %w: %w", b.Name, errBreakerRefused, err)}
 		}
 		done = d
@@ -160,7 +170,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	forward.SetTargetStripped(out, r, b.URL, rt.shaping.strip)
 	rt.shaping.atBackend(out, b) // issue 17: a Host that names the backend (shaping.go)
 	b.Acquire()
-	t := try{b: b}
+	t := try{b: b, gate: m.gate}
 	begin := time.Now()
 	resp, err := roundTripInterim(rt.transportTo(b), out, ih) // issue 18: 1xx hook armed for this try (interim.go)
 	now := time.Now()

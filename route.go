@@ -26,6 +26,7 @@ type route struct {
 	pool      *pool
 	transport http.RoundTripper
 	retry     *retryPolicy
+	caps      *routeCaps    // nil: no backend has an in-flight cap (queue.go)
 	limiter   *routeLimiter // nil: no rate limit
 	cache     *cache.Cache  // nil: no response cache
 	// revalidate proxies the cache's background revalidations, which
@@ -62,6 +63,10 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	members := make([]*member, len(s.Backends))
 	subs := make([]*pooledBreaker, len(s.Backends))
 	bs := make([]*backend.Backend, len(s.Backends))
+	caps, err := newRouteCaps(&h.holds, name, s)
+	if err != nil {
+		return nil, err
+	}
 	scheme := ""
 	for i, bc := range s.Backends {
 		b, err := backend.New(bc.URL, bc.WeightOrDefault())
@@ -75,6 +80,9 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 			return nil, fmt.Errorf("backends[%d]: %q: one route's backends must share a scheme (%s, not %s)", i, bc.URL, scheme, b.URL.Scheme)
 		}
 		if members[i], subs[i], err = h.buildMember(&h.holds, name, b, bc.Backup, ms); err != nil {
+			return nil, fmt.Errorf("backends[%d]: %w", i, err)
+		}
+		if err := caps.attach(&h.holds, name, members[i], config.MaxRequestsOf(bc, s.LoadBalancer)); err != nil {
 			return nil, fmt.Errorf("backends[%d]: %w", i, err)
 		}
 	}
@@ -117,6 +125,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		transport: tr,
 		shaping:   sh,
 		retry:     newRetryPolicy(s.Retries),
+		caps:      caps,
 		pooledOut: isH1(tr),
 		h2c:       scheme == "h2c",
 		// timeouts.request_body (requestbody.go)

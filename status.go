@@ -40,7 +40,22 @@ type RouteStatus struct {
 	Discovery *DiscoveryStatus `json:"discovery,omitempty"`
 	RateLimit *LimiterStatus   `json:"rate_limit,omitempty"`
 	Cache     *CacheStatus     `json:"cache,omitempty"`
-	Retries   uint64           `json:"retries"` // requests retried on another backend
+	Retries   uint64           `json:"retries"`         // requests retried on another backend
+	Queue     *QueueStatus     `json:"queue,omitempty"` // set when a backend has max_requests
+}
+
+// QueueStatus is a route's queue of requests waiting for a backend below
+// its max_requests (shared by the configs of a reload).
+type QueueStatus struct {
+	Length    int64   `json:"length"`     // waiting now
+	Size      int64   `json:"size"`       // most that may wait; 0: no queue
+	TimeoutMS float64 `json:"timeout_ms"` // longest wait
+	Queued    uint64  `json:"queued"`     // requests that waited
+	TimedOut  uint64  `json:"timed_out"`  // of those, answered 503 after the timeout
+	Canceled  uint64  `json:"canceled"`   // of those, whose client went away
+	Rejected  uint64  `json:"rejected"`   // answered 503 at once: the queue full, or none
+	// WaitMS is the total time waited by the requests that got a slot.
+	WaitMS float64 `json:"wait_ms"`
 }
 
 // BackendStatus is one backend of a route.
@@ -55,10 +70,13 @@ type BackendStatus struct {
 	AdminState string `json:"admin_state"`
 	Available  bool   `json:"available"` // takes new requests now
 	// Backup: the backend serves only while no primary is available.
-	Backup   bool   `json:"backup,omitempty"`
-	InFlight int64  `json:"in_flight"`
-	Requests uint64 `json:"requests"` // sent since the backend was first configured
-	Failures uint64 `json:"failures"` // of those: no answer, or 5xx
+	Backup   bool  `json:"backup,omitempty"`
+	InFlight int64 `json:"in_flight"`
+	// MaxRequests is the backend's in-flight cap (0: none); with a cap,
+	// InFlight counts the route's requests of every config.
+	MaxRequests int64  `json:"max_requests,omitempty"`
+	Requests    uint64 `json:"requests"` // sent since the backend was first configured
+	Failures    uint64 `json:"failures"` // of those: no answer, or 5xx
 	// ErrorRate is Failures / Requests.
 	ErrorRate float64 `json:"error_rate"`
 	// LatencyMS is the decaying average of time to response headers.
@@ -166,6 +184,7 @@ func (v *statusView) route(rt *route, snap *snapshot) {
 		Backends:  make([]BackendStatus, 0, len(snap.members)),
 		Retries:   counterValue(rt.metrics.retries),
 		Discovery: discoveryStatus(rt.discovery),
+		Queue:     rt.caps.status(),
 	})
 }
 
@@ -193,6 +212,9 @@ func newBackendStatus(rt *route, m *member, available bool, now time.Time) Backe
 	if m.admin != nil && bs.Weight != m.configWeight {
 		cw := m.configWeight
 		bs.ConfiguredWeight = &cw
+	}
+	if m.gate != nil {
+		bs.MaxRequests, bs.InFlight = m.gate.max, m.gate.inFlight()
 	}
 	if bs.Requests > 0 {
 		bs.ErrorRate = float64(bs.Failures) / float64(bs.Requests)

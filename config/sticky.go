@@ -108,9 +108,9 @@ func MaxRequestsOf(b Backend, lb *LoadBalancer) int {
 	return 0
 }
 
-// capped reports whether any backend of s has an in-flight cap, or s's
-// default gives every backend one.
-func (s *Section) capped() bool {
+// Capped reports whether any backend of s has an in-flight cap, or s's
+// default gives every backend (discovered ones too) one.
+func (s *Section) Capped() bool {
 	if s.LoadBalancer != nil && s.LoadBalancer.MaxRequests > 0 {
 		return true
 	}

@@ -136,7 +136,7 @@ func fmtDuration(d caddy.Duration) string { return time.Duration(d).String() }
 // sets the queue or the backends itself (else the top level's warning
 // covers it).
 func queueWarning(warn func(string, string, ...any), p string, own, eff Section) {
-	if eff.LoadBalancer == nil || eff.LoadBalancer.Queue == nil || eff.capped() || len(eff.Backends) == 0 {
+	if eff.LoadBalancer == nil || eff.LoadBalancer.Queue == nil || eff.Capped() || len(eff.Backends) == 0 {
 		return
 	}
 	if own.LoadBalancer == nil && len(own.Backends) == 0 && p != "" {
