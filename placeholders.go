@@ -28,6 +28,9 @@ type requestInfo struct {
 	cacheStatus string
 	retries     int
 	latency     time.Duration
+	// background: a cache's revalidation, whose answer no client sees
+	// (so it sets no sticky cookie).
+	background bool
 }
 
 // placeholder resolves this request's smartproxy placeholders.

@@ -31,6 +31,7 @@ type pool struct {
 	// available, balance over all of them (Envoy's panic mode) rather than
 	// overload the few. 0 = off.
 	panicThreshold float64
+	sticky         *stickiness // nil: no sticky cookie (sticky.go)
 
 	mu      sync.Mutex // serialises rebuilds and membership changes, never taken by a pick
 	members []*member  // the current set (guarded by mu; readers use snap.members)
@@ -53,7 +54,8 @@ type member struct {
 	// tunnels are the backend's live upgraded connections, shared by every
 	// config that keeps the backend (tunnel.go); nil in unit tests.
 	tunnels *tunnelSet
-	gate    *capGate // nil: no in-flight cap (caps.go)
+	gate    *capGate     // nil: no in-flight cap (caps.go)
+	sticky  *stickyEntry // its cookie; nil: the pool is not sticky (sticky.go)
 	// available is the backend's availability in the last snapshot
 	// (guarded by pool.mu); a change to true starts its slow start.
 	available bool
@@ -79,6 +81,7 @@ type snapshot struct {
 	// capped: some member has an in-flight cap, so a pick takes the
 	// slot of the backend it returns (queue.go).
 	capped bool
+	sticky *stickyTable // nil: the pool is not sticky (sticky.go)
 }
 
 func newPool(members []*member, bal balancer.Balancer, panicThreshold float64) *pool {
@@ -182,6 +185,9 @@ func (p *pool) rebuildLocked() {
 	if len(s.available) > 0 {
 		s.picker = p.bal.Build(s.available)
 	}
+	if p.sticky != nil {
+		s.sticky = p.sticky.table(p.members, s.inSet)
+	}
 	p.snap.Store(s)
 	p.started = true
 	if !nextProbe.IsZero() {
@@ -212,6 +218,13 @@ func (p *pool) pick(r *http.Request, tried []*backend.Backend) *backend.Backend 
 	s := p.snap.Load()
 	if s.picker == nil {
 		return nil
+	}
+	if s.sticky != nil && len(tried) == 0 {
+		// The backend the client's cookie names, unless it is at its
+		// cap: then the request is balanced (and gets a new cookie).
+		if b := s.sticky.lookup(r.Header); b != nil && (!s.capped || p.take(b)) {
+			return b
+		}
 	}
 	// The strategy may return a backend already tried; ask it again a few
 	// times (rotating strategies move on), then fall back to the first

@@ -95,6 +95,9 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 		if !st.again(tried, &t) {
 			if t.err == nil {
 				rt.shaping.respond(r, t.resp) // issue 17: response headers (shaping.go)
+				if st := rt.pool.sticky; st != nil && !ri.background {
+					st.stamp(r, rt.pool.member(t.b), t.resp) // sticky.go
+				}
 				return h.deliver(w, r, out, &t)
 			}
 			err := t.err

@@ -133,6 +133,13 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 		metrics:     newRouteMetrics(name),
 		algorithm:   s.LoadBalancer.AlgorithmOrDefault(),
 	}
+	if lb := s.LoadBalancer; lb != nil && lb.Sticky != nil {
+		st, err := newStickiness(&h.holds, name, routePath(short), lb.Sticky)
+		if err != nil {
+			return nil, err
+		}
+		rt.pool.setSticky(st)
+	}
 	h.routes = append(h.routes, rt)
 	if err := h.watch(ctx, rt, ms.faults, subs); err != nil {
 		return nil, err
@@ -151,7 +158,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 			return nil, err
 		}
 		rt.revalidate = func(w http.ResponseWriter, r *http.Request) error {
-			return h.proxy(w, r, rt, &requestInfo{h: h, rt: rt, route: short})
+			return h.proxy(w, r, rt, &requestInfo{h: h, rt: rt, route: short, background: true})
 		}
 	}
 	return rt, nil
