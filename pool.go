@@ -220,9 +220,10 @@ func (p *pool) pick(r *http.Request, tried []*backend.Backend) *backend.Backend 
 		return nil
 	}
 	if s.sticky != nil && len(tried) == 0 {
-		// The backend the client's cookie names, unless it is at its
-		// cap: then the request is balanced (and gets a new cookie).
-		if b := s.sticky.lookup(r.Header); b != nil && (!s.capped || p.take(b)) {
+		// The backend the client's cookie names, unless it was drained
+		// since the snapshot was built or is at its cap: then the request
+		// is balanced (and gets a new cookie).
+		if b := s.sticky.lookup(r.Header); b != nil && p.member(b).adminState() == adminReady && (!s.capped || p.take(b)) {
 			return b
 		}
 	}

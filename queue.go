@@ -141,7 +141,7 @@ func (p *pool) take(b *backend.Backend) bool {
 // tried and whose slot it took.
 func (p *pool) untriedBelowCap(s *snapshot, tried []*backend.Backend) *backend.Backend {
 	for _, b := range s.available {
-		if b.Weight > 0 && !contains(tried, b) && p.take(b) {
+		if b.Weight() > 0 && !contains(tried, b) && p.take(b) {
 			return b
 		}
 	}
@@ -152,7 +152,7 @@ func (p *pool) untriedBelowCap(s *snapshot, tried []*backend.Backend) *backend.B
 // tried) has a cap, so that waiting for a slot makes sense.
 func (p *pool) anyAtCap(tried []*backend.Backend) bool {
 	for _, b := range p.snap.Load().available {
-		if b.Weight > 0 && p.member(b).gate != nil && !contains(tried, b) {
+		if b.Weight() > 0 && p.member(b).gate != nil && !contains(tried, b) {
 			return true
 		}
 	}
@@ -165,7 +165,7 @@ func (p *pool) anyAtCap(tried []*backend.Backend) bool {
 func (p *pool) claim(g *capGate, tried []*backend.Backend) *backend.Backend {
 	for _, b := range p.snap.Load().available {
 		mg := p.member(b).gate
-		if mg != nil && mg.count == g.count && b.Weight > 0 && !contains(tried, b) && mg.inFlight() <= mg.max {
+		if mg != nil && mg.count == g.count && b.Weight() > 0 && !contains(tried, b) && mg.inFlight() <= mg.max {
 			return b
 		}
 	}

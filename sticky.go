@@ -162,7 +162,7 @@ func (st *stickiness) table(ms []*member, serving []bool) *stickyTable {
 		if m.sticky == nil {
 			m.sticky = st.entry(m.b)
 		}
-		if serving[i] && m.available && m.b.Weight > 0 {
+		if serving[i] && m.available && m.b.Weight() > 0 {
 			t.byToken[m.sticky.token] = m.b
 		}
 	}
@@ -225,10 +225,11 @@ func carries(h http.Header, name, tok string) bool {
 }
 
 // stamp adds to resp the cookie of the backend that answered r, unless r
-// already carries it. tls says whether the client's connection is TLS.
+// already carries it or the backend was drained meanwhile (no new
+// sessions). Secure, when not configured, follows the client's TLS.
 func (st *stickiness) stamp(r *http.Request, m *member, resp *http.Response) {
 	e := m.sticky
-	if e == nil || carries(r.Header, st.name, e.token) {
+	if e == nil || m.adminState() != adminReady || carries(r.Header, st.name, e.token) {
 		return
 	}
 	i := 0

@@ -142,7 +142,9 @@ func TestStickyPick(t *testing.T) {
 func TestStickyDrainedAndCapped(t *testing.T) {
 	p := stickyPool(t, "sticky|drained", 3, &config.Sticky{}, nil)
 	bs := p.snap.Load().available
-	bs[2].Weight = 0 // drained: no new requests, no sessions
+	if err := bs[2].SetWeight(0); err != nil { // weight 0: no new requests, no sessions
+		t.Fatal(err)
+	}
 	p.rebuild()
 	for range 4 {
 		if got := p.pick(withCookie(cookieOf(p, bs[2])), nil); got == bs[2] {
