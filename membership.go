@@ -142,6 +142,10 @@ func (d *membership) newMember(b *backend.Backend, backup bool) (*foundMember, e
 		return nil, err
 	}
 	fm.m = m
+	if err := d.rt.caps.attach(&fm.holds, d.rt.name, m, d.ms.maxRequests); err != nil {
+		fm.holds.releaseAll()
+		return nil, err
+	}
 	if pb != nil {
 		rt, h, name := d.rt, d.h, b.Name
 		fm.unsub = pb.subscribe(func(from, to breaker.State, reason string) {

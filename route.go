@@ -59,7 +59,8 @@ type route struct {
 // adds the handler's server and site (see scope.go).
 func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) (*route, error) {
 	name := h.scope.qualify(short)
-	ms := memberSettings{faults: newFaultSettings(s), closeDelay: time.Duration(s.StreamCloseDelay), fleet: h.fleet}
+	ms := memberSettings{faults: newFaultSettings(s), closeDelay: time.Duration(s.StreamCloseDelay), fleet: h.fleet,
+		maxRequests: config.MaxRequestsOf(config.Backend{}, s.LoadBalancer)}
 	members := make([]*member, len(s.Backends))
 	subs := make([]*pooledBreaker, len(s.Backends))
 	bs := make([]*backend.Backend, len(s.Backends))
@@ -173,6 +174,9 @@ type memberSettings struct {
 	faults     faultSettings
 	closeDelay time.Duration // stream_close_delay
 	fleet      *fleetState   // admin_state's shared store; nil: none
+	// maxRequests is the in-flight cap of a backend that sets none
+	// (load_balancer.max_requests), the cap of every discovered one.
+	maxRequests int
 }
 
 // buildMember makes the member of route id for backend b, with its request

@@ -299,3 +299,36 @@ func TestMaxRequestsSharedAcrossReload(t *testing.T) {
 		t.Fatalf("peak %d, cap 2", pb.peak.Load())
 	}
 }
+
+// TestMaxRequestsDiscovered: a backend found by DNS discovery has the
+// load_balancer.max_requests cap.
+func TestMaxRequestsDiscovered(t *testing.T) {
+	dns := newDNSServer(t)
+	bs, port := samePortBackends(t, 1)
+	dns.setA("capped.test", bs[0].ip)
+	start(t, map[string]any{
+		"discovery": map[string]any{"dns": map[string]any{
+			"name": "capped.test", "port": port, "refresh": "1s", "timeout": "500ms", "resolvers": []string{dns.addr}}},
+		"load_balancer": map[string]any{"max_requests": 1},
+	})
+	c := newClient()
+	if !eventually(10*time.Second, func() bool { code, _ := get(t, c, "/"); return code == 200 }) {
+		t.Fatal("the discovered backend never served")
+	}
+	done := make(chan int, 1)
+	defer bs[0].releaseAll() // before Caddy's cleanup, which waits for the request
+	go func() { code, _ := get(t, c, "/slow"); done <- code }()
+	if !eventually(10*time.Second, func() bool { return bs[0].slow.Load() == 1 }) {
+		t.Fatal("the slow request never arrived")
+	}
+	if code, _ := get(t, c, "/"); code != 503 {
+		t.Fatalf("a second request to a discovered backend at its cap 1: %d, want 503", code)
+	}
+	bs[0].releaseAll()
+	if code := <-done; code != 200 {
+		t.Fatalf("slow request: %d", code)
+	}
+	if code, _ := get(t, c, "/"); code != 200 {
+		t.Fatalf("after the slot freed: %d", code)
+	}
+}
