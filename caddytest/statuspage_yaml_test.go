@@ -74,3 +74,46 @@ logging: error
 		t.Fatalf("the status document lacks the YAML route's backend with 1 request: %s", doc)
 	}
 }
+
+// TestStatusPageYAMLControls: `status: {listen: ADDRESS, controls: true}`
+// serves the page with its buttons and the state API; a drain posted
+// there stops the YAML route's traffic to the backend.
+func TestStatusPageYAMLControls(t *testing.T) {
+	a, b := newBackend(t, "a", nil), newBackend(t, "b", nil)
+	tester := caddytest.NewTester(t)
+	tester.InitServer(fmt.Sprintf(`server:
+  host: 127.0.0.1
+  port: 9080
+backends:
+  - url: %s
+  - url: %s
+status:
+  listen: %s
+  controls: true
+admin: localhost:2999
+logging: error
+`, a.URL, b.URL, statusAddr), "yaml")
+	if t.Failed() {
+		t.FailNow()
+	}
+	resp, err := newClient().Get("http://" + statusAddr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `data-controls="on"`) {
+		t.Fatal("the page has no controls")
+	}
+	resp, err = http.Post("http://"+statusAddr+"/backends/state", "application/json", strings.NewReader(`{"url": "`+a.URL+`", "state": "drain"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /backends/state: %d", resp.StatusCode)
+	}
+	if got := shares(t, 10, a, b); got[0] != 0 || got[1] != 10 {
+		t.Fatalf("after the drain: a %d, b %d of 10", got[0], got[1])
+	}
+}

@@ -48,8 +48,9 @@ type proxyFile struct {
 	admin   *adminJSON
 	logging *loggingJSON
 	// status is the status page's listen address ("": none; status.go).
-	status     string
-	statusPort int
+	status         string
+	statusPort     int
+	statusControls bool // the page's buttons and state API
 }
 
 // The generated Caddy config. Structs (and encoding/json's sorted map
@@ -87,6 +88,7 @@ type (
 	handlerJSON struct {
 		Handler string `json:"handler"`
 		config.Config
+		Controls bool `json:"controls,omitempty"` // smartproxy_status only
 	}
 )
 
