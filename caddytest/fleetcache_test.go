@@ -65,10 +65,15 @@ type fleet struct {
 	proxies, admins []string
 }
 
+// startFleet starts the three instances. Their Redis timeout is a
+// generous 1 s: on a loaded test machine a 100 ms call can time out, which
+// (as it should) takes Redis out for a second and sends misses to the
+// backend, and the counts below would be about the machine, not the tier.
+// A killed Redis refuses connections at once, so that test is no slower.
 func startFleet(t *testing.T, b *fleetBackend, redisAddr string) *fleet {
 	t.Helper()
 	handler := fmt.Sprintf(`{"handler": "smartproxy", "backends": [{"url": %q}],
-		"cache": {"max_size": 5000, "shared": {"store": "redis", "redis": {"address": %q}, "timeout": "100ms", "lock_timeout": "3s"}}}`,
+		"cache": {"max_size": 5000, "shared": {"store": "redis", "redis": {"address": %q}, "timeout": "1s", "lock_timeout": "3s"}}}`,
 		b.URL, redisAddr)
 	f := &fleet{}
 	for range 3 {
