@@ -170,6 +170,10 @@ func TestBackendTLS(t *testing.T) {
 			route("/mtls-none", mtls.URL, map[string]any{"ca": serverCA.file}),
 			route("/mtls-wrong", mtls.URL, map[string]any{"ca": serverCA.file, "client_certificate": wrongCert, "client_key": wrongKey}),
 			route("/tls13", plain.URL, map[string]any{"ca": serverCA.file, "min_version": "1.3"}),
+			// A backend's own tls replaces the route's (which trusts
+			// nothing but the system roots here).
+			{"path": "/own", "tls": map[string]any{}, "retries": map[string]any{"count": 0},
+				"backends": []map[string]any{{"url": plain.URL, "tls": map[string]any{"ca": serverCA.file}}}},
 			// Health checks trust what the route trusts.
 			{"path": "/checked", "health_check": map[string]any{"interval": "100ms", "timeout": "50ms", "path": "/",
 				"healthy_threshold": 1, "unhealthy_threshold": 1, "initial_state": "unhealthy"}},
@@ -193,6 +197,7 @@ func TestBackendTLS(t *testing.T) {
 		{"/mtls-none", 502, []string{"certificate required"}},
 		{"/mtls-wrong", 502, []string{"tls: "}},
 		{"/tls13", 200, nil},
+		{"/own", 200, []string{"host=" + backendHost}},
 		{"/checked", 200, nil},
 	} {
 		if tc.path == "/checked" && !eventually(3*time.Second, func() bool { code, _ := get(t, c, "/checked"); return code == 200 }) {
