@@ -358,3 +358,26 @@ func TestDNSDiscoverySRV(t *testing.T) {
 		t.Fatalf("status %v: want s3 alone, a primary", st)
 	}
 }
+
+// TestDNSDiscoveryStartsWhileDNSFails: a config whose DNS fails at load is
+// still loaded (a failing DNS server must not block a deploy); its route
+// answers 503 until a lookup succeeds, and then serves.
+func TestDNSDiscoveryStartsWhileDNSFails(t *testing.T) {
+	dns := newDNSServer(t)
+	bs, port := samePortBackends(t, 1)
+	dns.setA("late.test", bs[0].ip)
+	dns.fail(true)
+	start(t, map[string]any{"discovery": map[string]any{"dns": map[string]any{
+		"name": "late.test", "port": port, "refresh": "1s", "timeout": "200ms", "resolvers": []string{dns.addr}}}})
+	client := newClient()
+	if code, _ := get(t, client, "/"); code != http.StatusServiceUnavailable {
+		t.Fatalf("with no answer yet: %d, want 503", code)
+	}
+	if d := readDiscoveryStatus(t).Routes[0].Discovery; d == nil || d.LastError == "" || d.LastSuccess != nil {
+		t.Fatalf("status before any good lookup: %+v", d)
+	}
+	dns.fail(false)
+	if !eventually(10*time.Second, func() bool { code, body := get(t, client, "/"); return code == 200 && body == "d1" }) {
+		t.Fatal("the route does not serve once DNS answers")
+	}
+}
