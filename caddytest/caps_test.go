@@ -158,8 +158,18 @@ func TestMaxRequestsPeakConcurrency(t *testing.T) {
 	}
 	var doc capsStatus
 	json.Unmarshal(adminGet(t, "/smartproxy/status"), &doc)
-	if q := doc.Routes[0].Queue; q == nil || q.Queued == 0 || q.Length != 0 || doc.Routes[0].Backends[0].MaxRequests != 5 {
+	q := doc.Routes[0].Queue
+	if q == nil || q.Queued == 0 || q.Length != 0 || doc.Routes[0].Backends[0].MaxRequests != 5 {
 		t.Fatalf("status: %+v", doc.Routes[0])
+	}
+	// The same figures in a real /metrics scrape.
+	m := scrape(t)
+	route := `{route="sp|*|default"}`
+	if m["caddy_smartproxy_queued_total"+route] != float64(q.Queued) || m["caddy_smartproxy_queue_length"+route] != 0 ||
+		m[`caddy_smartproxy_backend_max_requests{backend="`+pb.URL+`",route="sp|*|default"}`] != 5 ||
+		!hasMetric(m, "caddy_smartproxy_queue_wait_seconds_total") || !hasMetric(m, "caddy_smartproxy_queue_rejected_total") {
+		t.Fatalf("metrics: queued %v (status %d), length %v, max_requests %v", m["caddy_smartproxy_queued_total"+route], q.Queued,
+			m["caddy_smartproxy_queue_length"+route], m[`caddy_smartproxy_backend_max_requests{backend="`+pb.URL+`",route="sp|*|default"}`])
 	}
 }
 
