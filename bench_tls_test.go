@@ -63,7 +63,7 @@ func BenchmarkShapingOff(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = sh.sampleMirror(r)
-		sh.prepare(r, out)
+		_ = sh.prepare(r, out)
 		sh.atBackend(out, bk)
 		sh.respond(r, resp)
 	}

@@ -54,7 +54,9 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, rt *route, ri *r
 		defer o.Release()
 	}
 	out := &o.Req
-	rt.shaping.prepare(r, out)                    // issue 17: Host, headers (shaping.go)
+	if err := rt.shaping.prepare(r, out); err != nil { // issue 17: Host, headers (shaping.go)
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	rt.shaping.sendMirror(mb, r, out)             // issue 17: background copies (mirror.go)
 	ih := installInterim(w, r, out, rt.transport) // issue 18: forward 103/102 to the client (interim.go)
 	defer ih.release()

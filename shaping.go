@@ -2,11 +2,13 @@ package smartproxy
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
 	"github.com/caddy-smartproxy/smartproxy/config"
@@ -131,20 +133,29 @@ func (rt *route) transportTo(b *backend.Backend) http.RoundTripper {
 	return rt.transport
 }
 
+// errBadHost is the cause of the 400 a request gets whose host_header
+// placeholders made a Host no request may carry (CR, LF, spaces, ...).
+var errBadHost = errors.New("host_header expands to an invalid Host")
+
 // prepare shapes out, the outbound copy of r, once per request, after
 // hop-by-hop stripping and X-Forwarded-*: a Host from placeholders, the
-// request header changes.
-func (sh *shaping) prepare(r, out *http.Request) {
+// request header changes. A Host that is no valid Host is refused: Go's
+// client would silently cut it.
+func (sh *shaping) prepare(r, out *http.Request) error {
 	if sh.host.mode != hostValue && sh.request == nil {
-		return
+		return nil
 	}
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if sh.host.mode == hostValue {
 		out.Host = sh.host.tmpl.expand(repl)
+		if !httpguts.ValidHostHeader(out.Host) || strings.ContainsAny(out.Host, " \t") {
+			return fmt.Errorf("%w: %q", errBadHost, truncate(out.Host, 64))
+		}
 	}
 	if sh.request != nil {
 		sh.request.apply(out.Header, repl)
 	}
+	return nil
 }
 
 // respond applies the response header changes to resp, the answer to r

@@ -1,7 +1,9 @@
 package caddytest
 
 import (
+	"crypto/tls"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -69,5 +71,45 @@ func TestHeadersAndStripPathPrefix(t *testing.T) {
 		if _, body := do(path); !strings.Contains(body, want) {
 			t.Errorf("%s: backend saw %q, want %q", path, body, want)
 		}
+	}
+}
+
+// TestShapingPlaceholdersCannotInject: a placeholder that decodes to CR
+// or LF (a query value) in host_header or a request header is refused
+// with 400 and never reaches the backend as a header of its own.
+func TestShapingPlaceholdersCannotInject(t *testing.T) {
+	seen := newBackend(t, "seen", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "host=%s injected=%s", r.Host, r.Header.Get("X-Injected"))
+	})
+	serverCA := newTestCA(t, "server-ca")
+	byIP, _, _ := serverCA.issue(t, false, nil, net.IPv4(127, 0, 0, 1))
+	secure := tlsBackend(t, &tls.Config{Certificates: []tls.Certificate{byIP}})
+	start(t, map[string]any{
+		"backends": backends(seen),
+		"routes": []map[string]any{
+			{"path": "/host", "host_header": "{http.request.uri.query.h}"},
+			{"path": "/tlshost", "host_header": "{http.request.uri.query.h}", "backends": []map[string]any{{"url": secure.URL}},
+				"tls": map[string]any{"ca": serverCA.file}, "circuit_breaker": map[string]any{"failure_threshold": 1, "base_backoff": "1m"}},
+			{"path": "/hdr", "headers": map[string]any{"request": map[string]any{"set": map[string]string{"X-Q": "{http.request.uri.query.h}"}}}},
+		},
+	})
+	c := newClient()
+	for _, path := range []string{"/host?h=a%0d%0aX-Injected:%201", "/hdr?h=a%0d%0aX-Injected:%201", "/hdr?h=a%00b",
+		"/tlshost?h=a%0d%0aX-Injected:%201", "/tlshost?h=a%0d%0aX-Injected:%201"} {
+		code, body := get(t, c, path)
+		if code != http.StatusBadRequest {
+			t.Errorf("%s: %d %q, want 400", path, code, body)
+		}
+	}
+	if n := seen.hits.Load(); n != 0 {
+		t.Fatalf("the backend got %d requests with injected values", n)
+	}
+	if code, body := get(t, c, "/host?h=tenant.example"); code != 200 || body != "host=tenant.example injected=" {
+		t.Fatalf("a clean value: %d %q", code, body)
+	}
+	// The refusals were the client's: the https backend's breaker
+	// (threshold 1) did not open.
+	if code, body := get(t, c, "/tlshost?h=tenant.example"); code != 200 || !strings.HasPrefix(body, "host=tenant.example ") {
+		t.Fatalf("a clean value to the https backend after refused ones: %d %q", code, body)
 	}
 }
