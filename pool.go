@@ -239,20 +239,20 @@ func (p *pool) pick(r *http.Request, tried []*backend.Backend) *backend.Backend 
 			return b
 		}
 	}
-	if s.capped {
-		return p.untriedBelowCap(s, tried)
-	}
-	return p.untried(s, tried)
+	return p.untried(s, tried, s.capped)
 }
 
 // hasUntried reports whether a retry would find another backend.
 func (p *pool) hasUntried(tried []*backend.Backend) bool {
-	return p.untried(p.snap.Load(), tried) != nil
+	return p.untried(p.snap.Load(), tried, false) != nil
 }
 
-func (p *pool) untried(s *snapshot, tried []*backend.Backend) *backend.Backend {
+// untried is the first backend of s, in order, that has weight and is not
+// in tried; with take, also one whose capped slot it could take (the slot
+// is then held for the request).
+func (p *pool) untried(s *snapshot, tried []*backend.Backend, take bool) *backend.Backend {
 	for _, b := range s.available {
-		if b.Weight() > 0 && !contains(tried, b) {
+		if b.Weight() > 0 && !contains(tried, b) && (!take || p.take(b)) {
 			return b
 		}
 	}

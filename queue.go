@@ -137,17 +137,6 @@ func (p *pool) take(b *backend.Backend) bool {
 	return g == nil || g.take()
 }
 
-// untriedBelowCap is the first backend of s, in order, that is not in
-// tried and whose slot it took.
-func (p *pool) untriedBelowCap(s *snapshot, tried []*backend.Backend) *backend.Backend {
-	for _, b := range s.available {
-		if b.Weight() > 0 && !contains(tried, b) && p.take(b) {
-			return b
-		}
-	}
-	return nil
-}
-
 // anyAtCap reports whether a backend that may take r (available, not
 // tried) has a cap, so that waiting for a slot makes sense.
 func (p *pool) anyAtCap(tried []*backend.Backend) bool {
