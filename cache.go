@@ -63,7 +63,7 @@ func newRouteCache(hs *holds, routeName string, cc *config.Cache, logger *zap.Lo
 // cached.
 func (h *Handler) serveCached(w http.ResponseWriter, r *http.Request, rt *route, ri *requestInfo) error {
 	if forward.UpgradeType(r.Header) != "" {
-		return h.proxy(w, r, rt, ri)
+		return h.proxyFor(w, r, rt, ri)
 	}
 	st, err := rt.cache.ServeFrom(w, r, ri, cache.Background{
 		Context: h.transports.ctx.Context, // ends with this config (the embedded interface: no copy per request)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/caddy-smartproxy/smartproxy/config"
 	"github.com/caddy-smartproxy/smartproxy/internal/gcfloor"
+	"github.com/caddy-smartproxy/smartproxy/internal/handoff"
 	"github.com/caddy-smartproxy/smartproxy/router"
 
 	// The yaml config adapter comes with the plugin: one --with brings
@@ -50,9 +51,10 @@ type Handler struct {
 	def        *route // the top-level route; nil when there are no top-level backends
 	routes     []*route
 	transports transports
-	liveKey    string      // this handler's key in liveHandlers
-	fleet      *fleetState // admin_state's shared store (adminfleet.go); nil: none
-	scope      scope       // the Caddy server and site this handler sits in
+	liveKey    string        // this handler's key in liveHandlers
+	fleet      *fleetState   // admin_state's shared store (adminfleet.go); nil: none
+	scope      scope         // the Caddy server and site this handler sits in
+	workers    *handoff.Pool // HTTP/2 and HTTP/3 requests are proxied on these (handoff.go)
 	// holds are this config's references to shared state (pools.go),
 	// released in Cleanup.
 	holds holds
@@ -95,6 +97,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.events = eventsApp.(*caddyevents.App)
 	h.scope = handlerScope(ctx)
+	h.workers = handoff.New(0, 0) // starts no goroutine until an HTTP/2 request
 	if h.AdminState != nil {
 		if h.fleet, err = acquireFleet(&h.holds, h.AdminState, h.logger); err != nil {
 			return err
@@ -178,7 +181,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if rt.cache != nil {
 		return h.serveCached(w, r, rt, ri)
 	}
-	return h.proxy(w, r, rt, ri)
+	return h.proxyFor(w, r, rt, ri)
 }
 
 // Cleanup stops this config's health checkers and discovery subscriptions,
@@ -201,6 +204,9 @@ func (h *Handler) Cleanup() error {
 	// otherwise recreate a departed backend's metrics series.
 	h.holds.releaseAll()
 	h.transports.cleanup()
+	if h.workers != nil {
+		h.workers.Stop() // idle workers end; busy ones with their request
+	}
 	return nil
 }
 

@@ -64,5 +64,5 @@ func (h *Handler) newRequestInfo(r *http.Request, rt *route) *requestInfo {
 // Fetch proxies r, this request or the cache's conditional or whole-object
 // form of it, to the route's backends (cache.Fetcher).
 func (ri *requestInfo) Fetch(w http.ResponseWriter, r *http.Request) error {
-	return ri.h.proxy(w, r, ri.rt, ri)
+	return ri.h.proxyFor(w, r, ri.rt, ri)
 }
