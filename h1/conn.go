@@ -153,8 +153,14 @@ func (c *conn) close() {
 }
 
 // release ends an exchange: the connection returns to the pool when reuse
-// allows, the request's context did not abort it and it is quiet (not a
-// byte past the response has come), else it is closed.
+// allows, the request's context did not abort it and not a byte past the
+// response is buffered, else it is closed.
+//
+// The socket is not peeked at here: getConn peeks at every connection it
+// takes from the pool, and a byte or a close that is readable now is still
+// readable then, so a second peek here would only close such a
+// connection sooner, for one system call on every exchange. The buffer
+// check is free and catches what came with the response.
 func (c *conn) release(reuse bool) {
 	if c.stop != nil {
 		if !c.stop() {
@@ -162,7 +168,7 @@ func (c *conn) release(reuse bool) {
 		}
 		c.stop = nil
 	}
-	if reuse && c.t.cfg.MaxIdlePerHost > 0 && c.quiet() {
+	if reuse && c.t.cfg.MaxIdlePerHost > 0 && c.br.Buffered() == 0 {
 		c.t.put(c)
 	} else {
 		c.close()

@@ -186,10 +186,10 @@ func (r *reaper) stop() {
 
 // quiet reports whether nothing from the backend awaits reading: no byte
 // buffered, and none readable on the socket, nor its close. Only a quiet
-// connection may carry another exchange; it is checked when one goes to
-// the pool and again when it leaves it. The socket check is one
-// non-blocking peek (MSG_PEEK), on Unix only: elsewhere only the buffer
-// is checked.
+// connection may carry another exchange; getConn checks every one it
+// takes from the pool (release checks only the buffer). The socket check
+// is one non-blocking peek (MSG_PEEK), on Unix only: elsewhere only the
+// buffer is checked.
 func (c *conn) quiet() bool {
 	if c.br.Buffered() > 0 {
 		return false

@@ -22,11 +22,11 @@
 // user's, response. A connection therefore goes back to the pool only
 // when its response was framed completely and unambiguously (read to the
 // end of its Content-Length or its last chunk and trailer, or known to
-// have no body) and, at that moment, no byte is buffered and none is
-// readable on the socket (one non-blocking peek; Unix only). It is peeked
-// at again when taken from the pool, on every path, and a connection that
-// became readable while idle (unsolicited bytes, or the backend's close)
-// is closed, never used. Responses to HEAD, 1xx, 204 and 304 never have a
+// have no body) and, at that moment, no byte is buffered. It is peeked at
+// (one non-blocking MSG_PEEK; Unix only) when taken from the pool, on every
+// path, and a connection that has something readable (bytes that came
+// past the response, unsolicited bytes while it idled, or the backend's
+// close) is closed, never used. Responses to HEAD, 1xx, 204 and 304 never have a
 // body, whatever their headers say: any byte after their head poisons the
 // connection. A 101 hands the connection over; it is never pooled. A
 // connection is closed, too, after the answer to a request whose body was
