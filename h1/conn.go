@@ -374,7 +374,14 @@ func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http
 	if resp.ContentLength > 0 && len(resp.TransferEncoding) == 0 {
 		length = resp.ContentLength
 	}
-	resp.Body = &body{c: c, rc: resp.Body, ctx: req.Context(), reuse: reuse, length: length}
+	var b *body
+	if lb, ok := resp.Body.(*lengthBody); ok && lb.wrap != nil {
+		b, lb.wrap = lb.wrap, nil // allocated with the response (head.go)
+	} else {
+		b = new(body)
+	}
+	*b = body{c: c, rc: resp.Body, ctx: req.Context(), reuse: reuse, length: length}
+	resp.Body = b
 	return resp, notStale, nil
 }
 

@@ -14,9 +14,10 @@ import (
 // The common response head, parsed in place. http.ReadResponse allocates a
 // dozen objects per response (a textproto reader, a string per line and
 // per value, the transfer reader, the body and its LimitReader); a plain
-// answer needs four: one string holding the whole head, which keys,
-// values and the status share, the header map, one slice backing all the
-// values, and the Response. fastHead parses only heads whose reading
+// answer needs three: one string holding the whole head, which keys,
+// values and the status share, the header map (two allocations of the
+// runtime's), and one fastResponse holding the Response, its body, the
+// connection's wrapper of it and the values. fastHead parses only heads whose reading
 // leaves nothing to interpret, and hands every other one to
 // http.ReadResponse, so the framing decision is always net/http's:
 //
@@ -95,7 +96,11 @@ func fastHead(br *bufio.Reader, req *http.Request) *http.Response {
 	// Build the response over one string.
 	s := string(head)
 	hdr := make(http.Header, n)
-	values := make([]string, n)
+	fr := new(fastResponse)
+	values := fr.values[:]
+	if n > len(values) {
+		values = make([]string, n)
+	}
 	off := i + 2
 	for f := 0; f < n; f++ {
 		j := off + bytes.Index(head[off:], []byte("\r\n"))
@@ -109,7 +114,8 @@ func fastHead(br *bufio.Reader, req *http.Request) *http.Response {
 		}
 		off = j + 2
 	}
-	resp := &http.Response{
+	resp := &fr.resp
+	*resp = http.Response{
 		Status:     s[len(proto):i],
 		StatusCode: code,
 		Proto:      "HTTP/1.1",
@@ -127,16 +133,36 @@ func fastHead(br *bufio.Reader, req *http.Request) *http.Response {
 	if length == 0 {
 		resp.Body = http.NoBody
 	} else {
-		resp.Body = &lengthBody{br: br, n: length}
+		fr.body = lengthBody{br: br, n: length, wrap: &fr.wrap}
+		resp.Body = &fr.body
 	}
 	return resp
 }
+
+// fastResponse is what fastHead allocates for a response, in one object:
+// the Response, its body, the connection's wrapper of that body (which
+// finish takes), and the values of a head of up to fastValues fields.
+// None of it is pooled: the caller owns the Response and may hold it, or
+// close its body, after the connection has moved on.
+type fastResponse struct {
+	resp   http.Response
+	body   lengthBody
+	wrap   body
+	values [fastValues]string
+}
+
+// fastValues is how many field values a fastResponse holds in place: a
+// typical answer has fewer; more take one allocation of their own.
+const fastValues = 8
 
 // lengthBody reads a body framed by Content-Length as net/http's does: EOF
 // with the last byte, io.ErrUnexpectedEOF if the stream ends before it.
 type lengthBody struct {
 	br *bufio.Reader
 	n  int64
+	// wrap is the wrapper allocated with this body, for finish to take
+	// (once); nil once taken.
+	wrap *body
 }
 
 func (b *lengthBody) Read(p []byte) (int, error) {
