@@ -64,6 +64,7 @@ type conn struct {
 	limit    int64            // nread may not pass this while headers are read; 0: no limit
 	werr     error            // first write error on nc
 	stop     func() bool      // stops the context watcher; nil if none
+	done     <-chan struct{}  // the request context's Done; nil if it never ends
 	early    *http.Response   // final answer that came instead of 100 Continue
 	earlyErr error            // failure while awaiting 100 Continue
 	scan     headScan         // framing fields of the last head read
@@ -168,6 +169,7 @@ func (c *conn) release(reuse bool) {
 		}
 		c.stop = nil
 	}
+	c.done = nil
 	if reuse && c.t.cfg.MaxIdlePerHost > 0 && c.br.Buffered() == 0 {
 		c.t.put(c)
 	} else {
@@ -209,7 +211,8 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 	c.limit = c.t.cfg.MaxResponseHeaderBytes
 	c.inBody = false
 	c.aborted.Store(false)
-	if ctx.Done() != nil {
+	c.done = ctx.Done()
+	if c.done != nil {
 		c.stop = context.AfterFunc(ctx, c.abortFn)
 	}
 	var err error
@@ -343,10 +346,12 @@ func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http
 	c.limit = 0 // the body may be as long as it likes
 	// Checked after the last change of deadline: a context that ends
 	// later still finds its abort effective, one that ended earlier is
-	// caught here.
-	if err := req.Context().Err(); err != nil {
+	// caught here. A receive from the Done channel taken at the start is
+	// a few instructions; Err walks the request's chain of contexts
+	// (Caddy's carries a dozen) and took 0.5 µs per exchange in profiles.
+	if c.ended() {
 		c.fail()
-		return nil, notStale, fmt.Errorf("h1: %w", err)
+		return nil, notStale, fmt.Errorf("h1: %w", req.Context().Err())
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		// The stream outlives the request; its owner closes it.
@@ -383,6 +388,16 @@ func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http
 	*b = body{c: c, rc: resp.Body, ctx: req.Context(), reuse: reuse, length: length}
 	resp.Body = b
 	return resp, notStale, nil
+}
+
+// ended reports whether the exchange's context has ended.
+func (c *conn) ended() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // fail ends an exchange that went wrong: the connection is closed.

@@ -268,3 +268,40 @@ func TestHeaderTimeoutStartsAfterUpload(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// cancelOnInterim cancels the exchange's context when a 1xx arrives.
+type cancelOnInterim struct{ cancel context.CancelFunc }
+
+func (h cancelOnInterim) Interim(int, http.Header) error { h.cancel(); return nil }
+
+// A context that ends while the final head is parsed from bytes already
+// buffered (no read left for the abort's deadline to fail) still fails
+// the exchange, and its connection is not pooled: the check at the end
+// of the exchange, not the abort alone, sees to it.
+func TestContextEndedBeforeFinish(t *testing.T) {
+	rs := newRawServer(t, func(_ int, c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			if _, _, err := readRequest(br); err != nil {
+				return
+			}
+			// One write: the final head is buffered with the interim one.
+			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	tr := New(Config{})
+	defer tr.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	resp, err := tr.RoundTripInterim(mustReq(t, ctx, "GET", rs.url(), nil), cancelOnInterim{cancel})
+	if err == nil {
+		resp.Body.Close()
+		t.Fatal("a context that ended during the exchange got its response")
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if n := tr.idleCount(); n != 0 {
+		t.Errorf("%d idle connections after a cancelled exchange, want 0", n)
+	}
+}
