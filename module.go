@@ -98,6 +98,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.events = eventsApp.(*caddyevents.App)
 	h.scope = handlerScope(ctx)
 	h.workers = handoff.New(0, 0) // starts no goroutine until an HTTP/2 request
+	registerSpliceProbe(ctx)
 	if h.AdminState != nil {
 		if h.fleet, err = acquireFleet(&h.holds, h.AdminState, h.logger); err != nil {
 			return err

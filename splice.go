@@ -1,10 +1,13 @@
 package smartproxy
 
 import (
+	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/caddy-smartproxy/smartproxy/forward"
@@ -30,13 +33,27 @@ import (
 // writer it wraps, as one LimitedReader over the backend's socket. A writer
 // wrapped by another handler (encode, an access log's recorder, ...) or
 // under a minimum rate gets the copy path: its bookkeeping is its own.
+//
+// Go's server splices only when the connection it serves is an
+// io.ReaderFrom. A server that speaks only one of HTTP/1 and HTTP/2
+// (protocols ["h1"], as the benchmark harness has it) gets every plain
+// connection wrapped by Caddy (http2Conn, which refuses the other
+// protocol's preface) in a type that hides *net.TCPConn's ReadFrom; so
+// does any listener wrapper whose connections lack ReadFrom. There
+// net/http would copy a "spliced" body through its own 32 KiB buffer, so
+// the handler copies it instead, through forward.CopyBody's large buffers:
+// a hook on the server's ConnContext (registerSpliceProbe) notes for each
+// connection whether net/http can splice to it. Writing to the socket
+// under the wrapper directly is no way out: net/http counts the bytes its
+// response writer sent and closes a keep-alive connection whose handler
+// wrote fewer than its Content-Length.
 
 // sendBody sends resp's body to w, the response writer for r, spliced
 // when it can be, else copied. Its errors are forward.CopyBody's: the
 // client's failure wraps forward.ErrClientGone.
 func sendBody(w http.ResponseWriter, r *http.Request, resp *http.Response) error {
 	flush := forward.ShouldFlush(resp)
-	if sp, ok := resp.Body.(h1.Splicer); ok && !flush && sp.CanSplice() {
+	if sp, ok := resp.Body.(h1.Splicer); ok && !flush && clientSplices(r) && sp.CanSplice() {
 		if sw := newSpliceWriter(w, r); sw != nil {
 			_, err := sp.SpliceTo(sw)
 			if errors.Is(err, h1.ErrSpliceWrite) {
@@ -45,8 +62,39 @@ func sendBody(w http.ResponseWriter, r *http.Request, resp *http.Response) error
 			return err
 		}
 	}
-	_, err := forward.CopyBody(w, resp.Body, flush)
+	_, err := forward.CopyBody(w, resp.Body, resp.ContentLength, flush)
 	return err
+}
+
+// spliceProbeKey is the connection context's key for whether net/http can
+// splice to the connection (its net.Conn is an io.ReaderFrom).
+type spliceProbeKey struct{}
+
+// registerSpliceProbe has the server that ctx provisions the handler for
+// note, for each connection, whether net/http can splice to it. Without
+// that server (a handler provisioned elsewhere) nothing is noted and
+// clientSplices assumes it can.
+func registerSpliceProbe(ctx caddy.Context) {
+	if srv, ok := ctx.Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server); ok && srv != nil {
+		srv.RegisterConnContext(probeSplice)
+	}
+}
+
+// probeSplice is the ConnContext hook; several handlers on one server
+// register it, and the first one notes.
+func probeSplice(ctx context.Context, c net.Conn) context.Context {
+	if _, seen := ctx.Value(spliceProbeKey{}).(bool); seen {
+		return ctx
+	}
+	_, rf := c.(io.ReaderFrom)
+	return context.WithValue(ctx, spliceProbeKey{}, rf)
+}
+
+// clientSplices reports whether r's connection may take a spliced body:
+// false only when its server noted that net/http cannot splice to it.
+func clientSplices(r *http.Request) bool {
+	rf, noted := r.Context().Value(spliceProbeKey{}).(bool)
+	return rf || !noted
 }
 
 // spliceWriter is an h1.SpliceWriter over a client's response writer.

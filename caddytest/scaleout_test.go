@@ -110,7 +110,7 @@ func caddyProcessAdmin(t *testing.T, addr, admin, handler string) {
 
 // startCaddyProcess runs this test binary as a Caddy with the JSON config
 // cfg (see TestMain) and the environment env, until the test ends.
-func startCaddyProcess(t *testing.T, cfg string, env []string) {
+func startCaddyProcess(t *testing.T, cfg string, env []string) *exec.Cmd {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "caddy.json")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
@@ -126,6 +126,7 @@ func startCaddyProcess(t *testing.T, cfg string, env []string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
 }
 
 // spreadLoad sends GETs round robin to the instances at about perSecond

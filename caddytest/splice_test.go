@@ -42,19 +42,7 @@ func TestSpliceLargeBodies(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(conn)
-	fetch := func(path string) ([]byte, error) {
-		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, proxyAddr)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || resp.ContentLength != size {
-			return nil, fmt.Errorf("%s: status %d, length %d", path, resp.StatusCode, resp.ContentLength)
-		}
-		return io.ReadAll(resp.Body)
-	}
+	fetch := bodyFetcher(conn, proxyAddr, size)
 
 	const rounds = 8
 	before, haveIO := rchar(t)
@@ -87,6 +75,25 @@ func TestSpliceLargeBodies(t *testing.T) {
 	}
 	if len(got) > size/2 {
 		t.Fatalf("/cut: %d bytes, more than the backend sent", len(got))
+	}
+}
+
+// bodyFetcher returns a function that GETs a path over conn, a connection
+// to addr, and reads the body of the answer, which must be 200 with a
+// Content-Length of size, the connection kept alive.
+func bodyFetcher(conn net.Conn, addr string, size int64) func(path string) ([]byte, error) {
+	br := bufio.NewReader(conn)
+	return func(path string) ([]byte, error) {
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.ContentLength != size || resp.Close {
+			return nil, fmt.Errorf("%s: status %d, length %d, close %v", path, resp.StatusCode, resp.ContentLength, resp.Close)
+		}
+		return io.ReadAll(resp.Body)
 	}
 }
 
@@ -156,16 +163,20 @@ func TestLargeBodiesOverTLS(t *testing.T) {
 
 // rchar reads the bytes this process has read through read(2) and its
 // kin; false where /proc/self/io is not there.
-func rchar(t *testing.T) (int, bool) {
-	b, err := os.ReadFile("/proc/self/io")
+func rchar(t *testing.T) (int, bool) { return procIO(t, "self", "rchar") }
+
+// procIO reads a field of /proc/PROC/io; false where it is not there.
+func procIO(t *testing.T, proc, field string) (int, bool) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + proc + "/io")
 	if err != nil {
 		return 0, false
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "rchar: "); ok {
+		if v, ok := strings.CutPrefix(line, field+": "); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				t.Fatalf("/proc/self/io: %q", line)
+				t.Fatalf("/proc/%s/io: %q", proc, line)
 			}
 			return n, true
 		}
