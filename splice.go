@@ -53,7 +53,7 @@ import (
 // client's failure wraps forward.ErrClientGone.
 func sendBody(w http.ResponseWriter, r *http.Request, resp *http.Response) error {
 	flush := forward.ShouldFlush(resp)
-	if sp, ok := resp.Body.(h1.Splicer); ok && !flush && clientSplices(r) && sp.CanSplice() {
+	if sp, ok := resp.Body.(h1.Splicer); ok && !flush && sp.CanSplice() && clientSplices(r) {
 		if sw := newSpliceWriter(w, r); sw != nil {
 			_, err := sp.SpliceTo(sw)
 			if errors.Is(err, h1.ErrSpliceWrite) {
