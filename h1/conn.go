@@ -285,8 +285,15 @@ func (c *conn) awaitResponse(req *http.Request) (*http.Response, error) {
 	if sp == nil {
 		return c.readResponse(req)
 	}
-	start := time.Now()
 	m := sp.waitStart(c.hp)
+	if m == waitBusy {
+		// Under load nothing is learnt from the wait: not timed, which
+		// saves two clock reads (~0.1 µs each on the bench VM).
+		resp, err := c.readResponse(req)
+		sp.waitEnd(c.hp, m, 0)
+		return resp, err
+	}
+	start := time.Now()
 	if m == waitPoll {
 		c.poll(sp.limit)
 	}
