@@ -14,6 +14,10 @@ import (
 // §5.3: only the order of a field's own lines matters, and those stay in
 // order).
 //
+// req must have passed validateRequest (RoundTrip sees to it): no field
+// value holds CR, LF, NUL or another control byte, so none is checked
+// again here.
+//
 // It reports false, having written nothing, when the request needs the
 // general path.
 func writeRequestHead(bw *bufio.Writer, req *http.Request) bool {
@@ -27,13 +31,6 @@ func writeRequestHead(bw *bufio.Writer, req *http.Request) bool {
 	}
 	if !validHost(host) {
 		return false
-	}
-	for _, vv := range req.Header {
-		for _, v := range vv {
-			if !validValue(v) {
-				return false // Request.Write rewrites such values; let it
-			}
-		}
 	}
 	bw.WriteString(req.Method)
 	bw.WriteByte(' ')
@@ -85,17 +82,6 @@ func validHost(h string) bool {
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		if c <= ' ' || c >= 0x7f || c == '/' || c == '\\' {
-			return false
-		}
-	}
-	return true
-}
-
-// validValue reports whether v can be written without breaking the
-// message framing: no CR, LF or NUL.
-func validValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
 			return false
 		}
 	}
