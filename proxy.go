@@ -259,11 +259,8 @@ func statusError(r *http.Request, err error) error {
 // a truncated body is never taken for a whole one), and a client that went
 // away simply ends the copy.
 func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Response) error {
-	forward.RemoveHopHeaders(resp.Header)
 	hdr := w.Header()
-	for k, vv := range resp.Header {
-		hdr[k] = vv
-	}
+	forward.CopyEndToEnd(hdr, resp.Header)
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))
 		for k := range resp.Trailer {

@@ -39,6 +39,19 @@ func BenchmarkNewOutboundPooled(b *testing.B) {
 	}
 }
 
+// BenchmarkNewOutboundPooledBare: a request as wrk and curl send it, with
+// no Connection field.
+func BenchmarkNewOutboundPooledBare(b *testing.B) {
+	r := clientRequest("GET", "http://example.com/a/b?c=d", nil, http.Header{"Accept": {"*/*"}, "User-Agent": {"bench"}})
+	target, _ := url.Parse("http://10.0.0.1:8080")
+	b.ReportAllocs()
+	for b.Loop() {
+		o := NewOutbound(r, true, false)
+		SetTarget(&o.Req, r, target)
+		o.Release()
+	}
+}
+
 func BenchmarkRemoveHopHeaders(b *testing.B) {
 	src := http.Header{"Connection": {"X-A, close"}, "X-A": {"1"}, "Keep-Alive": {"5"}, "Accept": {"*/*"}}
 	h := make(http.Header, 8)

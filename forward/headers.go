@@ -29,7 +29,16 @@ var hopHeaders = []string{
 // RemoveHopHeaders deletes the hop-by-hop headers from h, including every
 // header named in its Connection header.
 func RemoveHopHeaders(h http.Header) {
-	for _, v := range h["Connection"] {
+	removeConnectionOptions(h, h["Connection"])
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+}
+
+// removeConnectionOptions deletes from h the fields that the Connection
+// values conn name.
+func removeConnectionOptions(h http.Header, conn []string) {
+	for _, v := range conn {
 		for len(v) > 0 {
 			var name string
 			name, v, _ = strings.Cut(v, ",")
@@ -38,9 +47,38 @@ func RemoveHopHeaders(h http.Header) {
 			}
 		}
 	}
-	for _, k := range hopHeaders {
-		delete(h, k)
+}
+
+// CopyEndToEnd copies the fields of src into dst but the hop-by-hop ones,
+// sharing the value slices: dst ends as it would after
+// RemoveHopHeaders(src) and a copy of every field of src. Without a
+// Connection field in src (the common case) src is left as it is and no
+// hop-by-hop name is looked up in either map; with one, src is stripped
+// first, so the options it names come off src only, never off fields dst
+// already held.
+func CopyEndToEnd(dst, src http.Header) {
+	if _, ok := src["Connection"]; ok {
+		RemoveHopHeaders(src)
+		for k, vv := range src {
+			dst[k] = vv
+		}
+		return
 	}
+	for k, vv := range src {
+		if !isHopHeader(k) {
+			dst[k] = vv
+		}
+	}
+}
+
+// isHopHeader reports whether the canonical key k is one of hopHeaders.
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings":
+		return true
+	}
+	return false
 }
 
 // connectionOption returns the canonical header key of a Connection

@@ -155,3 +155,62 @@ func FuzzRemoveHopHeaders(f *testing.F) {
 		}
 	})
 }
+
+// CopyEndToEnd leaves in dst what RemoveHopHeaders and a copy would, keeps
+// what dst held that src's Connection names, and touches src only when it
+// has a Connection field.
+func TestCopyEndToEnd(t *testing.T) {
+	cases := []struct {
+		name     string
+		src, dst http.Header
+		want     http.Header
+	}{
+		{"plain", http.Header{"Content-Type": {"a"}, "Date": {"d"}}, http.Header{"Server": {"Caddy"}},
+			http.Header{"Content-Type": {"a"}, "Date": {"d"}, "Server": {"Caddy"}}},
+		{"every hop-by-hop name, no Connection", http.Header{
+			"Proxy-Connection": {"x"}, "Keep-Alive": {"5"}, "Proxy-Authenticate": {"x"}, "Proxy-Authorization": {"x"},
+			"Te": {"trailers"}, "Trailer": {"X"}, "Transfer-Encoding": {"chunked"}, "Upgrade": {"ws"},
+			"Http2-Settings": {"x"}, "X-Keep": {"1"}}, http.Header{}, http.Header{"X-Keep": {"1"}}},
+		{"Connection options", http.Header{"Connection": {"X-A, close"}, "X-A": {"1"}, "X-B": {"2"}, "Upgrade": {"ws"}},
+			http.Header{"Server": {"Caddy"}, "X-A": {"set before"}},
+			http.Header{"Server": {"Caddy"}, "X-A": {"set before"}, "X-B": {"2"}}},
+		{"many fields", func() http.Header {
+			h := http.Header{"Keep-Alive": {"5"}}
+			for _, k := range []string{"A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L"} {
+				h["X-"+k] = []string{k}
+			}
+			return h
+		}(), http.Header{}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := tc.src.Clone()
+			RemoveHopHeaders(ref)
+			want := tc.want
+			if want == nil {
+				want = ref
+			}
+			_, hadConnection := tc.src["Connection"]
+			before := tc.src.Clone()
+			CopyEndToEnd(tc.dst, tc.src)
+			if !reflect.DeepEqual(tc.dst, want) {
+				t.Errorf("dst = %v, want %v", tc.dst, want)
+			}
+			if !hadConnection && !reflect.DeepEqual(tc.src, before) {
+				t.Errorf("src without Connection changed: %v", tc.src)
+			}
+			if hadConnection && !reflect.DeepEqual(tc.src, ref) {
+				t.Errorf("src with Connection = %v, want it stripped: %v", tc.src, ref)
+			}
+		})
+	}
+}
+
+// Every name RemoveHopHeaders deletes is one CopyEndToEnd leaves out.
+func TestIsHopHeaderMatchesTheList(t *testing.T) {
+	for _, k := range hopHeaders {
+		if !isHopHeader(k) {
+			t.Errorf("%s is hop-by-hop but isHopHeader says no", k)
+		}
+	}
+}

@@ -65,14 +65,20 @@ func NewOutbound(r *http.Request, pooled, trusted bool) *Outbound {
 	}
 	out := &o.Req
 	*out = *r
+	// The copy leaves the hop-by-hop fields out (RemoveHopHeaders on it
+	// would look up every hop-by-hop name), then drops the options the
+	// client's Connection names: the copy holds nothing else yet.
+	hdr := o.hdr
 	for k, v := range r.Header {
-		o.hdr[k] = v
+		if !isHopHeader(k) {
+			hdr[k] = v
+		}
 	}
-	out.Header = o.hdr
+	removeConnectionOptions(hdr, r.Header["Connection"])
+	out.Header = hdr
 	out.RequestURI = ""
 	out.Close = false
 	out.URL = &o.url
-	RemoveHopHeaders(out.Header)
 	if up := UpgradeType(r.Header); up != "" && !IsH2CUpgrade(up) {
 		out.Header["Connection"] = []string{"Upgrade"}
 		out.Header["Upgrade"] = []string{up}
