@@ -28,21 +28,17 @@ func benchRequest() *http.Request {
 	})
 }
 
-func BenchmarkNewOutboundPooled(b *testing.B) {
-	r := benchRequest()
-	target, _ := url.Parse("http://10.0.0.1:8080")
-	b.ReportAllocs()
-	for b.Loop() {
-		o := NewOutbound(r, true, false)
-		SetTarget(&o.Req, r, target)
-		o.Release()
-	}
-}
+func BenchmarkNewOutboundPooled(b *testing.B) { benchOutbound(b, benchRequest()) }
 
 // BenchmarkNewOutboundPooledBare: a request as wrk and curl send it, with
 // no Connection field.
 func BenchmarkNewOutboundPooledBare(b *testing.B) {
-	r := clientRequest("GET", "http://example.com/a/b?c=d", nil, http.Header{"Accept": {"*/*"}, "User-Agent": {"bench"}})
+	benchOutbound(b, clientRequest("GET", "http://example.com/a/b?c=d", nil,
+		http.Header{"Accept": {"*/*"}, "User-Agent": {"bench"}}))
+}
+
+// benchOutbound makes r's pooled outbound request, aims it and releases it.
+func benchOutbound(b *testing.B, r *http.Request) {
 	target, _ := url.Parse("http://10.0.0.1:8080")
 	b.ReportAllocs()
 	for b.Loop() {
