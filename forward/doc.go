@@ -17,8 +17,10 @@
 //   - Replays (Idempotent, ReplayBody, ReplayBudget): which requests may be
 //     sent twice, and a body buffered for that within a per-request and a
 //     global byte budget.
-//   - Copying (CopyBody, ShouldFlush): pooled buffers, flushes for streams
-//     and server-sent events, a client write failure marked ErrClientGone.
+//   - Copying (CopyBody, ShouldFlush): pooled buffers, 256 KiB ones for
+//     bodies known to be larger than 32 KiB while at most LargeBuffers are
+//     in use, flushes for streams and server-sent events, a client write
+//     failure marked ErrClientGone.
 //   - Tunnels (Pipe): both directions of an upgraded connection, with
 //     half-close passed on and a bounded linger.
 //
