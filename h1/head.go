@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
-	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -66,29 +65,39 @@ func fastHead(br *bufio.Reader, req *http.Request) *http.Response {
 	if rest := line[len(proto)+3:]; len(rest) > 0 && (rest[0] != ' ' || !visible(rest[1:])) {
 		return nil
 	}
-	// Fields: count them, check them, find the framing ones.
-	lines := head[i+2:]
+	// Fields: count them, check them, find the framing ones, and note
+	// where each name and trimmed value lie, so that building the
+	// response scans nothing again.
+	var cuts [maxFastFields]fieldCut
 	n, length := 0, int64(-1)
-	for p := lines; len(p) > 0; n++ {
-		j := bytes.Index(p, []byte("\r\n"))
-		l := p[:j]
-		p = p[j+2:]
+	for off := i + 2; off < len(head); n++ {
+		j := bytes.Index(head[off:], []byte("\r\n"))
+		l := head[off : off+j]
 		k := bytes.IndexByte(l, ':')
 		if k <= 0 || n == maxFastFields || !token(l[:k]) || !visible(l[k+1:]) {
 			return nil
+		}
+		vs, ve := k+1, len(l)
+		for vs < ve && (l[vs] == ' ' || l[vs] == '\t') {
+			vs++
+		}
+		for ve > vs && (l[ve-1] == ' ' || l[ve-1] == '\t') {
+			ve--
 		}
 		switch {
 		case asciiEqualFold(l[:k], "content-length"):
 			if length >= 0 {
 				return nil
 			}
-			if length = digits(bytes.Trim(l[k+1:], " \t")); length < 0 {
+			if length = digits(l[vs:ve]); length < 0 {
 				return nil
 			}
 		case asciiEqualFold(l[:k], "transfer-encoding"), asciiEqualFold(l[:k], "trailer"),
 			asciiEqualFold(l[:k], "pragma"):
 			return nil
 		}
+		cuts[n] = fieldCut{name: int32(off), colon: int32(off + k), value: int32(off + vs), end: int32(off + ve)}
+		off += j + 2
 	}
 	if length < 0 {
 		return nil
@@ -101,18 +110,14 @@ func fastHead(br *bufio.Reader, req *http.Request) *http.Response {
 	if n > len(values) {
 		values = make([]string, n)
 	}
-	off := i + 2
-	for f := 0; f < n; f++ {
-		j := off + bytes.Index(head[off:], []byte("\r\n"))
-		k := off + bytes.IndexByte(head[off:j], ':')
-		key := textproto.CanonicalMIMEHeaderKey(s[off:k])
-		values[f] = strings.Trim(s[k+1:j], " \t") // a substring of s
+	for f, c := range cuts[:n] {
+		key := textproto.CanonicalMIMEHeaderKey(s[c.name:c.colon])
+		values[f] = s[c.value:c.end] // a substring of s
 		if vv, ok := hdr[key]; ok {
 			hdr[key] = append(vv, values[f])
 		} else {
 			hdr[key] = values[f : f+1 : f+1]
 		}
-		off = j + 2
 	}
 	resp := &fr.resp
 	*resp = http.Response{
@@ -150,6 +155,10 @@ type fastResponse struct {
 	wrap   body
 	values [fastValues]string
 }
+
+// fieldCut locates one field of a head: its name is head[name:colon], its
+// value, trimmed of SP and HTAB, head[value:end].
+type fieldCut struct{ name, colon, value, end int32 }
 
 // fastValues is how many field values a fastResponse holds in place: a
 // typical answer has fewer; more take one allocation of their own.
