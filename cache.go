@@ -46,6 +46,7 @@ func newRouteCache(hs *holds, routeName string, cc *config.Cache, logger *zap.Lo
 	}
 	c, err := caches.acquire(hs, k, func() (*cache.Cache, error) {
 		s := cc.Settings()
+		s.ImplicitLength = true // Caddy's writers are net/http's (serveCached)
 		if client != nil {
 			s.Tier = client.Tier(routeName)
 		}

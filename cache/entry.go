@@ -32,7 +32,7 @@ type entry struct {
 	varyNames []string // canonical, sorted
 
 	status      int
-	fields      []field  // full header block, Content-Length included
+	fields      []field  // full header block, Content-Length included (last, when there is one)
 	notModified []field  // the subset sent with a 304 (RFC 9110 §15.4.5)
 	hitStatus   []string // Cache-Status value for a hit
 	body        []byte
@@ -48,6 +48,7 @@ type entry struct {
 	noStale      bool          // must-revalidate, proxy-revalidate or s-maxage: never serve stale
 	heuristic    bool          // lifetime is heuristic: hits say their ttl
 	swr          time.Duration // stale-while-revalidate window (swr.go)
+	serverLength bool          // fields ends with a Content-Length net/http would write alike (Settings.ImplicitLength)
 
 	size int64 // bytes counted against MaxBytes
 
@@ -160,12 +161,21 @@ func (c *Cache) assemble(e *entry, h http.Header) {
 	e.hitStatus = e.hitStatus[:len(e.hitStatus):len(e.hitStatus)]
 	delete(h, "Cache-Status")
 	e.fields = make([]field, 0, len(h))
+	var length []string
 	for k, v := range h {
 		vals := v[:len(v):len(v)]
+		if k == "Content-Length" {
+			length = vals // last, so that a hit can leave it out (serverLength)
+			continue
+		}
 		e.fields = append(e.fields, field{k, vals})
 		if notModifiedHeaders[k] {
 			e.notModified = append(e.notModified, field{k, vals})
 		}
+	}
+	if length != nil {
+		e.fields = append(e.fields, field{"Content-Length", length})
+		e.serverLength = len(e.body) <= implicitLengthMax
 	}
 	e.size = entryOverhead + int64(len(e.full)+cap(e.body)) + headerBytes(h) + size
 }

@@ -117,6 +117,9 @@ func refusedByRequest(e *entry, age time.Duration, rq requestDirectives) bool {
 // writeEntry writes stored response e to w: the stored header block
 // (assigned, not copied), Age and cacheStatus, then the body unless r is a
 // HEAD. A request whose If-None-Match / If-Modified-Since matches gets 304.
+// With Settings.ImplicitLength a GET for a small body (HTTP/1.x and 2)
+// leaves Content-Length to the server, which writes it from the one Write
+// of the body; HEAD, 304 and ranges keep the stored or computed field.
 func (c *Cache) writeEntry(w http.ResponseWriter, r *http.Request, e *entry, age time.Duration, cacheStatus []string) {
 	wh := w.Header()
 	if notModified(r, e) {
@@ -128,7 +131,11 @@ func (c *Cache) writeEntry(w http.ResponseWriter, r *http.Request, e *entry, age
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	for _, f := range e.fields {
+	fields := e.fields
+	if e.serverLength && c.s.ImplicitLength && r.Method == http.MethodGet && r.ProtoMajor <= 2 {
+		fields = fields[:len(fields)-1] // Content-Length: the server writes the same (ImplicitLength)
+	}
+	for _, f := range fields {
 		wh[f.name] = f.values
 	}
 	wh["Age"] = ageHeader(age)

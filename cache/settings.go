@@ -167,9 +167,29 @@ type Settings struct {
 	// Cache on it (see tier.go). Default: nil (memory only).
 	Tier Tier
 
+	// ImplicitLength says that the ResponseWriters given to Serve are
+	// net/http's (directly or through wrappers that pass Write on), which
+	// add a Content-Length themselves to a response whose body, written
+	// before the handler returns, fits their buffer (HTTP/1.x: 2 KiB,
+	// HTTP/2: 4 KiB; nothing written to the client earlier). A hit on a
+	// GET for a body of at most 2 KiB over HTTP/1.x or 2
+	// then leaves the stored Content-Length out and net/http writes the
+	// same value from the body: one field fewer for it to clone, sort and
+	// write per hit. A wrapper that flushes before the handler returns
+	// makes such a hit chunked (HTTP/1.1) instead; HEAD, 304 and 206
+	// answers always carry their field. Default: false (every hit carries
+	// the stored field, as any ResponseWriter needs).
+	ImplicitLength bool
+
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 }
+
+// implicitLengthMax is the largest body whose Content-Length a GET hit
+// leaves to net/http under ImplicitLength: its HTTP/1 response buffers
+// this much before it must send the header without a length
+// (bufferBeforeChunkingSize in net/http/server.go; HTTP/2's is 4 KiB).
+const implicitLengthMax = 2048
 
 // Validate reports the first bad field, naming it and its value. It does
 // not change s.
