@@ -3,9 +3,11 @@ package caddytest
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -77,3 +79,42 @@ func TestLargeBodiesCopiedWhereNoSplice(t *testing.T) {
 // syscr reads how many read(2) calls (and their kin) process pid has
 // made; false where /proc/PID/io is not there.
 func syscr(t *testing.T, pid int) (int, bool) { return procIO(t, strconv.Itoa(pid), "syscr") }
+
+// A client that stops reading a large copied body is dropped after the
+// server's write_idle_timeout, as Caddy's own writer drops it: the copy
+// writes max_write_chunk pieces each under a fresh deadline, so the large
+// buffer it holds goes back within that time and a stalled reader cannot
+// keep it.
+func TestStalledReaderOfCopiedBodyIsDropped(t *testing.T) {
+	const size = 16 << 20
+	b, _ := largeBodyBackend(t, size)
+	srv := plainServer(proxyAddr, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}}, nil))
+	srv["protocols"] = []string{"h1"}
+	srv["write_idle_timeout"] = "300ms"
+	startConfig(t, map[string]any{"servers": map[string]any{"sp": srv}})
+
+	d := net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var err error
+		c.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return err
+	}}
+	conn, err := d.Dial("tcp", proxyAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", proxyAddr)
+	head := make([]byte, 64)
+	if _, err := io.ReadFull(conn, head); err != nil || !bytes.HasPrefix(head, []byte("HTTP/1.1 200 ")) {
+		t.Fatalf("head: %q, %v", head, err)
+	}
+	// Stall well past the idle timeout, then read on. This waits in real
+	// time: the deadline is the kernel's, there is no clock to move.
+	time.Sleep(2 * time.Second)
+	n, err := io.Copy(io.Discard, conn)
+	t.Logf("after a 2 s stall: %d more bytes, %v", n, err)
+	if n+int64(len(head)) >= size {
+		t.Fatalf("the stalled client got the whole %d-byte body (%d bytes): it was not dropped", size, n)
+	}
+}
