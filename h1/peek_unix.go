@@ -2,6 +2,6 @@
 
 package h1
 
-// canPeek: readable can look at the socket, so a connection is checked
-// for bytes or a close from the backend before it is pooled and reused.
+// canPeek: readable can look at the socket, so a connection taken from
+// the pool is checked for bytes or a close from the backend before reuse.
 const canPeek = true
