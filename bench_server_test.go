@@ -72,7 +72,19 @@ func BenchmarkServer(b *testing.B) {
 			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
-	b.Run("interleaved", func(b *testing.B) {
+	for _, conns := range []int{1, 8} {
+		name := "interleaved"
+		if conns > 1 {
+			name = fmt.Sprintf("interleaved_conns%d", conns)
+		}
+		b.Run(name, func(b *testing.B) { benchInterleaved(b, scenarios, conns) })
+	}
+}
+
+// benchInterleaved is BenchmarkServer/interleaved: the scenarios' servers in
+// one config, conns connections at a time.
+func benchInterleaved(b *testing.B, scenarios []struct{ name, handler string }, conns int) {
+	{
 		handlers := make([]string, len(scenarios))
 		for i, sc := range scenarios {
 			handlers[i] = sc.handler
@@ -85,7 +97,7 @@ func BenchmarkServer(b *testing.B) {
 			n := min(chunk, b.N-done)
 			for i, l := range ls {
 				c0 := processCPU(b)
-				l.serve(b, n)
+				l.serveConns(b, n, conns)
 				cpu[i] += processCPU(b) - c0
 			}
 		}
@@ -97,7 +109,7 @@ func BenchmarkServer(b *testing.B) {
 			}
 		}
 		b.ReportMetric(0, "ns/op")
-	})
+	}
 }
 
 // processCPU is the CPU time the process has used (user and system, all
@@ -156,6 +168,29 @@ func (l *pipeListener) Close() error {
 // serve sends n pipelined requests on one connection, waits for the n
 // responses and closes it. It returns the first response's bytes.
 func (l *pipeListener) serve(b *testing.B, n int) []byte {
+	return l.serveConns(b, n, 1)
+}
+
+// serveConns is serve over k connections at once, n/k requests each (at
+// least one).
+func (l *pipeListener) serveConns(b *testing.B, n, k int) []byte {
+	if k <= 1 {
+		return l.serveOne(b, n)
+	}
+	var wg sync.WaitGroup
+	per := max(n/k, 1)
+	for range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.serveOne(b, per)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (l *pipeListener) serveOne(b *testing.B, n int) []byte {
 	c := &pipeConn{req: []byte("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), left: n, want: n, done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	select {
 	case l.conns <- c:
