@@ -214,3 +214,48 @@ func TestIsHopHeaderMatchesTheList(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCopyEndToEnd holds CopyEndToEnd, and the outbound request's copy of
+// the client's header, to RemoveHopHeaders: whatever Connection lists and
+// whatever the other field is called, the same fields come through.
+func FuzzCopyEndToEnd(f *testing.F) {
+	f.Add("close", "X-A", true)
+	f.Add("X-A, keep-alive ,, Upgrade", "x-a", true)
+	f.Add("", "Proxy-Connection", false)
+	f.Fuzz(func(t *testing.T, conn, other string, withConn bool) {
+		src := http.Header{http.CanonicalHeaderKey(other): {"v"}, "Keep-Alive": {"1"}, "Accept": {"*/*"}}
+		if withConn {
+			src["Connection"] = []string{conn}
+		}
+		want := src.Clone()
+		RemoveHopHeaders(want)
+		dst := http.Header{}
+		CopyEndToEnd(dst, src.Clone())
+		if !reflect.DeepEqual(dst, want) {
+			t.Fatalf("CopyEndToEnd(%v) = %v, want %v", src, dst, want)
+		}
+		r := clientRequest("GET", "http://example.com/", nil, src.Clone())
+		o := NewOutbound(r, true, false)
+		got := o.Req.Header.Clone()
+		o.Release()
+		// NewOutbound adds X-Forwarded-*, a User-Agent and a Connection: Upgrade
+		// pair of its own; the client's other fields must be want's.
+		for k := range got {
+			switch k {
+			case "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "User-Agent", "Connection", "Upgrade":
+				if _, ok := want[k]; !ok {
+					delete(got, k)
+				}
+			}
+		}
+		for k := range want {
+			if k == "User-Agent" || strings.HasPrefix(k, "X-Forwarded-") {
+				delete(want, k)
+				delete(got, k)
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("NewOutbound kept %v of %v, want %v", got, src, want)
+		}
+	})
+}
