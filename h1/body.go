@@ -28,7 +28,7 @@ type body struct {
 	reuse   bool
 	eof     bool
 	reading bool  // a Read or SpliceTo is in progress outside mu
-	length  int64 // the Content-Length; -1 for other framings (splice.go)
+	length  int64 // the Content-Length; -1 for other framings (splice.go); never changes
 	read    int64 // bytes Read so far
 	closing bool  // Close came during that Read
 }

@@ -55,6 +55,12 @@ type Splicer interface {
 
 // CanSplice implements Splicer.
 func (b *body) CanSplice() bool {
+	if b.length < SpliceMin {
+		// Set before the body was handed out and never changed: most
+		// bodies (and every one not framed by Content-Length) are
+		// turned away without the lock.
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.c == nil || b.reading || b.length < 0 {
