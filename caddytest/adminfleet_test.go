@@ -169,7 +169,10 @@ func TestFleetAdminState(t *testing.T) {
 	redisCLI(t, r, "HSET", "smartproxy:a:state", defaultRoute+"\n"+b.URL, `{"state":"maint","weight":-5}`)
 	redisCLI(t, r, "PUBLISH", "smartproxy:a:changes", `{"from":"x","field":"`+defaultRoute+`\n`+b.URL+`","entry":{"state":"explode"}}`)
 	redisCLI(t, r, "CLIENT", "KILL", "TYPE", "pubsub")
-	time.Sleep(500 * time.Millisecond)
+	// Until it has resubscribed and read the hash again, an instance
+	// still has b's live weight of 3; then b is back at its configured
+	// weight, or (were the entry applied) in maintenance.
+	everywhere(t, admins, b.URL, "weight", float64(1), 5*time.Second)
 	for _, ad := range admins {
 		if st := instanceState(t, ad, b.URL); st["admin_state"] != "ready" || st["weight"] != float64(1) {
 			t.Fatalf("a malformed entry was applied on %s: %v", ad, st)
