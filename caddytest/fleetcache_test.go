@@ -286,8 +286,10 @@ func TestFleetCacheReloads(t *testing.T) {
 	b := newFleetBackend(t)
 	cfg := func(i int) map[string]any {
 		return map[string]any{"backends": []map[string]any{{"url": b.URL}},
+			// A Redis call slower than the default 100 ms (a loaded CI
+			// machine) would count Redis as down and fetch again.
 			"cache": map[string]any{"shared": map[string]any{"store": "redis", "redis": map[string]any{"address": redis.addr},
-				"lock_timeout": fmt.Sprintf("%ds", 1+i%2)}}}
+				"timeout": "2s", "lock_timeout": fmt.Sprintf("%ds", 1+i%2)}}}
 	}
 	c := newClient()
 	start(t, cfg(0))
