@@ -2,9 +2,11 @@ package caddytest
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -63,5 +65,46 @@ func TestCacheHitLength(t *testing.T) {
 	}
 	if n := b.hits.Load(); n != 14 {
 		t.Errorf("backend saw %d requests, want 14 (one miss per body and protocol)", n)
+	}
+}
+
+// TestAttackShortBodyIsNeverCached: a backend that announces more body
+// than it sends (a cacheable 200, Content-Length 4096, 1,000 bytes, then
+// the close) gets nothing stored: every client sees an error, never a
+// short body framed as complete, and each request goes to the backend,
+// over HTTP/1.1 and HTTP/2 alike, since a hit would write a length of
+// its own (or let net/http write one) from the body it kept.
+func TestAttackShortBodyIsNeverCached(t *testing.T) {
+	var sent atomic.Int64
+	liar := rawBackend(t, func(c net.Conn) {
+		readRequestHead(c)
+		sent.Add(1)
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nCache-Control: public, max-age=600\r\nContent-Length: 4096\r\n\r\n")
+		io.WriteString(c, strings.Repeat("x", 1000))
+	})
+	srv := plainServer(proxyAddr, spRoute(map[string]any{"backends": []map[string]any{{"url": liar}},
+		"cache": map[string]any{"max_size": 100}, "timeout": "2s"}, nil))
+	srv["protocols"] = []string{"h1", "h2c"}
+	startServers(t, map[string]any{"sp": srv})
+	clients := map[string]*http.Client{
+		"HTTP/1.1": {Timeout: 10 * time.Second, Transport: &http.Transport{}},
+		"HTTP/2":   {Timeout: 10 * time.Second, Transport: &http.Transport{Protocols: h2cOnly()}},
+	}
+	for name, c := range clients {
+		for i := range 3 {
+			resp, err := c.Get(proxyURL + "/short")
+			if err == nil {
+				var body []byte
+				body, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil {
+					t.Fatalf("%s GET %d: a cut-short body reached the client as complete: %d, %d bytes, Cache-Status %q",
+						name, i, resp.StatusCode, len(body), resp.Header.Get("Cache-Status"))
+				}
+			}
+		}
+	}
+	if n := sent.Load(); n != 6 {
+		t.Errorf("the backend answered %d of 6 requests: a cut-short response was served from the cache", n)
 	}
 }
