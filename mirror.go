@@ -2,6 +2,7 @@ package smartproxy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -77,20 +78,12 @@ func (h *Handler) newMirror(id string, s config.Section, sh *shaping) (*mirror, 
 		return nil, nil
 	}
 	m := &mirror{
-		strip: sh.strip, percent: mc.Percent, maxBody: mc.MaxBodyBytes, maxInFlight: int64(mc.MaxInFlight),
-		timeout: time.Duration(mc.Timeout), logger: h.logger,
-	}
-	if m.percent == 0 {
-		m.percent = 100
-	}
-	if m.maxBody == 0 {
-		m.maxBody = defaultMirrorMaxBody
-	}
-	if m.maxInFlight == 0 {
-		m.maxInFlight = defaultMirrorMaxInFlight
-	}
-	if m.timeout == 0 {
-		m.timeout = defaultMirrorTimeout
+		strip:       sh.strip,
+		percent:     cmp.Or(mc.Percent, 100),
+		maxBody:     cmp.Or(mc.MaxBodyBytes, defaultMirrorMaxBody),
+		maxInFlight: cmp.Or(int64(mc.MaxInFlight), defaultMirrorMaxInFlight),
+		timeout:     cmp.Or(time.Duration(mc.Timeout), defaultMirrorTimeout),
+		logger:      h.logger,
 	}
 	tm := s.EffectiveTimeouts()
 	for i, bc := range mc.Backends {

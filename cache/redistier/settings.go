@@ -1,6 +1,7 @@
 package redistier
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -133,23 +134,11 @@ func (s Settings) Validate() error {
 
 // withDefaults returns s with every zero field that has a default set.
 func (s Settings) withDefaults() Settings {
-	if s.KeyPrefix == "" {
-		s.KeyPrefix = DefaultKeyPrefix
-	}
-	if s.DialTimeout == 0 {
-		s.DialTimeout = DefaultDialTimeout
-	}
-	if s.Timeout == 0 {
-		s.Timeout = DefaultTimeout
-	}
-	if s.MaxEntryBytes == 0 {
-		s.MaxEntryBytes = DefaultMaxEntryBytes
-	}
-	if s.LockTimeout == 0 {
-		s.LockTimeout = DefaultLockTimeout
-	}
-	if s.ProbeInterval == 0 {
-		s.ProbeInterval = DefaultProbeInterval
-	}
+	s.KeyPrefix = cmp.Or(s.KeyPrefix, DefaultKeyPrefix)
+	s.DialTimeout = cmp.Or(s.DialTimeout, DefaultDialTimeout)
+	s.Timeout = cmp.Or(s.Timeout, DefaultTimeout)
+	s.MaxEntryBytes = cmp.Or(s.MaxEntryBytes, DefaultMaxEntryBytes)
+	s.LockTimeout = cmp.Or(s.LockTimeout, DefaultLockTimeout)
+	s.ProbeInterval = cmp.Or(s.ProbeInterval, DefaultProbeInterval)
 	return s
 }

@@ -10,7 +10,8 @@
 // clients, stack growth was 12 % of the server's CPU on proxied requests.
 // Running the handler's work on a worker goroutine that has grown its
 // stack once, and waiting for it, costs two goroutine hand-offs instead:
-// 14 % less CPU per proxied request (41.3 -> 35.6 µs, BENCHMARKS.md).
+// 11-12 % less CPU per proxied request by hand, 5 % in the benchmark
+// harness (BENCHMARKS.md, session 6).
 //
 // HTTP/1.1 needs none of this: net/http serves every request of a
 // connection on the connection's goroutine, whose stack stays grown.
@@ -64,16 +65,16 @@ type worker struct {
 	last time.Time     // when it last went idle
 }
 
-// New returns a pool of at most max workers (DefaultMax if max <= 0) that
-// retires a worker idle for idleTimeout (DefaultIdleTimeout if <= 0).
-func New(max int, idleTimeout time.Duration) *Pool {
-	if max <= 0 {
-		max = DefaultMax
+// New returns a pool of at most workers workers (DefaultMax if workers <=
+// 0) that retires a worker idle for idleTimeout (DefaultIdleTimeout if <= 0).
+func New(workers int, idleTimeout time.Duration) *Pool {
+	if workers <= 0 {
+		workers = DefaultMax
 	}
 	if idleTimeout <= 0 {
 		idleTimeout = DefaultIdleTimeout
 	}
-	return &Pool{max: max, idleTimeout: idleTimeout, now: time.Now, quit: make(chan struct{})}
+	return &Pool{max: workers, idleTimeout: idleTimeout, now: time.Now, quit: make(chan struct{})}
 }
 
 // Run calls c.Do on a worker and returns when it has returned. A panic in
