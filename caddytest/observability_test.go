@@ -237,9 +237,12 @@ func TestStatusAPI(t *testing.T) {
 	}
 	if !eventually(3*time.Second, func() bool {
 		d := getStatus(t)
-		return len(d.Routes) == 1 && d.Routes[0].Backends[1].Health != nil && d.Routes[0].Backends[1].Health.State == "unhealthy"
+		// ... and the good one checked at least once: the two backends'
+		// checks are not in step, so the bad one's can come first.
+		return len(d.Routes) == 1 && d.Routes[0].Backends[1].Health != nil && d.Routes[0].Backends[1].Health.State == "unhealthy" &&
+			d.Routes[0].Backends[0].Health != nil && d.Routes[0].Backends[0].Health.LastCheck != nil
 	}) {
-		t.Fatal("status never showed the bad backend unhealthy")
+		t.Fatal("status never showed the bad backend unhealthy and the good one checked")
 	}
 	doc := getStatus(t)
 	if time.Since(doc.Generated) > time.Minute {
