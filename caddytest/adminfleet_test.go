@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // Fleet-wide admin state (issue 20, part 2): Caddy processes sharing one
@@ -87,9 +89,9 @@ func hitsThrough(t *testing.T, proxies []string, n int, bs ...*backend) []int64 
 }
 
 // redisCLI runs redis-cli against r.
-func redisCLI(t *testing.T, r *redisServer, args ...string) string {
+func redisCLI(t *testing.T, r *redistest.Server, args ...string) string {
 	t.Helper()
-	host, port, _ := net.SplitHostPort(r.addr)
+	host, port, _ := net.SplitHostPort(r.Addr)
 	out, err := exec.Command("redis-cli", append([]string{"-h", host, "-p", port}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("redis-cli %v: %v\n%s", args, err, out)
@@ -98,14 +100,12 @@ func redisCLI(t *testing.T, r *redisServer, args ...string) string {
 }
 
 func TestFleetAdminState(t *testing.T) {
-	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skip("redis-cli not found: install the redis-server package (.ci/run does)")
-	}
-	r := startRedis(t)
+	redistest.LookPath(t, "redis-cli")
+	r := redistest.Start(t)
 	a, b := newBackend(t, "a", nil), newBackend(t, "b", nil)
 	handler := fmt.Sprintf(`{"handler": "smartproxy", "backends": [{"url": %q}, {"url": %q}],
 		"load_balancer": {"algorithm": "weighted_round_robin"},
-		"admin_state": {"store": "redis", "redis": {"address": %q}}}`, a.URL, b.URL, r.addr)
+		"admin_state": {"store": "redis", "redis": {"address": %q}}}`, a.URL, b.URL, r.Addr)
 	var proxies, admins []string
 	for range 3 {
 		p, ad := freeAddr(t), freeAddr(t)

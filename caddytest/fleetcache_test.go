@@ -15,6 +15,8 @@ import (
 	"time"
 
 	smartproxy "github.com/caddy-smartproxy/smartproxy"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // The shared cache tier (cache.shared) end to end: three Caddy processes
@@ -152,9 +154,9 @@ func purgeAt(t *testing.T, admin, body string) {
 }
 
 func TestFleetCacheSharedAcrossInstances(t *testing.T) {
-	redis := startRedis(t)
+	redis := redistest.Start(t)
 	b := newFleetBackend(t)
-	f := startFleet(t, b, redis.addr)
+	f := startFleet(t, b, redis.Addr)
 
 	// 2,000 requests over 500 cacheable URLs spread over the three.
 	if failed := fleetLoad(t, f, "/u/", 2000, 500, 16, nil); failed != 0 {
@@ -225,11 +227,11 @@ func TestFleetCacheSharedAcrossInstances(t *testing.T) {
 }
 
 func TestFleetCacheRedisDownAndBack(t *testing.T) {
-	redis := startRedis(t)
+	redis := redistest.Start(t)
 	b := newFleetBackend(t)
-	f := startFleet(t, b, redis.addr)
+	f := startFleet(t, b, redis.Addr)
 	// Redis killed a third of the way through: every request is answered.
-	failed := fleetLoad(t, f, "/k/", 1500, 300, 12, redis.kill)
+	failed := fleetLoad(t, f, "/k/", 1500, 300, 12, redis.Kill)
 	t.Logf("1500 requests, Redis killed after 500: %d failed, backend saw %d", failed, b.hits.Load())
 	if failed != 0 {
 		t.Fatalf("%d requests failed while Redis went away", failed)
@@ -250,7 +252,7 @@ func TestFleetCacheRedisDownAndBack(t *testing.T) {
 		t.Fatalf("instance 1's memory with Redis down: %q (%s)", body, cs)
 	}
 
-	redis.start()
+	redis.Restart()
 	for _, a := range f.admins {
 		if !eventually(10*time.Second, func() bool {
 			return sample(t, scrapeAt(t, a), "caddy_smartproxy_cache_shared_down") == 0
@@ -282,13 +284,13 @@ func TestFleetCacheRedisDownAndBack(t *testing.T) {
 // hanging or leaking connections; what the old cache stored is still
 // shared through Redis with the new one.
 func TestFleetCacheReloads(t *testing.T) {
-	redis := startRedis(t)
+	redis := redistest.Start(t)
 	b := newFleetBackend(t)
 	cfg := func(i int) map[string]any {
 		return map[string]any{"backends": []map[string]any{{"url": b.URL}},
 			// A Redis call slower than the default 100 ms (a loaded CI
 			// machine) would count Redis as down and fetch again.
-			"cache": map[string]any{"shared": map[string]any{"store": "redis", "redis": map[string]any{"address": redis.addr},
+			"cache": map[string]any{"shared": map[string]any{"store": "redis", "redis": map[string]any{"address": redis.Addr},
 				"timeout": "2s", "lock_timeout": fmt.Sprintf("%ds", 1+i%2)}}}
 	}
 	c := newClient()
@@ -296,7 +298,7 @@ func TestFleetCacheReloads(t *testing.T) {
 	if code, body := get(t, c, "/r/1", "Host", fleetHost); code != 200 || body != "v1 /r/1" {
 		t.Fatalf("%d %q", code, body)
 	}
-	base := redis.connectedClients()
+	base := redis.ConnectedClients()
 	for i := range 30 {
 		begin := time.Now()
 		start(t, cfg(i+1))
@@ -307,7 +309,7 @@ func TestFleetCacheReloads(t *testing.T) {
 			t.Fatalf("reload %d: %d %q", i, code, body)
 		}
 	}
-	after := redis.connectedClients()
+	after := redis.ConnectedClients()
 	t.Logf("Redis clients: %d before 30 reloads that each replaced the tier's client, %d after", base, after)
 	if after > base+2 {
 		t.Fatalf("Redis clients grew from %d to %d over 30 reloads", base, after)
@@ -320,7 +322,7 @@ func TestFleetCacheReloads(t *testing.T) {
 // Each transition of the shared tier's Redis is a log line: a warning
 // when it goes, an info line when it is back.
 func TestFleetCacheTransitionsAreLogged(t *testing.T) {
-	redis := startRedis(t)
+	redis := redistest.Start(t)
 	b := newFleetBackend(t)
 	addr := freeAddr(t)
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
@@ -329,7 +331,7 @@ func TestFleetCacheTransitionsAreLogged(t *testing.T) {
 		"apps": {"http": {"servers": {"sp": {"listen": [%q], "automatic_https": {"disable": true},
 			"routes": [{"handle": [{"handler": "smartproxy", "backends": [{"url": %q}],
 				"cache": {"shared": {"store": "redis", "redis": {"address": %q}}}}]}]}}}}}`,
-		logFile, addr, b.URL, redis.addr), os.Environ())
+		logFile, addr, b.URL, redis.Addr), os.Environ())
 	c := newClient()
 	if !eventually(20*time.Second, func() bool { _, _, _, err := fleetGet(c, addr, "/l/0"); return err == nil }) {
 		t.Fatal("caddy did not start")
@@ -338,12 +340,12 @@ func TestFleetCacheTransitionsAreLogged(t *testing.T) {
 		raw, _ := os.ReadFile(logFile)
 		return strings.Contains(string(raw), msg)
 	}
-	redis.kill()
+	redis.Kill()
 	fleetGet(c, addr, "/l/1")
 	if !eventually(5*time.Second, func() bool { return logged(`"msg":"shared cache tier unavailable`) }) {
 		t.Fatal("no warning when Redis went away")
 	}
-	redis.start()
+	redis.Restart()
 	if !eventually(10*time.Second, func() bool { return logged(`"msg":"shared cache tier reachable again`) }) {
 		t.Fatal("no log line when Redis came back")
 	}

@@ -7,65 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
-
-// redisServer is a redis-server process of the test's own on a free
-// loopback port (Debian's redis-server, installed by .ci/run).
-type redisServer struct {
-	t    *testing.T
-	bin  string
-	addr string
-	cmd  *exec.Cmd
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not found: install the redis-server package (.ci/run does) to run the scale-out tests")
-	}
-	r := &redisServer{t: t, bin: bin, addr: freeAddr(t)}
-	t.Cleanup(r.kill)
-	r.start()
-	return r
-}
-
-func (r *redisServer) start() {
-	r.t.Helper()
-	_, port, _ := net.SplitHostPort(r.addr)
-	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning")
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	if !eventually(10*time.Second, func() bool {
-		c, err := net.DialTimeout("tcp", r.addr, 200*time.Millisecond)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(time.Second))
-		c.Write([]byte("PING\r\n"))
-		buf := make([]byte, 7)
-		n, _ := c.Read(buf)
-		return string(buf[:n]) == "+PONG\r\n"
-	}) {
-		r.t.Fatal("redis-server did not answer PING")
-	}
-}
-
-func (r *redisServer) kill() {
-	if r.cmd != nil {
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
-		r.cmd = nil
-	}
-}
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -176,12 +124,12 @@ func TestScaleOutSharedLimitThroughRedis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 8 s of load")
 	}
-	redis := startRedis(t)
+	redis := redistest.Start(t)
 	b := newBackend(t, "b", nil)
 	limit := func(store string) string {
 		rl := `"requests_per_second": 30, "burst": 30, "global": true`
 		if store == "redis" {
-			rl += fmt.Sprintf(`, "store": "redis", "redis": {"address": %q}`, redis.addr)
+			rl += fmt.Sprintf(`, "store": "redis", "redis": {"address": %q}`, redis.Addr)
 		}
 		return fmt.Sprintf(`{"handler": "smartproxy", "backends": [{"url": %q}], "rate_limit": {%s}}`, b.URL, rl)
 	}
@@ -214,11 +162,11 @@ func TestScaleOutSharedLimitThroughRedis(t *testing.T) {
 }
 
 func TestScaleOutRedisDownAndBack(t *testing.T) {
-	redis := startRedis(t)
+	redis := redistest.Start(t)
 	b := newBackend(t, "b", nil)
 	rl := func(policy string) map[string]any {
 		return map[string]any{"requests_per_second": 1000, "burst": 1000, "store": "redis",
-			"redis": map[string]any{"address": redis.addr, "timeout": "100ms", "failure_policy": policy}}
+			"redis": map[string]any{"address": redis.Addr, "timeout": "100ms", "failure_policy": policy}}
 	}
 	start(t, map[string]any{
 		"backends": backends(b),
@@ -233,7 +181,7 @@ func TestScaleOutRedisDownAndBack(t *testing.T) {
 			t.Fatalf("%s with Redis up: %d", p, code)
 		}
 	}
-	redis.kill()
+	redis.Kill()
 	// Tokens already leased from Redis (at most lease_size, 10) are spent
 	// locally first; then the failure policy applies.
 	served := 0
@@ -264,7 +212,7 @@ func TestScaleOutRedisDownAndBack(t *testing.T) {
 	if v := sample(t, m, "caddy_smartproxy_ratelimit_store_degraded", `route="sp|*|*/closed"`); v != 1 {
 		t.Errorf("degraded gauge %v, want 1", v)
 	}
-	redis.start()
+	redis.Restart()
 	if !eventually(10*time.Second, func() bool { code, _ := get(t, c, "/closed"); return code == 200 }) {
 		t.Fatal("fail_closed route did not recover when Redis came back")
 	}
@@ -273,47 +221,25 @@ func TestScaleOutRedisDownAndBack(t *testing.T) {
 	}
 }
 
-// connectedClients asks redis-server for INFO clients.
-func (r *redisServer) connectedClients() int {
-	r.t.Helper()
-	c, err := net.DialTimeout("tcp", r.addr, time.Second)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	c.Write([]byte("INFO clients\r\n"))
-	buf := make([]byte, 4096)
-	n, _ := c.Read(buf)
-	for _, line := range strings.Split(string(buf[:n]), "\r\n") {
-		if v, ok := strings.CutPrefix(line, "connected_clients:"); ok {
-			k, _ := strconv.Atoi(v)
-			return k - 1 // this connection
-		}
-	}
-	r.t.Fatalf("no connected_clients in %q", buf[:n])
-	return 0
-}
-
 func TestScaleOutReloadsDoNotLeakRedisConnections(t *testing.T) {
-	redis := startRedis(t)
+	redis := redistest.Start(t)
 	b := newBackend(t, "b", nil)
 	cfg := func(i int) map[string]any {
 		return map[string]any{"backends": backends(b), "timeout": fmt.Sprintf("%ds", 10+i%2),
 			"rate_limit": map[string]any{"requests_per_second": 1000, "burst": 1000, "global": true,
-				"store": "redis", "redis": map[string]any{"address": redis.addr}}}
+				"store": "redis", "redis": map[string]any{"address": redis.Addr}}}
 	}
 	c := newClient()
 	start(t, cfg(0))
 	get(t, c, "/")
-	base := redis.connectedClients()
+	base := redis.ConnectedClients()
 	for i := range 100 {
 		start(t, cfg(i))
 		if code, _ := get(t, c, "/"); code != 200 {
 			t.Fatalf("reload %d: %d", i, code)
 		}
 	}
-	after := redis.connectedClients()
+	after := redis.ConnectedClients()
 	t.Logf("Redis clients: %d before 100 reloads, %d after", base, after)
 	if after > base+2 {
 		t.Fatalf("Redis clients grew from %d to %d over 100 reloads", base, after)

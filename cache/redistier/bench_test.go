@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/caddy-smartproxy/smartproxy/cache"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // nopWriter is a ResponseWriter that keeps one header map and drops the
@@ -32,8 +34,8 @@ func BenchmarkHit(b *testing.B) {
 }
 
 func benchHit(b *testing.B, memoryOnly bool, size int) {
-	r := startRedis(b)
-	s := Settings{Addresses: []string{r.addr}}
+	r := redistest.Start(b)
+	s := Settings{Addresses: []string{r.Addr}}
 	c, err := New(s)
 	if err != nil {
 		b.Fatal(err)

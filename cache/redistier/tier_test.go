@@ -5,69 +5,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/caddy-smartproxy/smartproxy/cache"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
-
-// redisProc is a redis-server of the test's own on a free loopback port.
-type redisProc struct {
-	t     testing.TB
-	addr  string
-	cmd   *exec.Cmd
-	admin *redis.Client
-}
-
-func startRedis(t testing.TB) *redisProc {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not found in PATH: install the redis-server package (CI does) to run the Redis tests")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &redisProc{t: t, addr: l.Addr().String()}
-	l.Close()
-	r.admin = redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1, DisableIdentity: true})
-	t.Cleanup(func() { r.kill(); r.admin.Close() })
-	_, port, _ := net.SplitHostPort(r.addr)
-	r.start(bin, port)
-	return r
-}
-
-func (r *redisProc) start(bin, port string) {
-	r.cmd = exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning")
-	if err := r.cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	waitFor(r.t, 10*time.Second, "redis-server answers PING", func() bool {
-		return r.admin.Ping(context.Background()).Err() == nil
-	})
-}
-
-func (r *redisProc) restart() {
-	r.t.Helper()
-	bin, _ := exec.LookPath("redis-server")
-	_, port, _ := net.SplitHostPort(r.addr)
-	r.start(bin, port)
-}
-
-func (r *redisProc) kill() {
-	if r.cmd != nil {
-		r.cmd.Process.Kill()
-		r.cmd.Wait()
-		r.cmd = nil
-	}
-}
 
 // waitFor polls cond every 5 ms until it holds, failing after within.
 func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
@@ -88,9 +35,9 @@ type instance struct {
 	cache  *cache.Cache
 }
 
-func newInstance(t *testing.T, r *redisProc, scope string, s Settings) *instance {
+func newInstance(t *testing.T, r *redistest.Server, scope string, s Settings) *instance {
 	t.Helper()
-	s.Addresses = []string{r.addr}
+	s.Addresses = []string{r.Addr}
 	c, err := New(s)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +85,7 @@ func get(t *testing.T, in *instance, b *backend, url string) (cache.Status, stri
 }
 
 func TestSharedThroughRedisAndScoped(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	a1 := newInstance(t, r, "srv0|a.example|default", Settings{})
 	a2 := newInstance(t, r, "srv0|a.example|default", Settings{})
 	other := newInstance(t, r, "srv0|b.example|default", Settings{})
@@ -169,7 +116,7 @@ func TestPurgesReachRedisAndEveryInstance(t *testing.T) {
 		{"all", func(c *cache.Cache) { c.PurgeAll() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := startRedis(t)
+			r := redistest.Start(t)
 			ins := []*instance{newInstance(t, r, "s", Settings{}), newInstance(t, r, "s", Settings{}), newInstance(t, r, "s", Settings{})}
 			b := &backend{kv: []string{"Surrogate-Key", "t1"}}
 			for _, in := range ins {
@@ -180,11 +127,11 @@ func TestPurgesReachRedisAndEveryInstance(t *testing.T) {
 			}
 			// Let the subscriptions settle before purging.
 			waitFor(t, 5*time.Second, "three subscribers", func() bool {
-				n, _ := r.admin.PubSubNumSub(context.Background(), DefaultKeyPrefix+"purge").Result()
+				n, _ := r.Admin.PubSubNumSub(context.Background(), DefaultKeyPrefix+"purge").Result()
 				return n[DefaultKeyPrefix+"purge"] == 3
 			})
 			tc.purge(ins[0].cache)
-			if n, _ := r.admin.Exists(context.Background(), ins[0].tier.entryKey(hashOf("GET http://a.example/p/1"))).Result(); n != 0 {
+			if n, _ := r.Admin.Exists(context.Background(), ins[0].tier.entryKey(hashOf("GET http://a.example/p/1"))).Result(); n != 0 {
 				t.Fatal("the entry is still in Redis")
 			}
 			for i, in := range ins[1:] {
@@ -203,7 +150,7 @@ func TestPurgesReachRedisAndEveryInstance(t *testing.T) {
 }
 
 func TestFleetCoalescing(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	ins := []*instance{newInstance(t, r, "s", Settings{}), newInstance(t, r, "s", Settings{}), newInstance(t, r, "s", Settings{})}
 	var calls atomic.Int32
 	slow := func(w http.ResponseWriter, r *http.Request) error {
@@ -232,7 +179,7 @@ func TestFleetCoalescing(t *testing.T) {
 }
 
 func TestRedisDownAndBack(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	var mu sync.Mutex
 	var changes []bool
 	s := Settings{ProbeInterval: 20 * time.Millisecond, Timeout: 50 * time.Millisecond, OnStateChange: func(down bool, _ error) {
@@ -244,7 +191,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	b2 := newInstance(t, r, "s", Settings{})
 	b := &backend{}
 	get(t, a, b, "http://a.example/1")
-	r.kill()
+	r.Kill()
 	for i := range 20 {
 		begin := time.Now()
 		st, body := get(t, a, b, "http://a.example/down/"+string(rune('a'+i)))
@@ -261,7 +208,7 @@ func TestRedisDownAndBack(t *testing.T) {
 	if !a.client.Down() {
 		t.Fatal("not down")
 	}
-	r.restart()
+	r.Restart()
 	waitFor(t, 5*time.Second, "up again", func() bool { return !a.client.Down() })
 	get(t, a, b, "http://a.example/after")
 	if st, _ := get(t, b2, b, "http://a.example/after"); st != cache.StatusSharedHit {
@@ -278,7 +225,7 @@ func TestRedisDownAndBack(t *testing.T) {
 // than the reply guard's budget fails the connection before go-redis reads
 // it.
 func TestOversizedRecordRefused(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	a := newInstance(t, r, "s", Settings{MaxEntryBytes: 1 << 10})
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -287,7 +234,7 @@ func TestOversizedRecordRefused(t *testing.T) {
 		guard bool
 	}{{"/big", 64 << 10, false}, {"/huge", 2 << 20, true}} {
 		key := "GET http://a.example" + tc.path
-		r.admin.HSet(ctx, a.tier.entryKey(hashOf(key)), "", strings.Repeat("x", tc.size))
+		r.Admin.HSet(ctx, a.tier.entryKey(hashOf(key)), "", strings.Repeat("x", tc.size))
 		rec, err := a.tier.Get(ctx, key, "")
 		if err == nil || rec != nil || strings.Contains(err.Error(), "protocol guard") != tc.guard {
 			t.Fatalf("%s: a %d-byte value under max_entry_bytes 1 KiB: %d bytes, %v", tc.path, tc.size, len(rec), err)
@@ -303,7 +250,7 @@ func TestOversizedRecordRefused(t *testing.T) {
 // The indexes do not outgrow the live entries: expired members are
 // dropped as new entries are stored.
 func TestIndexTrimmed(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	a := newInstance(t, r, "s", Settings{})
 	ctx := context.Background()
 	for i := range 40 {
@@ -319,7 +266,7 @@ func TestIndexTrimmed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, _ := r.admin.ZCard(ctx, a.tier.base+"ix").Result(); n != 5 {
+	if n, _ := r.Admin.ZCard(ctx, a.tier.base+"ix").Result(); n != 5 {
 		t.Fatalf("index holds %d members, want the 5 live ones", n)
 	}
 }
@@ -329,9 +276,9 @@ func TestIndexTrimmed(t *testing.T) {
 // goroutine behind (go test -race would report none, the wait group says
 // so here).
 func TestCloseAtOnce(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	dead := freePort(t)
-	for _, addr := range []string{r.addr, dead} {
+	for _, addr := range []string{r.Addr, dead} {
 		for i := range 4 {
 			c, err := New(Settings{Addresses: []string{addr}})
 			if err != nil {
@@ -367,7 +314,7 @@ func freePort(t *testing.T) string {
 // A purge made while Redis is down is kept and replayed once it is back,
 // so the other instances' memories drop what it names after all.
 func TestPurgeWhileDownIsReplayed(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	s := Settings{ProbeInterval: 50 * time.Millisecond, Timeout: 50 * time.Millisecond}
 	a, b := newInstance(t, r, "s", s), newInstance(t, r, "s", s)
 	be := &backend{}
@@ -375,10 +322,10 @@ func TestPurgeWhileDownIsReplayed(t *testing.T) {
 	get(t, b, be, "http://a.example/p")
 	get(t, b, be, "http://a.example/q")
 	waitFor(t, 5*time.Second, "two subscribers", func() bool {
-		n, _ := r.admin.PubSubNumSub(context.Background(), DefaultKeyPrefix+"purge").Result()
+		n, _ := r.Admin.PubSubNumSub(context.Background(), DefaultKeyPrefix+"purge").Result()
 		return n[DefaultKeyPrefix+"purge"] == 2
 	})
-	r.kill()
+	r.Kill()
 	a.cache.Purge("GET http://a.example/p") // the call that finds Redis dead
 	a.cache.Purge("GET http://a.example/p") // made while known down
 	if n := a.client.Pending(); n != 2 {
@@ -387,7 +334,7 @@ func TestPurgeWhileDownIsReplayed(t *testing.T) {
 	if b.cache.Stats().Entries != 2 {
 		t.Fatal("a purge reached instance 2 with Redis down")
 	}
-	r.restart()
+	r.Restart()
 	waitFor(t, 5*time.Second, "the kept purge reaches instance 2", func() bool { return b.cache.Stats().Entries == 1 })
 	if n := a.client.Pending(); n != 0 {
 		t.Fatalf("%d purges still kept after the replay", n)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // pairPort returns a loopback port p such that p and p+10000 (a cluster
@@ -52,12 +54,8 @@ func daemon(t *testing.T, name string, args ...string) {
 // and returns its addresses.
 func startCluster(t *testing.T) []string {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not found in PATH")
-	}
-	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skip("redis-cli not found in PATH: it creates the cluster")
-	}
+	redistest.LookPath(t, "redis-server")
+	redistest.LookPath(t, "redis-cli") // it creates the cluster
 	dir := t.TempDir()
 	var addrs []string
 	for i := range 3 {
@@ -127,10 +125,10 @@ func TestTierOnCluster(t *testing.T) {
 // The tier through a Sentinel: the client asks the Sentinel for the master
 // and shares entries through it.
 func TestTierThroughSentinel(t *testing.T) {
-	master := startRedis(t)
+	master := redistest.Start(t)
 	dir := t.TempDir()
 	sp := freePort(t)
-	host, port, _ := net.SplitHostPort(master.addr)
+	host, port, _ := net.SplitHostPort(master.Addr)
 	_, sport, _ := net.SplitHostPort(sp)
 	conf := filepath.Join(dir, "sentinel.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf("port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor mymaster %s %s 1\n", sport, dir, host, port)), 0o600); err != nil {
@@ -157,7 +155,7 @@ func TestTierThroughSentinel(t *testing.T) {
 	if st, _ := get(t, b, be, "http://a.example/s"); st.String() != "shared-hit" {
 		t.Fatalf("through the sentinel: %v (errors %d)", st, b.client.Errors())
 	}
-	if n, _ := master.admin.Exists(context.Background(), a.tier.entryKey(hashOf("GET http://a.example/s"))).Result(); n != 1 {
+	if n, _ := master.Admin.Exists(context.Background(), a.tier.entryKey(hashOf("GET http://a.example/s"))).Result(); n != 1 {
 		t.Fatal("the entry is not on the master")
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/caddy-smartproxy/smartproxy/ratelimit"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // leased are limits so high that the benchmark never runs out of tokens,
@@ -25,7 +27,7 @@ var roundTrip = Settings{RequestsPerSecond: 1e6, Burst: 1e6, LeaseSize: 1}
 func benchSerial(b *testing.B, s Settings) { benchSerialKey(b, s, "198.51.100.7") }
 
 func benchSerialKey(b *testing.B, s Settings, key string) {
-	r := startRedis(b)
+	r := redistest.Start(b)
 	st := newTestStore(b, r, s)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -38,7 +40,7 @@ func benchSerialKey(b *testing.B, s Settings, key string) {
 }
 
 func benchParallel(b *testing.B, s Settings, sameKey bool) {
-	r := startRedis(b)
+	r := redistest.Start(b)
 	st := newTestStore(b, r, s)
 	ctx := context.Background()
 	var id atomic.Int64

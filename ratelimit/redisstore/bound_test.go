@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/caddy-smartproxy/smartproxy/ratelimit"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // maxInWindow is the most instants of sorted that fall in any window of
@@ -30,7 +32,7 @@ func TestThreeInstancesShareOneLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for 5 s of real time")
 	}
-	r := startRedis(t)
+	r := redistest.Start(t)
 	s := Settings{RequestsPerSecond: 30, Burst: 30}
 	if l, d := s.Lease(); l != 3 || d != 100*time.Millisecond {
 		t.Fatalf("lease for 30/s burst 30: %d tokens for %v, want 3 for 100ms", l, d)

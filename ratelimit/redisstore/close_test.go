@@ -7,11 +7,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 func TestCloseLeavesNoGoroutine(t *testing.T) {
-	r := startRedis(t)
-	r.connectedClients() // the admin client's connection is up
+	r := redistest.Start(t)
+	r.ConnectedClients() // the admin client's connection is up
 	// A closed port: dials fail, which starts go-redis's redial goroutine.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -21,7 +23,7 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	l.Close()
 
 	before := runtime.NumGoroutine()
-	for _, addr := range []string{r.addr, dead} {
+	for _, addr := range []string{r.Addr, dead} {
 		s := Settings{RequestsPerSecond: 10, Burst: 10, Address: addr, ProbeInterval: time.Millisecond}
 		st, err := New(s)
 		if err != nil {
@@ -46,10 +48,10 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 }
 
 func TestNewCloseCyclesLeaveNoConnection(t *testing.T) {
-	r := startRedis(t)
-	base := r.connectedClients()
+	r := redistest.Start(t)
+	base := r.ConnectedClients()
 	for i := range 100 {
-		st, err := New(Settings{RequestsPerSecond: 100, Burst: 10, Address: r.addr, LeaseSize: 1})
+		st, err := New(Settings{RequestsPerSecond: 100, Burst: 10, Address: r.Addr, LeaseSize: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +64,7 @@ func TestNewCloseCyclesLeaveNoConnection(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if i == 0 && r.connectedClients() <= base {
+		if i == 0 && r.ConnectedClients() <= base {
 			t.Fatal("a Store in use holds no connection: the check below proves nothing")
 		}
 		if err := st.Close(); err != nil {
@@ -70,6 +72,6 @@ func TestNewCloseCyclesLeaveNoConnection(t *testing.T) {
 		}
 	}
 	eventually(t, 5*time.Second, "connected_clients back to the admin's", func() bool {
-		return r.connectedClients() == base
+		return r.ConnectedClients() == base
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/caddy-smartproxy/smartproxy/ratelimit"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // longKey is a key of n bytes ending in i.
@@ -21,7 +23,7 @@ func longKey(n, i int) string {
 // only in the last byte must be two, and no key Redis holds may be longer
 // than KeyPrefix and 66 bytes.
 func TestLongKeysAreHashedInRedis(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	s := exact(0.01, 3)
 	s.KeyPrefix = "test:long:"
 	a, b := newTestStore(t, r, s), newTestStore(t, r, s)
@@ -37,7 +39,7 @@ func TestLongKeysAreHashedInRedis(t *testing.T) {
 	if !mustAllow(t, b, k2) {
 		t.Fatal("a long key differing in its last byte shares another's bucket")
 	}
-	keys, err := r.admin.Keys(context.Background(), s.KeyPrefix+"*").Result()
+	keys, err := r.Admin.Keys(context.Background(), s.KeyPrefix+"*").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func TestLongKeysAreHashedInRedis(t *testing.T) {
 // Redis keys are binary-safe, and no byte (NUL, CR, LF, invalid UTF-8) is
 // special.
 func TestBinaryKeysAreDistinct(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	s := exact(0.01, 1)
 	a, b := newTestStore(t, r, s), newTestStore(t, r, s)
 	keys := []string{"", "\x00", "\x00\x00", "a\r\nb", "a\nb", "\xff\xfe", " ", "k:x", longKey(ratelimit.MaxKeyBytes, 0)}

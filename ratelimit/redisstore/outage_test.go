@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // slack is what a request may take beyond ReadTimeout while Redis is down
@@ -44,13 +46,13 @@ func drain(t *testing.T, a, b *Store, key string) {
 }
 
 func TestRedisKilledFailOpenFallsBackThenRecovers(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	var log hookLog
 	a := newTestStore(t, r, outage(FailOpen, &log))
 	b := newTestStore(t, r, outage(FailOpen, nil))
 	drain(t, a, b, "before")
 
-	r.kill()
+	r.Kill()
 	// A key the store has no answer cached for needs Redis: the local
 	// fallback (burst 5) decides, within the timeout.
 	var worst time.Duration
@@ -69,7 +71,7 @@ func TestRedisKilledFailOpenFallsBackThenRecovers(t *testing.T) {
 	}
 	callsWhileDown := a.RedisCalls()
 
-	r.start()
+	r.Restart()
 	eventually(t, 5*time.Second, "recovery after the restart", func() bool { return !a.Degraded() })
 	// The restarted Redis holds no buckets: a fresh key is shared again,
 	// including with b, which never noticed the outage.
@@ -84,13 +86,13 @@ func TestRedisKilledFailOpenFallsBackThenRecovers(t *testing.T) {
 }
 
 func TestRedisKilledFailClosedRefuses(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	var log hookLog
 	a := newTestStore(t, r, outage(FailClosed, &log))
 	b := newTestStore(t, r, outage(FailClosed, nil))
 	drain(t, a, b, "before")
 
-	r.kill()
+	r.Kill()
 	for i := range 5 {
 		ok, err, took := timedAllow(a, "during")
 		if ok || !errors.Is(err, ErrUnavailable) {
@@ -100,7 +102,7 @@ func TestRedisKilledFailClosedRefuses(t *testing.T) {
 			t.Fatalf("request %d took %v with Redis down", i, took)
 		}
 	}
-	r.start()
+	r.Restart()
 	eventually(t, 5*time.Second, "recovery after the restart", func() bool { return !a.Degraded() })
 	drain(t, a, b, "after")
 }
@@ -109,13 +111,13 @@ func TestRedisKilledFailClosedRefuses(t *testing.T) {
 // accepts connections and reads requests but never answers, the case where
 // only the timeout protects a request.
 func TestRedisHungRequestsWaitAtMostTheTimeout(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	var log hookLog
 	st := newTestStore(t, r, outage(FailOpen, &log))
 	mustAllow(t, st, "warm") // a pooled connection exists
 
-	r.signal("STOP")
-	defer r.signal("CONT")
+	r.Freeze()
+	defer r.Thaw()
 	type result struct {
 		ok   bool
 		err  error
@@ -144,7 +146,7 @@ func TestRedisHungRequestsWaitAtMostTheTimeout(t *testing.T) {
 	if !st.Degraded() {
 		t.Fatal("not degraded while Redis is hung")
 	}
-	r.signal("CONT")
+	r.Thaw()
 	eventually(t, 5*time.Second, "recovery after SIGCONT", func() bool { return !st.Degraded() })
 	if _, err := st.Allow(context.Background(), "e"); err != nil || st.Degraded() {
 		t.Fatalf("after recovery: err %v, degraded %v", err, st.Degraded())
@@ -155,20 +157,20 @@ func TestRedisHungRequestsWaitAtMostTheTimeout(t *testing.T) {
 // answers PING but refuses the script's write, so the Store must stay
 // degraded until it is a primary again.
 func TestProbeNeedsAWorkingScript(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	var log hookLog
 	st := newTestStore(t, r, outage(FailOpen, &log))
 	ctx := context.Background()
 	mustAllow(t, st, "k")
 
 	// A primary that does not exist: the replica stays read-only.
-	if err := r.admin.Do(ctx, "REPLICAOF", "127.0.0.1", "1").Err(); err != nil {
+	if err := r.Admin.Do(ctx, "REPLICAOF", "127.0.0.1", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if d, err := st.Allow(ctx, "other"); err != nil || !d.Allowed || !st.Degraded() {
 		t.Fatalf("on a read-only replica: %+v, %v, degraded %v; want the fallback and degraded", d, err, st.Degraded())
 	}
-	if err := r.admin.Ping(ctx).Err(); err != nil {
+	if err := r.Admin.Ping(ctx).Err(); err != nil {
 		t.Fatalf("the replica does not answer PING, the test proves nothing: %v", err)
 	}
 	// Ten probe intervals: a PING probe would have recovered by now.
@@ -177,7 +179,7 @@ func TestProbeNeedsAWorkingScript(t *testing.T) {
 	if !st.Degraded() {
 		t.Fatal("recovered while the script still fails")
 	}
-	if err := r.admin.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
+	if err := r.Admin.Do(ctx, "REPLICAOF", "NO", "ONE").Err(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 5*time.Second, "recovery once writable", func() bool { return !st.Degraded() })

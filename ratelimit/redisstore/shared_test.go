@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // exact are settings without leases: every admitted request is a script
@@ -26,7 +28,7 @@ func mustAllow(t testing.TB, st *Store, key string) bool {
 }
 
 func TestSharedBurstIsExact(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	// One token per 100 s: nothing refills during the test.
 	a := newTestStore(t, r, exact(0.01, 20))
 	skewed := exact(0.01, 20)
@@ -63,7 +65,7 @@ func TestSharedBurstIsExact(t *testing.T) {
 }
 
 func TestSharedRefill(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	const rps, burst = 20, 10
 	a := newTestStore(t, r, exact(rps, burst))
 	b := newTestStore(t, r, exact(rps, burst))
@@ -93,7 +95,7 @@ func TestSharedRefill(t *testing.T) {
 }
 
 func TestSharedFractionalRates(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	tests := []struct {
 		name  string
 		rps   float64
@@ -141,7 +143,7 @@ func TestSharedFractionalRates(t *testing.T) {
 }
 
 func TestSharedKeysAreIndependent(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	a := newTestStore(t, r, exact(0.01, 3))
 	b := newTestStore(t, r, exact(0.01, 3))
 	for range 3 {
@@ -160,7 +162,7 @@ func TestSharedKeysAreIndependent(t *testing.T) {
 }
 
 func TestSharedGlobalIgnoresKeys(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	s := exact(0.01, 3)
 	s.Global = true
 	a := newTestStore(t, r, s)
@@ -174,14 +176,14 @@ func TestSharedGlobalIgnoresKeys(t *testing.T) {
 	if admitted != 3 {
 		t.Fatalf("ten keys on one global bucket of 3: admitted %d", admitted)
 	}
-	n, err := r.admin.Exists(context.Background(), DefaultKeyPrefix+globalSuffix).Result()
+	n, err := r.Admin.Exists(context.Background(), DefaultKeyPrefix+globalSuffix).Result()
 	if err != nil || n != 1 {
 		t.Fatalf("global bucket key: exists %d, %v", n, err)
 	}
 }
 
 func TestSharedKeysExpire(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	ctx := context.Background()
 	tests := []struct {
 		name  string
@@ -201,7 +203,7 @@ func TestSharedKeysExpire(t *testing.T) {
 			for range tc.take {
 				mustAllow(t, st, "k")
 			}
-			pttl, err := r.admin.PTTL(ctx, s.KeyPrefix+keySuffix+"k").Result()
+			pttl, err := r.Admin.PTTL(ctx, s.KeyPrefix+keySuffix+"k").Result()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -217,16 +219,16 @@ func TestSharedKeysExpire(t *testing.T) {
 	st := newTestStore(t, r, s)
 	mustAllow(t, st, "k")
 	eventually(t, 2*time.Second, "bucket key expiring once full", func() bool {
-		n, err := r.admin.Exists(ctx, s.KeyPrefix+keySuffix+"k").Result()
+		n, err := r.Admin.Exists(ctx, s.KeyPrefix+keySuffix+"k").Result()
 		return err == nil && n == 0
 	})
 }
 
 func TestSharedSurvivesScriptFlush(t *testing.T) {
-	r := startRedis(t)
+	r := redistest.Start(t)
 	st := newTestStore(t, r, exact(0.01, 2))
 	mustAllow(t, st, "k")
-	if err := r.admin.ScriptFlush(context.Background()).Err(); err != nil {
+	if err := r.Admin.ScriptFlush(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if !mustAllow(t, st, "k") {

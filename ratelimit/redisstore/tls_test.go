@@ -12,12 +12,11 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/caddy-smartproxy/smartproxy/internal/redistest"
 )
 
 // testCert makes a self-signed certificate for 127.0.0.1, its own CA,
@@ -66,48 +65,13 @@ func testCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool, pair
 	return certFile, keyFile, pool, pair
 }
 
-// startTLSRedis starts a redis-server that speaks only TLS, or skips the
-// test when the binary is not installed.
-func startTLSRedis(t *testing.T, certFile, keyFile string, pool *x509.CertPool) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not found in PATH")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--port", "0", "--tls-port", port, "--bind", "127.0.0.1",
-		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", certFile,
-		"--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting redis-server: %v", err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	admin := redis.NewClient(&redis.Options{Addr: addr, TLSConfig: &tls.Config{RootCAs: pool}, MaxRetries: -1, DisableIdentity: true})
-	defer admin.Close()
-	eventually(t, 10*time.Second, "redis-server answering PING over TLS", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		return admin.Ping(ctx).Err() == nil
-	})
-	return addr
-}
-
 // TestTLSToRealRedis runs the shared limit over TLS through the Store's own
 // dialer: the server name comes from the address, and a Store that does
 // not trust the server's certificate gets no answer, only the failure
 // policy.
 func TestTLSToRealRedis(t *testing.T) {
 	certFile, keyFile, pool, _ := testCert(t)
-	addr := startTLSRedis(t, certFile, keyFile, pool)
+	addr := redistest.StartTLS(t, certFile, keyFile, &tls.Config{RootCAs: pool}).Addr
 	s := exact(0.01, 3)
 	s.Address = addr
 	s.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
