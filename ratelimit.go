@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"time"
+	"unsafe"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -32,7 +33,7 @@ type routeLimiter struct {
 	onEmpty string // key_fallback (config.Fallback*): keys a request whose key has an empty placeholder
 	v6bits  int    // with the default key: the prefix IPv6 clients are keyed by (0 = 64)
 	headers bool
-	policy  []string // the RateLimit-Policy header value, built once
+	policy  string // the RateLimit-Policy header value, built once
 	allowed prometheus.Counter
 	limited prometheus.Counter
 	rps     float64
@@ -75,7 +76,7 @@ func newRouteLimiter(hs *holds, routeName string, rc *config.RateLimit, rm route
 		onEmpty: rc.FallbackOrDefault(),
 		v6bits:  rc.IPv6Prefix,
 		headers: rc.HeadersOn(),
-		policy:  []string{s.PolicyHeader()},
+		policy:  s.PolicyHeader(),
 		allowed: rm.allowed,
 		limited: rm.limited,
 		rps:     s.RequestsPerSecond,
@@ -174,9 +175,7 @@ func (l *routeLimiter) allow(w http.ResponseWriter, r *http.Request) error {
 	}
 	hdr := w.Header()
 	if l.headers {
-		var buf [64]byte
-		hdr["Ratelimit-Policy"] = l.policy
-		hdr["Ratelimit"] = []string{string(d.AppendHeader(buf[:0]))}
+		setRateLimitFields(hdr, l.policy, d)
 	}
 	if d.Allowed {
 		l.allowed.Inc()
@@ -186,6 +185,31 @@ func (l *routeLimiter) allow(w http.ResponseWriter, r *http.Request) error {
 	var buf [24]byte
 	hdr["Retry-After"] = []string{string(d.AppendRetryAfter(buf[:0]))}
 	return caddyhttp.Error(http.StatusTooManyRequests, errRateLimited)
+}
+
+// rateLimitFields holds one response's RateLimit-Policy and RateLimit
+// values, and the bytes of the latter, in one allocation.
+type rateLimitFields struct {
+	vals [2]string
+	buf  [64]byte
+}
+
+// setRateLimitFields sets the two RateLimit fields for d. Each response gets
+// value slices of its own: Caddy's header replace rewrites a field's values
+// in place, so a slice shared between responses would carry one response's
+// rewrite into every later one (TestRateLimitHeadersAreEachResponsesOwn).
+// The policy string itself is shared; strings are immutable.
+func setRateLimitFields(hdr http.Header, policy string, d ratelimit.Decision) {
+	f := new(rateLimitFields)
+	b := d.AppendHeader(f.buf[:0])
+	f.vals[0] = policy
+	if len(b) <= len(f.buf) && len(b) > 0 {
+		f.vals[1] = unsafe.String(&f.buf[0], len(b)) // f.buf is not written again
+	} else {
+		f.vals[1] = string(b) // a value that outgrew the buffer
+	}
+	hdr["Ratelimit-Policy"] = f.vals[0:1:1]
+	hdr["Ratelimit"] = f.vals[1:2:2]
 }
 
 // sharedStores keeps Redis-backed stores (and their connection pools)

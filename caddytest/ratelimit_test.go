@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,5 +208,42 @@ func TestRateLimitGlobalAndCustomKey(t *testing.T) {
 	}
 	if s, _ := code(c1, "/keyed", "alice"); s != 429 {
 		t.Fatalf("alice again: %d, want 429", s)
+	}
+}
+
+// TestRateLimitHeadersAreEachResponsesOwn: Caddy's header replace rewrites
+// a field's values in place, so a value slice the limiter shared between
+// responses would be rewritten for every later response (and raced on by
+// concurrent ones). A replace that is not idempotent shows it: each
+// response must carry the policy rewritten once.
+func TestRateLimitHeadersAreEachResponsesOwn(t *testing.T) {
+	b := newBackend(t, "b", nil)
+	rewrite := map[string]any{
+		"handler": "headers",
+		"response": map[string]any{
+			"deferred": true,
+			"replace": map[string]any{
+				"Ratelimit-Policy": []map[string]any{{"search": "q=100", "replace": "q=100;x"}},
+				"Ratelimit":        []map[string]any{{"search": `"default"`, "replace": `"default";x`}},
+			},
+		},
+	}
+	startServers(t, map[string]any{"sp": plainServer(proxyAddr, spRoute(map[string]any{
+		"backends":   backends(b),
+		"rate_limit": map[string]any{"requests_per_second": 100, "burst": 100},
+	}, nil, rewrite))})
+	c := clientFrom("127.0.0.1")
+	for i := range 5 {
+		resp, err := c.Get(proxyURL + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got, want := resp.Header.Get("RateLimit-Policy"), `"default";q=100;x;w=1`; got != want {
+			t.Fatalf("response %d: RateLimit-Policy %q, want %q", i, got, want)
+		}
+		if got := resp.Header.Get("RateLimit"); !strings.HasPrefix(got, `"default";x;r=`) || strings.Contains(got, ";x;x") {
+			t.Fatalf("response %d: RateLimit %q, want the value rewritten once", i, got)
+		}
 	}
 }
