@@ -93,24 +93,26 @@ func (c *Cache) appendKey(stack []byte, r *http.Request) []byte {
 	return DefaultKey(stack, r)
 }
 
-// ageValues holds prebuilt Age header values for the first ageTableSize
-// seconds, so a hit does not format or allocate one. Never modified.
+// ageValues holds prebuilt Age values for the first ageTableSize seconds,
+// so a hit does not format one. Never modified; a response gets its own
+// slice holding the string (setOwnFields).
 const ageTableSize = 4096
 
-var ageValues = func() [][]string {
-	t := make([][]string, ageTableSize)
+var ageValues = func() []string {
+	t := make([]string, ageTableSize)
 	for i := range t {
-		t[i] = []string{strconv.Itoa(i)}
+		t[i] = strconv.Itoa(i)
 	}
 	return t
 }()
 
-func ageHeader(age time.Duration) []string {
+// ageValue is the Age field's value for age.
+func ageValue(age time.Duration) string {
 	s := int64(age / time.Second)
 	if s >= 0 && s < ageTableSize {
 		return ageValues[s]
 	}
-	return []string{strconv.FormatInt(max(s, 0), 10)}
+	return strconv.FormatInt(max(s, 0), 10)
 }
 
 // cacheStatus builds a Cache-Status member for a forwarded response.

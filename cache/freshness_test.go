@@ -126,11 +126,14 @@ func TestAgeHeader(t *testing.T) {
 	}
 }
 
-func TestAgeHeaderBeyondTable(t *testing.T) {
-	if got := ageHeader(ageTableSize * time.Second); len(got) != 1 || got[0] != "4096" {
-		t.Fatalf("ageHeader = %q", got)
+func TestAgeValueBeyondTable(t *testing.T) {
+	if got := ageValue(ageTableSize * time.Second); got != "4096" {
+		t.Fatalf("ageValue = %q", got)
 	}
-	if got := ageHeader(3 * time.Second); got[0] != "3" {
-		t.Fatalf("ageHeader = %q", got)
+	if got := ageValue(3 * time.Second); got != "3" {
+		t.Fatalf("ageValue = %q", got)
+	}
+	if got := ageValue(-time.Second); got != "0" {
+		t.Fatalf("ageValue = %q", got)
 	}
 }

@@ -155,12 +155,7 @@ func writeRange(w http.ResponseWriter, r *http.Request, br byteRange, body []byt
 
 // writeEntryRange is writeEntry for a single-range GET on a stored 200.
 func (c *Cache) writeEntryRange(w http.ResponseWriter, r *http.Request, e *entry, age time.Duration, cs []string, br byteRange) {
-	wh := w.Header()
-	for _, f := range e.fields {
-		wh[f.name] = f.values
-	}
-	wh["Age"] = ageHeader(age)
-	wh["Cache-Status"] = cs
+	setOwnFields(w.Header(), e.fields, age, cs)
 	writeRange(w, r, br, e.body)
 }
 

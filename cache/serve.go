@@ -78,7 +78,7 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, fetch Fetcher, bg 
 		}
 	}
 	if rq.onlyIfCached {
-		w.Header()["Cache-Status"] = c.csOnlyIfCached
+		w.Header()["Cache-Status"] = []string{c.csOnlyIfCached[0]} // the response's own (setOwnFields)
 		w.WriteHeader(http.StatusGatewayTimeout)
 		return StatusOnlyIfCached, nil
 	}
@@ -114,20 +114,15 @@ func refusedByRequest(e *entry, age time.Duration, rq requestDirectives) bool {
 	return !e.noCache && e.lifetime > age && (rq.noCache || rq.maxAge != absent || rq.minFresh != absent)
 }
 
-// writeEntry writes stored response e to w: the stored header block
-// (assigned, not copied), Age and cacheStatus, then the body unless r is a
-// HEAD. A request whose If-None-Match / If-Modified-Since matches gets 304.
+// writeEntry writes stored response e to w: the stored header block, Age
+// and cacheStatus, then the body unless r is a HEAD. A request whose If-None-Match / If-Modified-Since matches gets 304.
 // With Settings.ImplicitLength a GET for a small body (HTTP/1.x and 2)
 // leaves Content-Length to the server, which writes it from the one Write
 // of the body; HEAD, 304 and ranges keep the stored or computed field.
 func (c *Cache) writeEntry(w http.ResponseWriter, r *http.Request, e *entry, age time.Duration, cacheStatus []string) {
 	wh := w.Header()
 	if notModified(r, e) {
-		for _, f := range e.notModified {
-			wh[f.name] = f.values
-		}
-		wh["Age"] = ageHeader(age)
-		wh["Cache-Status"] = cacheStatus
+		setOwnFields(wh, e.notModified, age, cacheStatus)
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -135,15 +130,35 @@ func (c *Cache) writeEntry(w http.ResponseWriter, r *http.Request, e *entry, age
 	if e.serverLength && c.s.ImplicitLength && r.Method == http.MethodGet && r.ProtoMajor <= 2 {
 		fields = fields[:len(fields)-1] // Content-Length: the server writes the same (ImplicitLength)
 	}
-	for _, f := range fields {
-		wh[f.name] = f.values
-	}
-	wh["Age"] = ageHeader(age)
-	wh["Cache-Status"] = cacheStatus
+	setOwnFields(wh, fields, age, cacheStatus)
 	w.WriteHeader(e.status)
 	if r.Method != http.MethodHead && len(e.body) > 0 {
 		_, _ = w.Write(e.body) // a client that went away is not the cache's error
 	}
+}
+
+// setOwnFields sets fields, Age and Cache-Status in wh with value slices of
+// the response's own, copied into one allocation. The strings are shared
+// (they are immutable); the slices may not be: Caddy's header replace, and
+// any handler that follows its lead, rewrites a field's values in place, so
+// a slice shared with the entry, with another hit or with the table of Age
+// values would carry one response's rewrite into every later one, of any
+// site (TestCacheHitHeadersAreEachResponsesOwn), and race on it.
+func setOwnFields(wh http.Header, fields []field, age time.Duration, cacheStatus []string) {
+	n := 1 + len(cacheStatus)
+	for _, f := range fields {
+		n += len(f.values)
+	}
+	own := make([]string, n)
+	for _, f := range fields {
+		k := copy(own, f.values)
+		wh[f.name] = own[:k:k]
+		own = own[k:]
+	}
+	own[0] = ageValue(age)
+	wh["Age"] = own[:1:1]
+	k := copy(own[1:], cacheStatus)
+	wh["Cache-Status"] = own[1 : 1+k : 1+k]
 }
 
 // notModified evaluates the request's If-None-Match, or else its
