@@ -170,7 +170,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.Method == http.MethodConnect {
 		// A CONNECT would go out as "CONNECT / HTTP/1.1": this is a
 		// reverse proxy, not a forward one.
-		w.Header()["Allow"] = allowedMethods
+		w.Header()["Allow"] = []string{allowedMethods}
 		return caddyhttp.Error(http.StatusNotImplemented, errConnect)
 	}
 	ri := h.newRequestInfo(r, rt)

@@ -12,8 +12,9 @@ import (
 // errConnect is the cause of the 501 a CONNECT request gets.
 var errConnect = errors.New("CONNECT is not proxied")
 
-// allowedMethods is the Allow header of that 501.
-var allowedMethods = []string{"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"}
+// allowedMethods is the Allow value of that 501 (each response gets a slice
+// of its own: Caddy's header replace rewrites values in place).
+const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 // cleanRequestPath replaces r's path with its normal form (see
 // forward.CleanPath), so that the router, rate limits, cache keys and the

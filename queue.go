@@ -28,7 +28,7 @@ type routeCaps struct {
 	queue      *waitQueue
 	size       int64 // 0: no queue, at cap means 503 at once
 	timeout    time.Duration
-	retryAfter []string // the Retry-After value: the queue timeout in whole seconds, at least 1
+	retryAfter string // the Retry-After value: the queue timeout in whole seconds, at least 1
 }
 
 // newRouteCaps makes the caps of route id for section s, held by hs; nil
@@ -45,9 +45,9 @@ func newRouteCaps(hs *holds, id string, s config.Section) (*routeCaps, error) {
 	if lb := s.LoadBalancer; lb != nil && lb.Queue != nil {
 		c.size, c.timeout = int64(lb.Queue.SizeOrDefault()), lb.Queue.TimeoutOrDefault()
 	}
-	c.retryAfter = []string{strconv.FormatInt(max(1, int64(math.Ceil(c.timeout.Seconds()))), 10)}
+	c.retryAfter = strconv.FormatInt(max(1, int64(math.Ceil(c.timeout.Seconds()))), 10)
 	if c.size == 0 {
-		c.retryAfter = []string{"1"}
+		c.retryAfter = "1"
 	}
 	return c, nil
 }
@@ -68,7 +68,7 @@ func (c *routeCaps) attach(hs *holds, id string, m *member, n int) error {
 
 // refuse answers 503 with Retry-After, as a caddyhttp.Error.
 func (c *routeCaps) refuse(w http.ResponseWriter, err error) error {
-	w.Header()["Retry-After"] = c.retryAfter
+	w.Header()["Retry-After"] = []string{c.retryAfter} // its own slice: header replace rewrites in place
 	return caddyhttp.Error(http.StatusServiceUnavailable, err)
 }
 
