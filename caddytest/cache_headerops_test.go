@@ -39,18 +39,16 @@ func TestCacheHitHeadersAreEachResponsesOwn(t *testing.T) {
 	)})
 	get := func(host string, fields ...string) http.Header {
 		t.Helper()
-		req, _ := http.NewRequest("GET", proxyURL+"/", nil)
-		req.Host = host
-		for i := 0; i+1 < len(fields); i += 2 {
-			req.Header.Set(fields[i], fields[i+1])
+		return getPath(t, host, "/", fields...)
+	}
+	for i := range 3 { // an entry stored by a range miss
+		fields := []string{}
+		if i == 0 {
+			fields = []string{"Range", "bytes=0-1"}
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		if got := getPath(t, "one.test", "/r", fields...).Get("X-Tag"); got != "a;x" {
+			t.Errorf("one.test /r response %d: X-Tag %q, want \"a;x\"", i, got)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.Header
 	}
 	for i := range 5 {
 		h := get("one.test")
@@ -84,4 +82,22 @@ func TestCacheHitHeadersAreEachResponsesOwn(t *testing.T) {
 			t.Errorf("two.test response %d: X-Tag %q, want \"a\"", i, got)
 		}
 	}
+}
+
+// getPath GETs path from the proxy with the Host and header fields given
+// and returns the response's header.
+func getPath(t *testing.T, host, path string, fields ...string) http.Header {
+	t.Helper()
+	req, _ := http.NewRequest("GET", proxyURL+path, nil)
+	req.Host = host
+	for i := 0; i+1 < len(fields); i += 2 {
+		req.Header.Set(fields[i], fields[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.Header
 }
