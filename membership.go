@@ -1,6 +1,8 @@
 package smartproxy
 
 import (
+	"maps"
+	"net"
 	"slices"
 	"sync"
 
@@ -38,7 +40,8 @@ type membership struct {
 	rt      *route
 	watcher *pooledWatcher
 	ms      memberSettings
-	scheme  string // every member's (one transport serves the route)
+	scheme  string       // every member's (one transport serves the route)
+	names   *serverNames // https: the route transport's, set on every answer
 
 	mu       sync.Mutex
 	closed   bool
@@ -50,15 +53,18 @@ type membership struct {
 
 // foundMember is a discovered member with what it holds.
 type foundMember struct {
-	m     *member
-	holds holds  // its shared state, let go when it is drained
-	unsub func() // its breaker subscription; nil: none
+	m *member
+	// serverName is the name it was found under (discovery.Backend.Host):
+	// its TLS server name and its health check's.
+	serverName string
+	holds      holds  // its shared state, let go when it is drained
+	unsub      func() // its breaker subscription; nil: none
 }
 
 // startDiscovery makes rt's membership follow w, starting from w's current
 // answer.
-func (h *Handler) startDiscovery(rt *route, w *pooledWatcher, ms memberSettings, scheme string) {
-	d := &membership{h: h, rt: rt, watcher: w, ms: ms, scheme: scheme,
+func (h *Handler) startDiscovery(rt *route, w *pooledWatcher, ms memberSettings, scheme string, names *serverNames) {
+	d := &membership{h: h, rt: rt, watcher: w, ms: ms, scheme: scheme, names: names,
 		static: rt.pool.snap.Load().members, found: map[string]*foundMember{}}
 	rt.members = d
 	// Subscribe first, then apply the current answer: an answer that
@@ -99,10 +105,11 @@ func (d *membership) update() {
 		taken[b.Name] = true
 		backup := fb.Priority > best
 		fm := d.found[b.Name]
-		if fm == nil || fm.m.configWeight != b.Weight() || fm.m.backup != backup {
-			// New, or its SRV weight or priority changed (what the config
-			// gives a member is fixed): a new member over the same state.
-			if fm, err = d.newMember(b, backup); err != nil {
+		if fm == nil || fm.m.configWeight != b.Weight() || fm.m.backup != backup || fm.serverName != fb.Host {
+			// New, or its SRV weight, priority or name changed (what the
+			// config gives a member is fixed): a new member over the same
+			// state.
+			if fm, err = d.newMember(b, backup, fb.Host); err != nil {
 				d.h.logger.Error("adding a discovered backend", zap.String("route", d.rt.name),
 					zap.String("backend", b.Name), zap.Error(err))
 				continue
@@ -122,6 +129,16 @@ func (d *membership) update() {
 		}
 	}
 	d.found = next
+	if d.names != nil {
+		// Draining members too: a request that picked one just before
+		// this answer may still dial it.
+		sni := make(map[string]string, len(next)+len(d.draining))
+		for _, fm := range slices.Concat(d.draining, slices.Collect(maps.Values(next))) {
+			u := fm.m.b.URL
+			sni[net.JoinHostPort(u.Hostname(), u.Port())] = fm.serverName // as the transport dials it
+		}
+		d.names.m.Store(&sni) // before the pool can pick a new member
+	}
 	for _, fm := range added {
 		d.join(fm)
 	}
@@ -134,8 +151,8 @@ func (d *membership) update() {
 }
 
 // newMember makes the member of a discovered backend, with its own holds.
-func (d *membership) newMember(b *backend.Backend, backup bool) (*foundMember, error) {
-	fm := &foundMember{}
+func (d *membership) newMember(b *backend.Backend, backup bool, serverName string) (*foundMember, error) {
+	fm := &foundMember{serverName: serverName}
 	m, pb, err := d.h.buildMember(&fm.holds, d.rt.name, b, backup, d.ms)
 	if err != nil {
 		fm.holds.releaseAll()
@@ -161,7 +178,7 @@ func (d *membership) join(fm *foundMember) {
 	if c == nil {
 		return
 	}
-	err := c.Add(health.Target{Name: fm.m.b.Name, URL: probeURL(fm.m.b), Record: fm.m.health})
+	err := c.Add(health.Target{Name: fm.m.b.Name, URL: probeURL(fm.m.b), Record: fm.m.health, ServerName: fm.serverName})
 	if err != nil {
 		d.h.logger.Error("health checking a discovered backend", zap.String("route", d.rt.name),
 			zap.String("backend", fm.m.b.Name), zap.Error(err))

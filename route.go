@@ -110,7 +110,11 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	if err != nil {
 		return nil, fmt.Errorf("load_balancer: %w", err)
 	}
-	tr, err := h.transports.get(s.EffectiveTimeouts(), scheme, s.TLS)
+	var names *serverNames // discovered https backends' (backendtls.go)
+	if watcher != nil && scheme == "https" {
+		names = new(serverNames)
+	}
+	tr, err := h.transports.get(s.EffectiveTimeouts(), scheme, s.TLS, names)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +151,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	}
 	if watcher != nil {
 		rt.discovery = watcher
-		h.startDiscovery(rt, watcher, ms, scheme)
+		h.startDiscovery(rt, watcher, ms, scheme, names)
 	}
 	if s.RateLimit != nil {
 		if rt.limiter, err = newRouteLimiter(&h.holds, name, s.RateLimit, rt.metrics, h.logger); err != nil {

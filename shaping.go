@@ -79,7 +79,7 @@ func (h *Handler) newShaping(id string, s config.Section, bs []*backend.Backend,
 		if bc.TLS == nil || i >= len(bs) {
 			continue
 		}
-		tr, err := h.transports.get(tm, scheme, bc.TLS)
+		tr, err := h.transports.get(tm, scheme, bc.TLS, nil)
 		if err != nil {
 			return sh, fmt.Errorf("backends[%d].%w", i, err)
 		}

@@ -41,6 +41,9 @@ type transportKey struct {
 	timeouts config.Timeouts // with defaults applied (Section.EffectiveTimeouts)
 	scheme   string          // of the backends' configured URLs: http, https or h2c
 	tls      string          // the https backends' TLS settings (backendTLSKey)
+	// names: a route with DNS discovery's own (backendtls.go); nil for
+	// the transports routes share.
+	names *serverNames
 }
 
 // transports provisions transports on demand during Provision and cleans
@@ -53,11 +56,15 @@ type transports struct {
 	m   map[transportKey]http.RoundTripper
 }
 
-func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendTLS) (http.RoundTripper, error) {
+// get returns the transport for backends with timeouts tm, scheme and TLS
+// settings bt, made on first use. names, for https only, are the server
+// names of a route's discovered backends; a transport with names is that
+// route's own.
+func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendTLS, names *serverNames) (http.RoundTripper, error) {
 	if scheme != "https" {
-		bt = nil
+		bt, names = nil, nil
 	}
-	k := transportKey{tm, scheme, backendTLSKey(bt)}
+	k := transportKey{tm, scheme, backendTLSKey(bt), names}
 	if t, ok := ts.m[k]; ok {
 		return t, nil
 	}
@@ -124,7 +131,7 @@ func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendT
 			t.Transport.TLSClientConfig = new(tls.Config)
 		}
 		mergeTLS(t.Transport.TLSClientConfig, ours)
-		t.Transport.DialTLSContext = dialTLS(t.Transport.TLSClientConfig, dial, read, write)
+		t.Transport.DialTLSContext = dialTLS(t.Transport.TLSClientConfig, names, dial, read, write)
 	}
 	ts.m[k] = t
 	return t, nil
@@ -150,10 +157,12 @@ func isH1(t http.RoundTripper) bool {
 }
 
 // dialTLS dials an https backend: TCP and the TLS handshake together
-// within the dial timeout. A connection that negotiated HTTP/2 is pooled
+// within the dial timeout. The server name is base's (tls.server_name),
+// else the name the backend was discovered under (names), else the
+// address's host. A connection that negotiated HTTP/2 is pooled
 // as net/http pools it (its framing cannot hide one response in another);
 // one that speaks HTTP/1.1 is a framedConn.
-func dialTLS(base *tls.Config, dial, read, write time.Duration) func(context.Context, string, string) (net.Conn, error) {
+func dialTLS(base *tls.Config, names *serverNames, dial, read, write time.Duration) func(context.Context, string, string) (net.Conn, error) {
 	if base == nil {
 		base = new(tls.Config)
 	} else {
@@ -173,7 +182,9 @@ func dialTLS(base *tls.Config, dial, read, write time.Duration) func(context.Con
 		raw = wrapRWTimeouts(raw, read, write)
 		cfg := base.Clone()
 		if cfg.ServerName == "" {
-			cfg.ServerName, _, _ = net.SplitHostPort(addr)
+			if cfg.ServerName = names.lookup(addr); cfg.ServerName == "" {
+				cfg.ServerName, _, _ = net.SplitHostPort(addr)
+			}
 		}
 		tc := tls.Client(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {

@@ -379,7 +379,12 @@ type DNSDiscovery struct {
 	Port int `json:"port,omitempty"`
 
 	// Scheme of the discovered backends: `http`, `https` or `h2c`; it
-	// must match the scheme of the section's backends. Default: http.
+	// must match the scheme of the section's backends. An https backend
+	// is dialled at its address, but its TLS server name (SNI, and the
+	// name its certificate must carry, for requests and health checks) is
+	// tls.server_name when set, else the name it was found under: Name
+	// for A and AAAA, the SRV record's target, without the trailing dot.
+	// Default: http.
 	Scheme string `json:"scheme,omitempty"`
 
 	// Refresh is the time between two lookups, at least 1s; a record TTL

@@ -27,6 +27,12 @@ type Target struct {
 	// Record carries the backend's state over from an earlier Checker; nil
 	// makes a fresh one in Settings.InitialState.
 	Record *Record
+	// ServerName is the TLS server name the built-in check of an https
+	// target sends (SNI) and verifies the certificate against, unless the
+	// client's own TLS config names one: a backend found in DNS is dialled
+	// at an IP, but its certificate names the host name it was found
+	// under. Default: the URL's host, as Go's client does.
+	ServerName string
 }
 
 // CheckFunc is one active check of t: nil means it passed. ctx carries the
@@ -179,7 +185,8 @@ func New(s Settings, targets []Target, opts ...Option) (*Checker, error) {
 // the client it asks with: h2c targets are asked over h2c (HTTP/2 with
 // prior knowledge, as the proxy speaks to them), so a backend that only
 // speaks HTTP/2 is not marked down.
-func (c *Checker) probeTarget(u *url.URL) (string, *http.Client, error) {
+func (c *Checker) probeTarget(t Target) (string, *http.Client, error) {
+	u := t.URL
 	if u == nil || u.Host == "" {
 		return "", nil, fmt.Errorf("url %v: want a host", u)
 	}
@@ -189,6 +196,7 @@ func (c *Checker) probeTarget(u *url.URL) (string, *http.Client, error) {
 	case u.Scheme == "h2c":
 		client = c.h2c
 	case u.Scheme == "https":
+		client = withServerName(client, t.ServerName)
 	case u.Scheme == "http" && !grpc:
 	case grpc:
 		return "", nil, fmt.Errorf("url %v: a grpc check needs h2c:// or https:// (gRPC is HTTP/2)", u)

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,38 @@ func newClient(given *http.Client) *http.Client {
 		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
 	return &c
+}
+
+// withServerName returns c with name as its TLS server name (Target's
+// ServerName): a copy whose transport is a clone of c's, or c itself when
+// name is empty, c's TLS config names a server already (the configured
+// name wins), or its transport is not an *http.Transport it can clone.
+// The clone dials afresh for every probe (as newClient's): nothing closes
+// a target's transport, so it must keep no idle connection.
+func withServerName(c *http.Client, name string) *http.Client {
+	if name == "" {
+		return c
+	}
+	var tr *http.Transport
+	switch t := c.Transport.(type) {
+	case nil:
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	case *http.Transport:
+		if t.TLSClientConfig != nil && t.TLSClientConfig.ServerName != "" {
+			return c
+		}
+		tr = t.Clone()
+	default:
+		return c
+	}
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = new(tls.Config)
+	}
+	tr.TLSClientConfig.ServerName = name
+	tr.DisableKeepAlives = true
+	cc := *c
+	cc.Transport = tr
+	return &cc
 }
 
 // newH2CClient returns the client for h2c targets: HTTP/2 with prior

@@ -2,6 +2,8 @@ package health
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -214,5 +216,48 @@ func TestCheckerAgainstRealBackend(t *testing.T) {
 	defer mu.Unlock()
 	if want := []string{"healthy>unhealthy", "unhealthy>healthy"}; !slices.Equal(seen, want) {
 		t.Fatalf("observer saw %v, want %v", seen, want)
+	}
+}
+
+// TestHTTPCheckServerName: an https target's probe sends and verifies
+// Target.ServerName, unless the client's TLS config names a server.
+// httptest's certificate names 127.0.0.1, ::1 and example.com only.
+func TestHTTPCheckServerName(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || r.TLS.ServerName != "example.com" {
+			w.WriteHeader(http.StatusMisdirectedRequest)
+		}
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL) // https://127.0.0.1:port
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	tests := []struct {
+		name       string
+		serverName string // Target's
+		configured string // the client's TLS config's
+		pass       bool
+	}{
+		{"target's name is sent and verified", "example.com", "", true},
+		{"target's name not in the certificate", "other.test", "", false},
+		{"no name: the IP is verified, no SNI", "", "", false}, // 421 from the backend: no SNI
+		{"the configured name wins", "other.test", "example.com", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
+				TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: tc.configured}}}
+			c, err := New(Settings{}, []Target{{Name: "a", URL: u, ServerName: tc.serverName}}, WithClient(client))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.httpCheck(context.Background(), c.targets[0])
+			if (err == nil) != tc.pass {
+				t.Fatalf("check error %v, want pass=%v", err, tc.pass)
+			}
+			if got := client.Transport.(*http.Transport).TLSClientConfig.ServerName; got != tc.configured {
+				t.Fatalf("the caller's client was changed: ServerName %q", got)
+			}
+		})
 	}
 }

@@ -14,7 +14,7 @@ var ErrStopped = errors.New("health checker stopped")
 func (c *Checker) newTarget(t Target) (*target, error) {
 	tt := &target{Target: t}
 	if c.builtin {
-		u, client, err := c.probeTarget(t.URL)
+		u, client, err := c.probeTarget(t)
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: %w", ErrInvalidTarget, t.Name, err)
 		}
