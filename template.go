@@ -15,7 +15,7 @@ import (
 type template struct {
 	parts []tmplPart
 	// constant is the value when it has no placeholders, as a
-	// one-element slice to assign to a header without allocating.
+	// one-element slice (constant[0] is the value).
 	constant []string
 }
 
@@ -84,10 +84,10 @@ func (*template) value(repl *caddy.Replacer, key string) string {
 	return caddy.ToString(v)
 }
 
-// values returns the value as a header's value slice.
+// values returns the value as a header's value slice, a new one each time:
+// Caddy's header replace rewrites a field's values in place, so a slice
+// shared between requests would carry one's rewrite into every later one
+// (TestHeaderSetConstantIsEachResponsesOwn).
 func (t *template) values(repl *caddy.Replacer) []string {
-	if t.constant != nil {
-		return t.constant
-	}
 	return []string{t.expand(repl)}
 }

@@ -89,7 +89,9 @@ func TestCacheHitHeadersAreEachResponsesOwn(t *testing.T) {
 func getPath(t *testing.T, host, path string, fields ...string) http.Header {
 	t.Helper()
 	req, _ := http.NewRequest("GET", proxyURL+path, nil)
-	req.Host = host
+	if host != "" {
+		req.Host = host
+	}
 	for i := 0; i+1 < len(fields); i += 2 {
 		req.Header.Set(fields[i], fields[i+1])
 	}
@@ -100,4 +102,27 @@ func getPath(t *testing.T, host, path string, fields ...string) http.Header {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.Header
+}
+
+// TestHeaderSetConstantIsEachResponsesOwn: a constant value of the
+// handler's own headers.response.set reaches each response in a slice of
+// its own, so Caddy's in-place replace cannot rewrite it for later ones.
+func TestHeaderSetConstantIsEachResponsesOwn(t *testing.T) {
+	b := newBackend(t, "b", nil)
+	rewrite := map[string]any{
+		"handler": "headers",
+		"response": map[string]any{
+			"deferred": true,
+			"replace":  map[string]any{"X-Set": []map[string]any{{"search": "v", "replace": "v;x"}}},
+		},
+	}
+	startServers(t, map[string]any{"sp": plainServer(proxyAddr, spRoute(map[string]any{
+		"backends": backends(b),
+		"headers":  map[string]any{"response": map[string]any{"set": map[string]string{"X-Set": "v"}}},
+	}, nil, rewrite))})
+	for i := range 4 {
+		if got := getPath(t, "", "/").Get("X-Set"); got != "v;x" {
+			t.Fatalf("response %d: X-Set %q, want \"v;x\"", i, got)
+		}
+	}
 }
