@@ -40,7 +40,14 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	smartproxy [<upstreams...>] {
-//	    to <upstreams...>
+//	    to <upstreams...> [{
+//	        tls { ... }                             # these upstreams' own tls (backends[].tls):
+//	        tls_trusted_ca_certs <pem_file>         # the keys and words of the section's tls below
+//	        tls_client_auth <cert_file> <key_file>
+//	        tls_server_name <name>
+//	        tls_insecure_skip_verify
+//	        tls_renegotiation <level>
+//	    }]
 //	    weight <upstream> <weight>
 //	    backup <upstreams...>
 //	    discovery dns [<name>] {
@@ -211,7 +218,9 @@ func adaptCaddyfile(d *caddyfile.Dispenser) (*Handler, error) {
 //	}
 //
 // An upstream is a URL (`http://10.0.0.1:8080`, `https://api.internal`,
-// `h2c://grpc:9000`) or a bare `host:port`, which means http. Weights
+// `h2c://grpc:9000`) or a bare `host:port`, which means http. A block
+// after `to` gives its upstreams TLS settings of their own, which replace
+// the section's for them (JSON backends[].tls). Weights
 // default to 1; `weight <upstream> 0` drains an upstream; `backup` makes
 // upstreams listed by `to` standbys, used only while no other upstream is
 // available. `discovery dns` adds the backends a DNS name resolves to
@@ -346,10 +355,12 @@ func (p *cfParser) sectionDirective(prefix string, s *config.Section, idx *upstr
 		if !d.NextArg() {
 			return d.ArgErr()
 		}
+		first := len(s.Backends)
 		for ok := true; ok; ok = d.NextArg() {
 			p.mark(prefix + "backends[" + strconv.Itoa(len(s.Backends)) + "].url")
 			s.Backends = append(s.Backends, config.Backend{URL: upstreamURL(d.Val())})
 		}
+		return p.upstreamBlock(prefix, s, first)
 	case "weight":
 		args := d.RemainingArgs()
 		if len(args) == 1 {

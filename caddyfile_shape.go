@@ -12,10 +12,9 @@ import (
 // Caddy's reverse_proxy words where the meaning is the same.
 
 // shapeNames are the subdirectives shapeDirective knows.
-var shapeNames = []string{"timeouts", "dial_timeout", "response_header_timeout", "read_timeout", "write_timeout",
-	"keepalive", "request_body_timeout", "tls", "tls_server_name", "tls_trusted_ca_certs", "tls_client_auth",
-	"tls_insecure_skip_verify", "tls_renegotiation", "host_header", "headers", "header_up", "header_down",
-	"strip_path_prefix", "mirror"}
+var shapeNames = append([]string{"timeouts", "dial_timeout", "response_header_timeout", "read_timeout", "write_timeout",
+	"keepalive", "request_body_timeout", "host_header", "headers", "header_up", "header_down",
+	"strip_path_prefix", "mirror"}, tlsNames...)
 
 // timeoutWords are Caddy's transport words for single timeouts, each a
 // key of config.Timeouts.
@@ -32,8 +31,8 @@ var timeoutWords = map[string]string{
 // `retries`, into s; ok is false for any other subdirective.
 func (p *cfParser) shapeDirective(prefix string, s *config.Section) (ok bool, err error) {
 	d := p.d
-	if _, ok := p.at[prefix+"tls"]; !ok && strings.HasPrefix(d.Val(), "tls_") {
-		p.mark(prefix + "tls") // an error about the section as a whole points here
+	if ok, err := p.tlsDirective(prefix, func() *config.BackendTLS { return tlsOf(&s.TLS) }); ok {
+		return true, err
 	}
 	if key, one := timeoutWords[d.Val()]; one {
 		p.mark(prefix + "timeouts." + key)
@@ -49,44 +48,6 @@ func (p *cfParser) shapeDirective(prefix string, s *config.Section) (ok bool, er
 		return true, nil
 	}
 	switch d.Val() {
-	case "tls":
-		p.mark(prefix + "tls")
-		return true, p.block(prefix+"tls", tlsOf(s))
-	case "tls_server_name", "tls_renegotiation":
-		key := "server_name"
-		if d.Val() == "tls_renegotiation" {
-			key = "renegotiation"
-		}
-		p.mark(prefix + "tls." + key)
-		args := d.RemainingArgs()
-		if len(args) != 1 {
-			return true, d.ArgErr()
-		}
-		if key == "server_name" {
-			tlsOf(s).ServerName = args[0]
-		} else {
-			tlsOf(s).Renegotiation = args[0]
-		}
-	case "tls_trusted_ca_certs":
-		p.mark(prefix + "tls.ca")
-		args := d.RemainingArgs()
-		if len(args) != 1 {
-			return true, d.Errf("tls_trusted_ca_certs: want one PEM file (it may hold several certificates), got %d", len(args))
-		}
-		tlsOf(s).CA = args[0]
-	case "tls_client_auth":
-		p.mark(prefix + "tls.client_certificate")
-		args := d.RemainingArgs()
-		if len(args) != 2 {
-			return true, d.Errf("tls_client_auth: want <cert_file> <key_file>, got %d values", len(args))
-		}
-		tlsOf(s).ClientCertificate, tlsOf(s).ClientKey = args[0], args[1]
-	case "tls_insecure_skip_verify":
-		p.mark(prefix + "tls.insecure_skip_verify")
-		if d.NextArg() {
-			return true, d.ArgErr()
-		}
-		tlsOf(s).InsecureSkipVerify = true
 	case "host_header":
 		p.mark(prefix + "host_header")
 		args := d.RemainingArgs()
@@ -144,11 +105,12 @@ func (p *cfParser) shapeDirective(prefix string, s *config.Section) (ok bool, er
 	return true, nil
 }
 
-func tlsOf(s *config.Section) *config.BackendTLS {
-	if s.TLS == nil {
-		s.TLS = new(config.BackendTLS)
+// tlsOf is *t, made first if it is nil.
+func tlsOf(t **config.BackendTLS) *config.BackendTLS {
+	if *t == nil {
+		*t = new(config.BackendTLS)
 	}
-	return s.TLS
+	return *t
 }
 
 // headerWord parses Caddy's `header_up` / `header_down`: `<field>

@@ -58,6 +58,34 @@ func TestCaddyfileShaping(t *testing.T) {
 			tls_insecure_skip_verify
 		}`, `{"backends":[{"url":"https://a:1"}],"tls":{"ca":"/etc/ca.pem","client_certificate":"/etc/c.pem","client_key":"/etc/k.pem",` +
 			`"server_name":"api.internal","insecure_skip_verify":true,"renegotiation":"once"}}`},
+		{"a backend's own tls, in Caddy's words", `smartproxy {
+			to https://a:1
+			to https://b:2 {
+				tls_trusted_ca_certs /etc/ca-b.pem
+				tls_client_auth /etc/c.pem /etc/k.pem
+				tls_server_name b.internal
+				tls_renegotiation once
+				tls_insecure_skip_verify
+			}
+			tls_trusted_ca_certs /etc/ca.pem
+		}`, `{"backends":[{"url":"https://a:1"},{"url":"https://b:2","tls":{"ca":"/etc/ca-b.pem","client_certificate":"/etc/c.pem",` +
+			`"client_key":"/etc/k.pem","server_name":"b.internal","insecure_skip_verify":true,"renegotiation":"once"}}],"tls":{"ca":"/etc/ca.pem"}}`},
+		{"a backend's own tls block, for each upstream of its to", `smartproxy {
+			to https://a:1 https://b:2 {
+				tls {
+					ca /etc/ca-ab.pem
+					min_version 1.3
+				}
+			}
+		}`, `{"backends":[{"url":"https://a:1","tls":{"ca":"/etc/ca-ab.pem","min_version":"1.3"}},` +
+			`{"url":"https://b:2","tls":{"ca":"/etc/ca-ab.pem","min_version":"1.3"}}]}`},
+		{"a route's backend's own tls", `smartproxy {
+			route /api {
+				to https://a:1 {
+					tls_server_name a.internal
+				}
+			}
+		}`, `{"routes":[{"path":"/api","backends":[{"url":"https://a:1","tls":{"server_name":"a.internal"}}]}]}`},
 		{"Caddy's header words", `smartproxy {
 			to a:1
 			header_up X-Real-IP {http.request.remote.host}
@@ -121,6 +149,15 @@ func TestCaddyfileShapingErrors(t *testing.T) {
 		{"mirror without backends", "smartproxy {\n to a:1\n mirror {\n  percent 5\n }\n}", "mirror.backends: required: the backends that get the copies, at Testfile:3"},
 		{"mirror percent", "smartproxy {\n to a:1\n mirror b:2 {\n  percent 150\n }\n}", "mirror.percent: 150: must be between 0 and 100, at Testfile:4"},
 		{"unknown timeout", "smartproxy {\n to a:1\n timeouts {\n  connect 1s\n }\n}", `timeouts: unrecognized subdirective "connect"`},
+		{"a backend's tls on http", "smartproxy {\n to http://a:1\n to http://b:2 {\n  tls_server_name x\n }\n}",
+			"backends[1].tls: set, but the backends are http://: TLS settings apply to https:// backends, at Testfile:4"},
+		{"a backend's bad tls value", "smartproxy {\n to https://a:1\n to https://b:2 {\n  tls {\n   min_version 1.0\n  }\n }\n}",
+			`backends[1].tls.min_version: "1.0": TLS 1.0 and 1.1 are broken; use 1.2 or 1.3, at Testfile:5`},
+		{"a backend's tls key with no value", "smartproxy {\n to https://a:1 {\n  tls_server_name\n }\n}", "wrong argument count or unexpected line ending after 'tls_server_name', at Testfile:3"},
+		{"a backend's client auth one file", "smartproxy {\n to https://a:1 {\n  tls_client_auth /c.pem\n }\n}", "tls_client_auth: want <cert_file> <key_file>, got 1 values, at Testfile:3"},
+		{"other words in a to block", "smartproxy {\n to https://a:1 {\n  tls_server_nam x\n }\n}",
+			`to: unrecognized subdirective "tls_server_nam" (did you mean "tls_server_name"?), at Testfile:3`},
+		{"weight in a to block", "smartproxy {\n to https://a:1 {\n  weight 2\n }\n}", `to: unrecognized subdirective "weight"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := adaptCaddyfile(caddyfile.NewTestDispenser(tc.input))

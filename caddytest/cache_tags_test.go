@@ -13,25 +13,14 @@ import (
 // tagsCaddyfile is a Caddyfile whose cache block sets the words of issue
 // 18's tags and targets; extra goes inside the cache block.
 func tagsCaddyfile(backend, extra string) string {
-	return fmt.Sprintf(`
-	{
-		admin localhost:2999
-		http_port 9080
-		auto_https off
-		log {
-			level ERROR
-		}
-	}
-	http://127.0.0.1:9080 {
-		bind 127.0.0.1
+	return caddyfileSite(fmt.Sprintf(`
 		smartproxy {
 			to %s
 			cache {
 				max_size 100
 				%s
 			}
-		}
-	}`, backend, extra)
+		}`, backend, extra))
 }
 
 // TestCacheTagPurge: responses tagged by Surrogate-Key, Cache-Tag or a

@@ -82,6 +82,25 @@ func serverJSON(handler string) string {
 }`, proxyAddr, handler)
 }
 
+// caddyfileSite is a Caddyfile with the tests' global options (admin on
+// localhost:2999, only errors logged) and one site on the proxy's address
+// whose directives are body.
+func caddyfileSite(body string) string {
+	return `
+	{
+		admin localhost:2999
+		http_port 9080
+		auto_https off
+		log {
+			level ERROR
+		}
+	}
+	http://127.0.0.1:9080 {
+		bind 127.0.0.1
+` + body + `
+	}`
+}
+
 // start loads a Caddy config with the smartproxy handler h (a Go value
 // marshalled to JSON) and returns the tester.
 func start(t *testing.T, h map[string]any) *caddytest.Tester {

@@ -98,16 +98,20 @@ func validateTLSUse(p string, own, eff Section) error {
 	if own.TLS == nil && !backendTLSSet(own.Backends) {
 		return nil
 	}
-	for i, b := range eff.Backends {
+	key, bs := p+"tls", eff.Backends
+	if own.TLS == nil {
+		key, bs = "", own.Backends // the error names the backend whose own tls it is
+	}
+	for i, b := range bs {
 		u, err := backend.Parse(b.URL)
-		if err != nil || u.Scheme == "https" {
+		if err != nil || u.Scheme == "https" || key == "" && b.TLS == nil {
 			continue
 		}
-		key := p + "tls"
-		if own.TLS == nil {
-			key = p + "backends[" + strconv.Itoa(i) + "].tls"
+		k := key
+		if k == "" {
+			k = p + "backends[" + strconv.Itoa(i) + "].tls"
 		}
-		return errAt(key, "set, but the backends are %s://: TLS settings apply to https:// backends", u.Scheme)
+		return errAt(k, "set, but the backends are %s://: TLS settings apply to https:// backends", u.Scheme)
 	}
 	return nil
 }
