@@ -32,8 +32,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 
 // conn is one backend connection and the state of the exchange it serves.
 // It is used by one goroutine at a time (the one that took it from the
-// pool); only abort, run by context.AfterFunc, touches it from another,
-// and abort only sets a deadline.
+// pool); only abort, run by context.AfterFunc or a body's Close, touches
+// it from another, and abort only sets a flag and a deadline.
 type conn struct {
 	t  *Transport
 	hp *hostPool
@@ -50,11 +50,12 @@ type conn struct {
 	idleSince time.Time
 	reused    bool // served an exchange before this one
 	// deadline is the read deadline set on nc, zero if none (no write
-	// deadline is ever set but abort's). The header deadline is set
-	// lazily (see armDeadline) and stays armed while the body streams
-	// and while the connection idles; conn.Read lifts it if it expires
-	// under a body.
+	// deadline is ever set but abort's). armDeadline sets it lazily, to
+	// the context check or the header deadline (deadline.go), and it
+	// stays armed while the body streams and while the connection idles;
+	// conn.Read handles its expiry (expired).
 	deadline time.Time
+	guarded  bool        // the read deadline is armDeadline's: Read handles its expiry
 	inBody   bool        // the exchange's response headers are in; its body may be read
 	aborted  atomic.Bool // abort ran: a deadline error is final
 	upgraded bool        // handed over as a raw stream (101)
@@ -63,8 +64,10 @@ type conn struct {
 	nread    int64            // bytes read from nc
 	limit    int64            // nread may not pass this while headers are read; 0: no limit
 	werr     error            // first write error on nc
+	ctx      context.Context  // the request's while no watcher follows it (deadline.go); else nil
+	headerBy time.Time        // when the response headers are due; zero: no limit
 	stop     func() bool      // stops the context watcher; nil if none
-	done     <-chan struct{}  // the request context's Done; nil if it never ends
+	done     <-chan struct{}  // the request context's Done, once watched; nil if it never ends
 	early    *http.Response   // final answer that came instead of 100 Continue
 	earlyErr error            // failure while awaiting 100 Continue
 	scan     headScan         // framing fields of the last head read
@@ -116,12 +119,11 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := c.nc.Read(p)
-	if err != nil && c.inBody && !c.deadline.IsZero() && !c.aborted.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
-		// The header deadline, left armed, expired while the body
-		// streams; bodies may take as long as they like. A read that
-		// times out consumed nothing, so reading on loses nothing.
-		c.setReadDeadline(time.Time{})
-		if c.aborted.Load() {
+	for err != nil && (c.guarded || c.inBody) && !c.deadline.IsZero() && !c.aborted.Load() &&
+		errors.Is(err, os.ErrDeadlineExceeded) {
+		// armDeadline's deadline expired. A read that times out consumed
+		// nothing, so reading on loses nothing.
+		if !c.expired() {
 			return 0, err
 		}
 		n, err = c.nc.Read(p)
@@ -169,7 +171,7 @@ func (c *conn) release(reuse bool) {
 		}
 		c.stop = nil
 	}
-	c.done = nil
+	c.done, c.ctx, c.guarded = nil, nil, false
 	if reuse && c.t.cfg.MaxIdlePerHost > 0 && c.br.Buffered() == 0 {
 		c.t.put(c)
 	} else {
@@ -209,15 +211,18 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 	ctx := req.Context()
 	c.nread, c.werr, c.early, c.earlyErr = 0, nil, nil, nil
 	c.limit = c.t.cfg.MaxResponseHeaderBytes
-	c.inBody = false
+	c.inBody, c.guarded = false, false
 	c.aborted.Store(false)
-	c.done = ctx.Done()
-	if c.done != nil {
-		c.stop = context.AfterFunc(ctx, c.abortFn)
+	c.ctx = ctx // followed by the read deadline (deadline.go) until watched
+	if _, ok := ctx.Deadline(); ok {
+		c.watch() // its end is due at an instant: abortCheck would overshoot it
 	}
 	var err error
 	var rb *requestBody
 	if req.Body != nil && req.Body != http.NoBody {
+		// A body is written under no deadline, at the client's pace, so
+		// a watcher must be able to wake that write.
+		c.watch()
 		// The body is read through a wrapper that keeps its error (net/http
 		// hides it in an unexported type) and waits for 100 Continue.
 		rb = &c.rb
@@ -353,9 +358,12 @@ func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http
 	c.limit = 0 // the body may be as long as it likes
 	// Checked after the last change of deadline: a context that ends
 	// later still finds its abort effective, one that ended earlier is
-	// caught here. A receive from the Done channel taken at the start is
-	// a few instructions; Err walks the request's chain of contexts
+	// caught here. A receive from the Done channel taken by watch is a
+	// few instructions; Err walks the request's chain of contexts
 	// (Caddy's carries a dozen) and took 0.5 µs per exchange in profiles.
+	// An exchange no watcher follows is not checked: its answer came
+	// within abortCheck, and a client gone meanwhile fails the proxy's
+	// write of it.
 	if c.ended() {
 		c.fail()
 		return nil, notStale, fmt.Errorf("h1: %w", req.Context().Err())
@@ -369,7 +377,11 @@ func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http
 				c.fail()
 				return nil, notStale, fmt.Errorf("h1: %w", req.Context().Err())
 			}
+		} else if c.ctx != nil && c.ctx.Err() != nil {
+			c.fail()
+			return nil, notStale, fmt.Errorf("h1: %w", c.ctx.Err())
 		}
+		c.ctx, c.guarded = nil, false
 		c.setReadDeadline(time.Time{})
 		c.upgraded = true
 		resp.Body = &upgradedConn{c: c}

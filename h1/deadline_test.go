@@ -51,25 +51,41 @@ func countingDialer(sets *atomic.Int64) func(ctx context.Context, network, addr 
 	}
 }
 
-// The header deadline is set once per timeout/16 on a busy connection,
-// not once per request.
+// The read deadline is set once per window on a busy connection, not once
+// per request: the header deadline's (timeout/16) when it is the nearer,
+// the context check's (abortCheck/4) when that is.
 func TestDeadlineSetLazily(t *testing.T) {
 	srv := newCountingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok")
 	}))
-	var sets atomic.Int64
-	tr := New(Config{ResponseHeaderTimeout: time.Minute, DialContext: countingDialer(&sets)})
-	defer tr.Close()
-	for range 50 {
-		if _, body := get(t, tr, srv.URL); body != "ok" {
-			t.Fatalf("body %q", body)
-		}
-	}
-	if n := srv.accepted.Load(); n != 1 {
-		t.Fatalf("%d connections for 50 sequential requests, want 1", n)
-	}
-	if n := sets.Load(); n != 1 {
-		t.Errorf("%d deadlines set for 50 requests within a second, want 1", n)
+	for _, tc := range []struct {
+		name           string
+		timeout, check time.Duration
+	}{
+		{"header deadline", time.Minute, time.Hour},
+		{"context check", time.Hour, time.Minute},
+		{"context check, no header timeout", 0, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sets atomic.Int64
+			tr := New(Config{ResponseHeaderTimeout: tc.timeout, DialContext: countingDialer(&sets)})
+			tr.abortCheck = tc.check
+			defer tr.Close()
+			before := srv.accepted.Load()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for range 50 {
+				if _, body := do(t, tr, mustReq(t, ctx, "GET", srv.URL, nil)); body != "ok" {
+					t.Fatalf("body %q", body)
+				}
+			}
+			if n := srv.accepted.Load() - before; n != 1 {
+				t.Fatalf("%d connections for 50 sequential requests, want 1", n)
+			}
+			if n := sets.Load(); n != 1 {
+				t.Errorf("%d deadlines set for 50 requests within a second, want 1", n)
+			}
+		})
 	}
 }
 
@@ -275,9 +291,12 @@ type cancelOnInterim struct{ cancel context.CancelFunc }
 func (h cancelOnInterim) Interim(int, http.Header) error { h.cancel(); return nil }
 
 // A context that ends while the final head is parsed from bytes already
-// buffered (no read left for the abort's deadline to fail) still fails
-// the exchange, and its connection is not pooled: the check at the end
-// of the exchange, not the abort alone, sees to it.
+// buffered (no read left for an abort's deadline to fail): a watched
+// exchange (a request with a body) still fails, and its connection, whose
+// deadline the abort spoilt, is not pooled: the check at the end of the
+// exchange, not the abort alone, sees to it. An exchange no watcher follows
+// (a bodiless request) got its whole answer within abortCheck: it is
+// delivered, and its connection, untouched, goes back to the pool.
 func TestContextEndedBeforeFinish(t *testing.T) {
 	rs := newRawServer(t, func(_ int, c net.Conn) {
 		br := bufio.NewReader(c)
@@ -289,19 +308,41 @@ func TestContextEndedBeforeFinish(t *testing.T) {
 			io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 		}
 	})
-	tr := New(Config{})
-	defer tr.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	resp, err := tr.RoundTripInterim(mustReq(t, ctx, "GET", rs.url(), nil), cancelOnInterim{cancel})
-	if err == nil {
-		resp.Body.Close()
-		t.Fatal("a context that ended during the exchange got its response")
-	}
-	if !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v, want context.Canceled", err)
-	}
-	if n := tr.idleCount(); n != 0 {
-		t.Errorf("%d idle connections after a cancelled exchange, want 0", n)
+	for _, tc := range []struct {
+		name      string
+		body      io.Reader
+		delivered bool
+	}{
+		{"with a body", onceBody("x"), false},
+		{"without a body", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := New(Config{})
+			defer tr.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			resp, err := tr.RoundTripInterim(mustReq(t, ctx, "POST", rs.url(), tc.body), cancelOnInterim{cancel})
+			switch {
+			case tc.delivered && err != nil:
+				t.Fatalf("err = %v, want the answer", err)
+			case tc.delivered:
+				if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
+					t.Errorf("body %q, %v", b, err)
+				}
+				resp.Body.Close()
+				if n := tr.idleCount(); n != 1 {
+					t.Errorf("%d idle connections after a delivered exchange, want 1", n)
+				}
+				return
+			case err == nil:
+				resp.Body.Close()
+				t.Fatal("a context that ended during the exchange got its response")
+			case !errors.Is(err, context.Canceled):
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+			if n := tr.idleCount(); n != 0 {
+				t.Errorf("%d idle connections after a cancelled exchange, want 0", n)
+			}
+		})
 	}
 }

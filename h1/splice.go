@@ -115,7 +115,8 @@ func (b *body) SpliceTo(dst SpliceWriter) (int64, error) {
 
 // splice sends rest bytes of the body to dst: the buffered ones by Write,
 // the others from the socket by ReadFrom, under no read deadline (the
-// header deadline bounds no body; abort still wakes the transfer).
+// header deadline bounds no body; abort, by a watcher registered here if
+// none was, still wakes the transfer).
 func (c *conn) splice(dst SpliceWriter, rest int64) (int64, error) {
 	var n int64
 	if k := int64(c.br.Buffered()); k > 0 {
@@ -131,6 +132,7 @@ func (c *conn) splice(dst SpliceWriter, rest int64) (int64, error) {
 	if rest == 0 {
 		return n, nil
 	}
+	c.watch() // no deadline follows the context from here
 	c.setReadDeadline(time.Time{})
 	c.lr = io.LimitedReader{R: c.nc, N: rest}
 	m, err := dst.ReadFrom(&c.lr)

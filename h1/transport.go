@@ -214,6 +214,10 @@ type Transport struct {
 	cfg  Config
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	now  func() time.Time // clock seam for idle expiry
+	// abortCheck is how long an exchange no watcher follows awaits its
+	// backend before it looks at its context (deadline.go); a seam so
+	// that tests need not wait the default.
+	abortCheck time.Duration
 
 	hosts   atomic.Pointer[map[string]*hostPool] // copy on write
 	mu      sync.Mutex                           // serialises host additions, reaper start, Close
@@ -240,7 +244,8 @@ func New(cfg Config) *Transport {
 	if cfg.MaxIdlePerHost == 0 {
 		cfg.MaxIdlePerHost = DefaultMaxIdlePerHost
 	}
-	t := &Transport{cfg: cfg, dial: cfg.DialContext, now: time.Now, spin: newSpinner(cfg.SpinWait)}
+	t := &Transport{cfg: cfg, dial: cfg.DialContext, now: time.Now, abortCheck: defaultAbortCheck,
+		spin: newSpinner(cfg.SpinWait)}
 	if t.dial == nil {
 		d := &net.Dialer{Timeout: cfg.DialTimeout}
 		t.dial = d.DialContext

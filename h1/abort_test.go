@@ -1,0 +1,171 @@
+package h1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// stallServer answers each request with head (may be empty) and then
+// reads until the connection closes, reporting the close on closed.
+func stallServer(t *testing.T, head string, started, closed chan<- struct{}) *rawServer {
+	return newRawServer(t, func(_ int, c net.Conn) {
+		if _, _, err := readRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, head)
+		started <- struct{}{}
+		io.Copy(io.Discard, c) // until the transport closes its side
+		closed <- struct{}{}
+	})
+}
+
+// An exchange no watcher follows still notices, by its read deadline, a
+// context that ends while the backend is slow, awaiting headers or
+// reading the body, with or without a header timeout, and closes the
+// backend connection; a request with a body or a context with a deadline
+// is watched from the start, so it notices at once even when the check
+// would take an hour.
+func TestContextEndNoticed(t *testing.T) {
+	const body = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten!!"
+	cases := []struct {
+		name    string
+		head    string // sent before the backend stalls
+		timeout time.Duration
+		check   time.Duration
+		upload  bool
+		ctx     func() (context.Context, context.CancelFunc)
+	}{
+		{name: "awaiting headers", check: 20 * time.Millisecond},
+		{name: "awaiting headers, header timeout", timeout: time.Minute, check: 20 * time.Millisecond},
+		{name: "reading body", head: body, check: 20 * time.Millisecond},
+		{name: "reading body, header timeout", head: body, timeout: time.Minute, check: 20 * time.Millisecond},
+		{name: "with a body", upload: true, check: time.Hour},
+		{name: "with a body, reading body", head: body, upload: true, check: time.Hour},
+		{name: "context with a deadline", check: time.Hour, ctx: func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 20*time.Millisecond)
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			started, closed := make(chan struct{}, 1), make(chan struct{}, 1)
+			rs := stallServer(t, tc.head, started, closed)
+			tr := New(Config{ResponseHeaderTimeout: tc.timeout})
+			tr.abortCheck = tc.check
+			defer tr.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.ctx != nil {
+				ctx, cancel = tc.ctx()
+			}
+			defer cancel()
+			var rd io.Reader
+			if tc.upload {
+				rd = strings.NewReader("upload")
+			}
+			done := make(chan error, 1)
+			go func() {
+				resp, err := tr.RoundTrip(mustReq(t, ctx, "POST", rs.url(), rd))
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				done <- err
+			}()
+			<-started
+			if tc.ctx == nil {
+				cancel() // else its deadline ends it
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("err = %v, want the context's end", err)
+				}
+			case <-time.After(waitFor):
+				t.Fatal("the context's end was not noticed")
+			}
+			select {
+			case <-closed:
+			case <-time.After(waitFor):
+				t.Fatal("the backend connection stayed open")
+			}
+			if n := tr.idleCount(); n != 0 {
+				t.Errorf("%d idle connections after an aborted exchange, want 0", n)
+			}
+		})
+	}
+}
+
+// A live exchange outlasts any number of checks: a backend slower than
+// abortCheck to answer and to stream its body is read to the end, the
+// connection then serves the next request, and a header timeout longer
+// than the check still times out at its own instant, not at the check's.
+func TestSlowBackendOutlivesAbortCheck(t *testing.T) {
+	const check = 5 * time.Millisecond
+	rs := newRawServer(t, func(_ int, c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			req, _, err := readRequest(br)
+			if err != nil {
+				return
+			}
+			switch req.URL.Path {
+			case "/slow-head":
+				time.Sleep(8 * check)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n00010203")
+			case "/slow-body":
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n")
+				for i := range 4 {
+					time.Sleep(2 * check)
+					fmt.Fprintf(c, "%02d", i)
+				}
+			case "/hang":
+				io.Copy(io.Discard, c)
+				return
+			default:
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}
+		}
+	})
+	for _, timeout := range []time.Duration{0, 20 * check} {
+		t.Run(fmt.Sprint("header timeout ", timeout), func(t *testing.T) {
+			tr := New(Config{ResponseHeaderTimeout: timeout})
+			tr.abortCheck = check
+			defer tr.Close()
+			before := rs.accepted.Load()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for _, path := range []string{"/slow-head", "/slow-body"} {
+				start := time.Now()
+				if _, b := do(t, tr, mustReq(t, ctx, "GET", rs.url()+path, nil)); b != "00010203" {
+					t.Fatalf("%s: body %q", path, b)
+				}
+				if el := time.Since(start); el < 8*check {
+					t.Fatalf("%s took %v, not past the checks: the test proves nothing", path, el)
+				}
+			}
+			if _, b := do(t, tr, mustReq(t, ctx, "GET", rs.url()+"/next", nil)); b != "ok" {
+				t.Fatalf("next request on the connection: %q", b)
+			}
+			if n := rs.accepted.Load() - before; n != 1 {
+				t.Errorf("%d connections, want the one reused", n)
+			}
+			if timeout == 0 {
+				return
+			}
+			start := time.Now()
+			_, err := tr.RoundTrip(mustReq(t, ctx, "GET", rs.url()+"/hang", nil))
+			if !errors.Is(err, ErrResponseHeaderTimeout) {
+				t.Fatalf("hanging backend: err = %v, want ErrResponseHeaderTimeout", err)
+			}
+			if el := time.Since(start); el < timeout {
+				t.Errorf("timed out after %v, before the %v timeout", el, timeout)
+			}
+		})
+	}
+}
