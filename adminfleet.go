@@ -94,6 +94,7 @@ func acquireFleet(hs *holds, cfg *config.AdminState, logger *zap.Logger) (*fleet
 	if err != nil {
 		return nil, fmt.Errorf("admin_state.redis: %w", err)
 	}
+	logRedisTo(hs, logger, repl.ReplaceAll(cfg.Redis.Password, "")) // go-redis's own messages (redislog.go)
 	return fleetStores.acquire(hs, stateKey{settings: cfg}, func() (*fleetState, error) {
 		dial := time.Duration(cfg.Redis.DialTimeout)
 		if dial <= 0 {

@@ -50,6 +50,7 @@ func newCacheClient(hs *holds, sc *config.CacheShared, logger *zap.Logger) (*red
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("cache.shared: %w", err)
 	}
+	logRedisTo(hs, logger, s.Password) // go-redis's own messages (redislog.go)
 	// Keyed by the whole section, secrets included (never shown): the
 	// tier's own settings (max_entry_bytes, timeouts) are the client's.
 	return cacheClients.acquire(hs, stateKey{settings: sc}, func() (*redistier.Client, error) {

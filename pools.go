@@ -105,18 +105,30 @@ func (s *shared[T]) acquire(hs *holds, k stateKey, mk func() (T, error)) (T, err
 	return v.(held[T]).v, nil
 }
 
-// holds are the references one config holds in the shared pools.
-type holds struct{ refs []holdRef }
+// holds are the references one config holds in the shared pools, and
+// what else must end with it.
+type holds struct {
+	refs  []holdRef
+	after []func() // run by releaseAll, in order
+}
 
 type holdRef struct {
 	pool *caddy.UsagePool
 	key  string
 }
 
-// releaseAll lets go of every reference, once.
+// releaseAll lets go of every reference, once, then runs the onRelease
+// functions.
 func (hs *holds) releaseAll() {
 	for _, r := range hs.refs {
 		_, _ = r.pool.Delete(r.key)
 	}
 	hs.refs = nil
+	for _, f := range hs.after {
+		f()
+	}
+	hs.after = nil
 }
+
+// onRelease has releaseAll run f.
+func (hs *holds) onRelease(f func()) { hs.after = append(hs.after, f) }

@@ -250,6 +250,7 @@ func newSharedStore(hs *holds, routeName string, rc *config.RateLimit, logger *z
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	logRedisTo(hs, logger, s.Password) // go-redis's own messages (redislog.go)
 	// The pool key is the whole configuration, secrets included (it is
 	// never shown anywhere).
 	return sharedStores.acquire(hs, stateKey{route: routeName, settings: rc}, func() (*redisstore.Store, error) {

@@ -60,6 +60,13 @@ func caddyProcessAdmin(t *testing.T, addr, admin, handler string) {
 // cfg (see TestMain) and the environment env, until the test ends.
 func startCaddyProcess(t *testing.T, cfg string, env []string) *exec.Cmd {
 	t.Helper()
+	return startCaddyProcessTo(t, cfg, env, nil)
+}
+
+// startCaddyProcessTo is startCaddyProcess with the process's stderr
+// going to stderr (nil: discarded).
+func startCaddyProcessTo(t *testing.T, cfg string, env []string, stderr *os.File) *exec.Cmd {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "caddy.json")
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -70,6 +77,9 @@ func startCaddyProcess(t *testing.T, cfg string, env []string) *exec.Cmd {
 	}
 	cmd := exec.Command(self)
 	cmd.Env = append(env, "SMARTPROXY_TEST_CADDY_CONFIG="+file, "HOME="+t.TempDir())
+	if stderr != nil {
+		cmd.Stderr = stderr
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
