@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"strings"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -113,10 +114,13 @@ func fastHead(br *bufio.Reader, req *http.Request) *http.Response {
 	for f, c := range cuts[:n] {
 		key := textproto.CanonicalMIMEHeaderKey(s[c.name:c.colon])
 		values[f] = s[c.value:c.end] // a substring of s
-		if vv, ok := hdr[key]; ok {
-			hdr[key] = append(vv, values[f])
-		} else {
-			hdr[key] = values[f : f+1 : f+1]
+		// Assigned without a lookup first (one map operation per field,
+		// not two): a repeated name shows as a map that did not grow, and
+		// its values are gathered again from the fields before.
+		had := len(hdr)
+		hdr[key] = values[f : f+1 : f+1]
+		if len(hdr) == had {
+			hdr[key] = repeated(s, cuts[:f+1], values, key)
 		}
 	}
 	resp := &fr.resp
@@ -142,6 +146,18 @@ func fastHead(br *bufio.Reader, req *http.Request) *http.Response {
 		resp.Body = &fr.body
 	}
 	return resp
+}
+
+// repeated returns the values, in order, of the fields among cuts named
+// key (compared as HTTP compares names: without case); values holds theirs.
+func repeated(s string, cuts []fieldCut, values []string, key string) []string {
+	var vv []string
+	for g, c := range cuts {
+		if strings.EqualFold(s[c.name:c.colon], key) {
+			vv = append(vv, values[g])
+		}
+	}
+	return vv
 }
 
 // fastResponse is what fastHead allocates for a response, in one object:

@@ -68,6 +68,7 @@ func TestFastHead(t *testing.T) {
 		{"plain answer", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", "GET", true},
 		{"no reason phrase", "HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n", "GET", true},
 		{"lower-case names, padded values, duplicates", "HTTP/1.1 200 OK\r\ncontent-length:  3 \r\nset-cookie: a=1\r\nSet-Cookie:\tb=2\t\r\nx-empty:\r\n\r\nabc", "GET", true},
+		{"names repeated three times, interleaved", "HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nX-A: 1\r\nContent-Length: 0\r\nSET-COOKIE: b=2\r\nx-a: 2\r\nSet-Cookie: c=3\r\n\r\n", "GET", true},
 		{"Connection: close is removed and closes", "HTTP/1.1 200 OK\r\nConnection: keep-alive, close\r\nContent-Length: 2\r\n\r\nok", "POST", true},
 		{"body cut short", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "GET", true},
 		{"bytes past the body stay unread", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n", "GET", true},
