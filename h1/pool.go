@@ -2,6 +2,8 @@ package h1
 
 import (
 	"context"
+	"errors"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -197,14 +199,15 @@ func (c *conn) quiet() bool {
 	if c.raw == nil || !canPeek {
 		return true
 	}
-	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
-		// Expired (under the body's last read, or while idle): the
-		// peek would fail on it.
-		c.setReadDeadline(time.Time{})
-	}
 	c.ready = false
-	if err := c.raw.Read(c.readableFn); err != nil {
-		return false
+	err := c.raw.Read(c.readableFn)
+	if err != nil && !c.deadline.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The read deadline expired (under the body's last read, or
+		// while the connection idled), and the peek fails on it without
+		// looking. Lifted and tried again here rather than checked
+		// against the clock first: a clock read on every checkout.
+		c.setReadDeadline(time.Time{})
+		err = c.raw.Read(c.readableFn)
 	}
-	return !c.ready
+	return err == nil && !c.ready
 }
