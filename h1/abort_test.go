@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -165,6 +167,79 @@ func TestSlowBackendOutlivesAbortCheck(t *testing.T) {
 			}
 			if el := time.Since(start); el < timeout {
 				t.Errorf("timed out after %v, before the %v timeout", el, timeout)
+			}
+		})
+	}
+}
+
+// perReadConn bounds each read by its own deadline, as the proxy's
+// timeouts.read wrapper does, keeping the earlier one the transport set.
+type perReadConn struct {
+	net.Conn
+	d  time.Duration
+	at atomic.Int64 // the transport's read deadline, Unix ns; 0: none
+}
+
+func (c *perReadConn) SetReadDeadline(t time.Time) error {
+	var ns int64
+	if !t.IsZero() {
+		ns = t.UnixNano()
+	}
+	c.at.Store(ns)
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *perReadConn) Read(p []byte) (int, error) {
+	t := time.Now().Add(c.d)
+	if at := c.at.Load(); at != 0 && at < t.UnixNano() {
+		t = time.Unix(0, at)
+	}
+	c.Conn.SetReadDeadline(t)
+	return c.Conn.Read(p)
+}
+
+func (c *perReadConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
+
+// A read that times out before the transport's own deadline timed out by
+// a bound of the connection's (the proxy's per-read timeout): that is
+// final, awaiting headers as under a body, and not read through until the
+// header deadline.
+func TestForeignTimeoutIsFinal(t *testing.T) {
+	const perRead = 20 * time.Millisecond
+	for _, tc := range []struct{ name, head string }{
+		{"awaiting headers", ""},
+		{"reading body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten!!"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			started, closed := make(chan struct{}, 1), make(chan struct{}, 1)
+			rs := stallServer(t, tc.head, started, closed)
+			var d net.Dialer
+			tr := New(Config{ResponseHeaderTimeout: time.Minute,
+				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					c, err := d.DialContext(ctx, network, addr)
+					if err != nil {
+						return nil, err
+					}
+					return &perReadConn{Conn: c, d: perRead}, nil
+				}})
+			tr.abortCheck = time.Hour
+			defer tr.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			begin := time.Now()
+			resp, err := tr.RoundTrip(mustReq(t, ctx, "GET", rs.url(), nil))
+			if err == nil {
+				_, err = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			var ne net.Error
+			if !errors.As(err, &ne) || !ne.Timeout() {
+				t.Fatalf("err = %v, want a timeout", err)
+			}
+			if el := time.Since(begin); el > waitFor/2 {
+				t.Fatalf("a %v per-read timeout ended the exchange only after %v", perRead, el)
 			}
 		})
 	}
