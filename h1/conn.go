@@ -328,11 +328,32 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
 }
 
 // readHead reads one response head (and prepares its body), noting in
-// c.scan what its framing fields were.
+// c.scan what its framing fields were. Once the head's first bytes are
+// in, a plain head (the common answer) is parsed in place at once, with
+// no scan before: fastHead takes only a head buffered whole with one
+// Content-Length and no Transfer-Encoding, which is all that scanHead
+// would find in it (fastScan; parseBoth checks it on every head the tests
+// and FuzzFastHead give). Any other head is scanned, then parsed.
 func (c *conn) readHead(req *http.Request) (*http.Response, error) {
+	n := c.br.Buffered()
+	if n == 0 {
+		if _, err := c.br.Peek(1); err != nil {
+			// Peek consumed the error; ReadResponse's own read meets it
+			// again (a closed or reset connection, an expired deadline,
+			// an abort fail every read), as it did after scanHead's.
+			c.scan = headScan{}
+			return http.ReadResponse(c.br, req)
+		}
+		n = c.br.Buffered()
+	}
+	if resp := fastHead(c.br, req); resp != nil { // head.go
+		c.scan = fastScan
+		return resp, nil
+	}
 	c.scan = scanHead(c.br)
-	if c.scan.complete {
-		if resp := fastHead(c.br, req); resp != nil { // head.go
+	if c.scan.complete && c.br.Buffered() > n {
+		// The head was not all in at the first attempt.
+		if resp := fastHead(c.br, req); resp != nil {
 			return resp, nil
 		}
 	}

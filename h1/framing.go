@@ -17,6 +17,10 @@ type headScan struct {
 	codings  int  // Transfer-Encoding field lines
 }
 
+// fastScan is what scanHead finds in every head fastHead parses: whole,
+// with one Content-Length and no Transfer-Encoding.
+var fastScan = headScan{complete: true, lengths: 1}
+
 // scanHead waits until the next response head is buffered whole (or the
 // buffer is full, or reading fails) and counts its framing fields, reading
 // the lines as net/textproto does: LF or CRLF ends a line, a line that
