@@ -62,6 +62,14 @@
 // written: writing is paced by the client and bounded by the server's own
 // read timeouts and the request's context, never by the header timeout.
 //
+// The request's context ends an exchange: at once for a request with a
+// body or a context with a deadline (a context.AfterFunc watcher, which
+// costs a few allocations), within 200-250 ms for any other (the read
+// deadline doubles as the check, deadline.go; a slower exchange is
+// watched from then on). Headers that arrive before the check are
+// returned even if the context ended meanwhile, and their body reads on
+// until the check.
+//
 // # Errors
 //
 // DialError means nothing was sent. RequestBodyError means the client's
