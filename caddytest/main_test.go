@@ -37,5 +37,6 @@ func TestMain(m *testing.M) {
 		}))
 		os.Exit(0)
 	}
+	useAdminRetry() // adminconn_test.go
 	os.Exit(m.Run())
 }
