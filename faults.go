@@ -124,7 +124,8 @@ func (h *Handler) watch(ctx caddy.Context, rt *route, fs faultSettings, subs []*
 	members := rt.pool.members
 	targets := make([]health.Target, len(members))
 	for i, m := range members {
-		targets[i] = health.Target{Name: m.b.Name, URL: probeURL(m.b), Record: m.health}
+		// A backend's own tls is its checks' too (nil: the route's).
+		targets[i] = health.Target{Name: m.b.Name, URL: probeURL(m.b), Record: m.health, TLS: rt.shaping.ownTLS[m.b]}
 	}
 	logger := h.logger.Named("health")
 	opts := []health.Option{health.WithLogger(func(msg string, fields ...any) {

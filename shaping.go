@@ -22,7 +22,9 @@ type shaping struct {
 	// transports are the backends with TLS settings of their own
 	// (backends[].tls); nil when none has.
 	transports map[*backend.Backend]http.RoundTripper
-	host       hostPolicy
+	// ownTLS are those backends' TLS settings, for their health checks.
+	ownTLS map[*backend.Backend]*tls.Config
+	host   hostPolicy
 	// request and response are the header changes of each direction
 	// (headers); nil for none.
 	request, response *headerOps
@@ -83,10 +85,15 @@ func (h *Handler) newShaping(id string, s config.Section, bs []*backend.Backend,
 		if err != nil {
 			return sh, fmt.Errorf("backends[%d].%w", i, err)
 		}
+		own, err := clientTLS(bc.TLS)
+		if err != nil {
+			return sh, fmt.Errorf("backends[%d].%w", i, err)
+		}
 		if sh.transports == nil {
 			sh.transports = make(map[*backend.Backend]http.RoundTripper)
+			sh.ownTLS = make(map[*backend.Backend]*tls.Config)
 		}
-		sh.transports[bs[i]] = tr
+		sh.transports[bs[i]], sh.ownTLS[bs[i]] = tr, own
 	}
 	m, err := h.newMirror(id, s, &sh)
 	if err != nil {

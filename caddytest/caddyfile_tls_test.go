@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
@@ -13,9 +14,9 @@ import (
 // TestCaddyfileBackendOwnTLS: two https backends of one route, whose
 // certificates two different CAs signed; the section trusts the first
 // CA, and only the second backend's `to` block trusts the second. Both
-// serve, and the second's own server name is its SNI; a third upstream
-// without a block, signed by the second CA, is refused as the section's
-// settings say.
+// serve, health checks included (they start unhealthy), and the second's
+// own server name is its SNI; a third upstream without a block, signed by
+// the second CA, fails its checks as the section's settings say.
 func TestCaddyfileBackendOwnTLS(t *testing.T) {
 	caA, caB := newTestCA(t, "ca-a"), newTestCA(t, "ca-b")
 	certA, _, _ := caA.issue(t, false, nil, net.IPv4(127, 0, 0, 1))
@@ -33,6 +34,12 @@ func TestCaddyfileBackendOwnTLS(t *testing.T) {
 				tls_server_name b.internal
 			}
 			tls_trusted_ca_certs %s
+			health_check / {
+				interval 200ms
+				timeout 200ms
+				healthy_threshold 1
+				initial_state unhealthy
+			}
 			route /c {
 				to %s
 				retries 0
@@ -42,6 +49,19 @@ func TestCaddyfileBackendOwnTLS(t *testing.T) {
 		t.FailNow()
 	}
 	client := newClient()
+	// Both start unhealthy: each must pass its check, b's with its own CA.
+	if !eventually(5*time.Second, func() bool {
+		seen := map[string]bool{}
+		for range 4 {
+			if code, body := get(t, client, "/"); code == 200 {
+				seen[body] = true
+			}
+		}
+		return len(seen) == 2
+	}) {
+		st := getStatus(t)
+		t.Fatalf("the backends did not both pass their health checks over TLS: %+v", st.Routes)
+	}
 	seen := map[string]int{}
 	for range 4 {
 		code, body := get(t, client, "/")
@@ -53,7 +73,8 @@ func TestCaddyfileBackendOwnTLS(t *testing.T) {
 	if seen["sni="] != 2 || seen["sni=b.internal"] != 2 {
 		t.Fatalf("round robin over the two backends, by SNI: %v; want 2 with no SNI (an IP is never sent) and 2 with b's own", seen)
 	}
-	if code, body := get(t, client, "/c"); code != 502 {
-		t.Fatalf("GET /c: %d %q: a backend without its own tls trusts only the section's CA", code, body)
+	// Its check, with the section's CA, never passes: never available.
+	if code, body := get(t, client, "/c"); code != 503 {
+		t.Fatalf("GET /c: %d %q, want 503: a backend without its own tls trusts only the section's CA", code, body)
 	}
 }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"crypto/tls"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,12 @@ type Target struct {
 	// at an IP, but its certificate names the host name it was found
 	// under. Default: the URL's host, as Go's client does.
 	ServerName string
+	// TLS, when set, is the TLS config of the built-in check's probes of
+	// an https target in place of the client's: a backend with TLS
+	// settings of its own (its CA, its client certificate) is checked
+	// with them. ServerName still applies when TLS names no server. It is
+	// cloned, never changed. Default: the client's.
+	TLS *tls.Config
 }
 
 // CheckFunc is one active check of t: nil means it passed. ctx carries the
@@ -196,7 +203,7 @@ func (c *Checker) probeTarget(t Target) (string, *http.Client, error) {
 	case u.Scheme == "h2c":
 		client = c.h2c
 	case u.Scheme == "https":
-		client = withServerName(client, t.ServerName)
+		client = targetClient(client, t)
 	case u.Scheme == "http" && !grpc:
 	case grpc:
 		return "", nil, fmt.Errorf("url %v: a grpc check needs h2c:// or https:// (gRPC is HTTP/2)", u)

@@ -37,32 +37,34 @@ func newClient(given *http.Client) *http.Client {
 	return &c
 }
 
-// withServerName returns c with name as its TLS server name (Target's
-// ServerName): a copy whose transport is a clone of c's, or c itself when
-// name is empty, c's TLS config names a server already (the configured
-// name wins), or its transport is not an *http.Transport it can clone.
-// The clone dials afresh for every probe (as newClient's): nothing closes
-// a target's transport, so it must keep no idle connection.
-func withServerName(c *http.Client, name string) *http.Client {
-	if name == "" {
+// targetClient returns c for https target t: a copy whose transport is a
+// clone of c's with t.TLS in place of its TLS config, and t.ServerName as
+// the server name unless that config names one (the configured name
+// wins); c itself when t has neither, or c's transport is not an
+// *http.Transport it can clone. The clone dials afresh for every probe
+// (as newClient's): nothing closes a target's transport, so it must keep
+// no idle connection.
+func targetClient(c *http.Client, t Target) *http.Client {
+	if t.ServerName == "" && t.TLS == nil {
 		return c
 	}
 	var tr *http.Transport
-	switch t := c.Transport.(type) {
+	switch base := c.Transport.(type) {
 	case nil:
 		tr = http.DefaultTransport.(*http.Transport).Clone()
 	case *http.Transport:
-		if t.TLSClientConfig != nil && t.TLSClientConfig.ServerName != "" {
-			return c
-		}
-		tr = t.Clone()
+		tr = base.Clone()
 	default:
 		return c
 	}
-	if tr.TLSClientConfig == nil {
+	if t.TLS != nil {
+		tr.TLSClientConfig = t.TLS.Clone()
+	} else if tr.TLSClientConfig == nil {
 		tr.TLSClientConfig = new(tls.Config)
 	}
-	tr.TLSClientConfig.ServerName = name
+	if tr.TLSClientConfig.ServerName == "" {
+		tr.TLSClientConfig.ServerName = t.ServerName
+	}
 	tr.DisableKeepAlives = true
 	cc := *c
 	cc.Transport = tr

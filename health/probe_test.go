@@ -220,7 +220,8 @@ func TestCheckerAgainstRealBackend(t *testing.T) {
 }
 
 // TestHTTPCheckServerName: an https target's probe sends and verifies
-// Target.ServerName, unless the client's TLS config names a server.
+// Target.ServerName, unless the client's TLS config names a server, with
+// Target.TLS in place of the client's TLS config when set.
 // httptest's certificate names 127.0.0.1, ::1 and example.com only.
 func TestHTTPCheckServerName(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -236,18 +237,26 @@ func TestHTTPCheckServerName(t *testing.T) {
 		name       string
 		serverName string // Target's
 		configured string // the client's TLS config's
+		ownTLS     bool   // Target.TLS trusts the certificate; the client does not
 		pass       bool
 	}{
-		{"target's name is sent and verified", "example.com", "", true},
-		{"target's name not in the certificate", "other.test", "", false},
-		{"no name: the IP is verified, no SNI", "", "", false}, // 421 from the backend: no SNI
-		{"the configured name wins", "other.test", "example.com", true},
+		{"target's name is sent and verified", "example.com", "", false, true},
+		{"target's name not in the certificate", "other.test", "", false, false},
+		{"no name: the IP is verified, no SNI", "", "", false, false}, // 421 from the backend: no SNI
+		{"the configured name wins", "other.test", "example.com", false, true},
+		{"the target's own TLS, with its name", "example.com", "", true, true},
+		{"the target's own TLS replaces the client's", "example.com", "example.com", true, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true,
-				TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: tc.configured}}}
-			c, err := New(Settings{}, []Target{{Name: "a", URL: u, ServerName: tc.serverName}}, WithClient(client))
+			clientTLS := &tls.Config{RootCAs: pool, ServerName: tc.configured}
+			target := Target{Name: "a", URL: u, ServerName: tc.serverName}
+			if tc.ownTLS {
+				target.TLS = &tls.Config{RootCAs: pool}
+				clientTLS.RootCAs = x509.NewCertPool() // trusts nothing
+			}
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: clientTLS}}
+			c, err := New(Settings{}, []Target{target}, WithClient(client))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,6 +266,9 @@ func TestHTTPCheckServerName(t *testing.T) {
 			}
 			if got := client.Transport.(*http.Transport).TLSClientConfig.ServerName; got != tc.configured {
 				t.Fatalf("the caller's client was changed: ServerName %q", got)
+			}
+			if target.TLS != nil && target.TLS.ServerName != "" {
+				t.Fatalf("the target's TLS config was changed: ServerName %q", target.TLS.ServerName)
 			}
 		})
 	}
