@@ -102,6 +102,9 @@ func (d *membership) update() {
 		if err != nil || b.URL.Scheme != d.scheme || taken[b.Name] {
 			continue // the discovery package makes only valid URLs of one scheme
 		}
+		if fb.Host != "" {
+			b.HostName = net.JoinHostPort(fb.Host, b.URL.Port())
+		}
 		taken[b.Name] = true
 		backup := fb.Priority > best
 		fm := d.found[b.Name]
@@ -178,7 +181,12 @@ func (d *membership) join(fm *foundMember) {
 	if c == nil {
 		return
 	}
-	err := c.Add(health.Target{Name: fm.m.b.Name, URL: probeURL(fm.m.b), Record: fm.m.health, ServerName: fm.serverName})
+	host := "" // the URL's
+	if fm.m.b.HostName != "" {
+		host = backendHost(fm.m.b) // the name it was found under, as requests get it
+	}
+	err := c.Add(health.Target{Name: fm.m.b.Name, URL: probeURL(fm.m.b), Record: fm.m.health, ServerName: fm.serverName,
+		Host: host})
 	if err != nil {
 		d.h.logger.Error("health checking a discovered backend", zap.String("route", d.rt.name),
 			zap.String("backend", fm.m.b.Name), zap.Error(err))

@@ -185,9 +185,15 @@ func (sh *shaping) atBackend(out *http.Request, b *backend.Backend) {
 }
 
 // backendHost is b's host[:port] as a Host header: without the scheme's
-// default port, as a browser would send it.
+// default port, as a browser would send it. A backend found in DNS is
+// named by the name it was found under, not by its address: a virtual
+// host behind it, and an https one that checks Host against the SNI it
+// got (the same name), answers to that name.
 func backendHost(b *backend.Backend) string {
 	h := b.URL.Host
+	if b.HostName != "" {
+		h = b.HostName
+	}
 	switch b.URL.Scheme {
 	case "https":
 		return strings.TrimSuffix(h, ":443")

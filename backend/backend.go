@@ -35,6 +35,11 @@ type Backend struct {
 	// Name is the canonical string form of URL; it identifies the backend in
 	// logs, metrics labels and the status API.
 	Name string
+	// HostName is the backend's own name and port (name:port) when URL holds
+	// an address found in DNS under that name: the Host that host_header
+	// `backend` sends it. "" for a configured backend, whose URL's host is
+	// its name.
+	HostName string
 	// Owner is what the pool that made the backend keeps beside it (its
 	// health record, breaker, counters), set once before the backend is
 	// shared: a picked backend leads back to it in O(1), with no map

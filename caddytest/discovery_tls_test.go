@@ -14,6 +14,7 @@ import (
 // under (the A query's name, the SRV target), so a certificate that names
 // only the host name verifies, for requests and for health checks; a
 // configured tls.server_name wins. The backend's certificate names no IP.
+// The Host it gets names it the same way.
 func TestDNSDiscoveryHTTPSUsesTheResolvedName(t *testing.T) {
 	ca := newTestCA(t, "discovery-ca")
 	cert, _, _ := ca.issue(t, false, []string{"api.test", "srv-host.test", "configured.test"})
@@ -49,14 +50,16 @@ func TestDNSDiscoveryHTTPSUsesTheResolvedName(t *testing.T) {
 		code, body := get(t, c, "/a")
 		t.Fatalf("/a: the discovered backend never passed its health check over TLS: %d %q", code, body)
 	}
-	for _, tc := range []struct{ path, sni string }{
-		{"/a", "api.test"},
-		{"/srv", "srv-host.test"},
-		{"/configured", "configured.test"},
+	// The Host (host_header's default for https, backend) is the name too,
+	// with the port: a virtual host behind it answers to that name.
+	for _, tc := range []struct{ path, sni, host string }{
+		{"/a", "api.test", "api.test:" + portStr},
+		{"/srv", "srv-host.test", "srv-host.test:" + portStr},
+		{"/configured", "configured.test", "api.test:" + portStr},
 	} {
 		code, body := get(t, c, tc.path)
-		if code != 200 || !strings.Contains(body, "sni="+tc.sni+" ") {
-			t.Errorf("%s: %d %q, want 200 with sni=%s", tc.path, code, body, tc.sni)
+		if code != 200 || !strings.Contains(body, "sni="+tc.sni+" ") || !strings.HasPrefix(body, "host="+tc.host+" ") {
+			t.Errorf("%s: %d %q, want 200 with host=%s and sni=%s", tc.path, code, body, tc.host, tc.sni)
 		}
 	}
 }

@@ -106,8 +106,9 @@ type Section struct {
 	TLS *BackendTLS `json:"tls,omitempty"`
 
 	// HostHeader is the Host sent to backends: `client` (the client's
-	// Host), `backend` (the backend URL's host[:port]), or any value with
-	// Caddy placeholders. Default: client for http:// and h2c://
+	// Host), `backend` (the backend URL's host[:port]; for a backend found
+	// by DNS discovery, the name it was found under and its port), or any
+	// value with Caddy placeholders. Default: client for http:// and h2c://
 	// backends, backend for https:// ones (as Caddy's reverse_proxy):
 	// TLS backends behind SNI routing or a CDN need their own name.
 	HostHeader string `json:"host_header,omitempty"`

@@ -1,8 +1,8 @@
 package health
 
 import (
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -34,6 +34,10 @@ type Target struct {
 	// at an IP, but its certificate names the host name it was found
 	// under. Default: the URL's host, as Go's client does.
 	ServerName string
+	// Host is the Host the built-in check sends when Settings.Headers
+	// name none: a backend found in DNS is named by the name it was found
+	// under, not by the address in its URL. Default: the URL's host.
+	Host string
 	// TLS, when set, is the TLS config of the built-in check's probes of
 	// an https target in place of the client's: a backend with TLS
 	// settings of its own (its CA, its client certificate) is checked

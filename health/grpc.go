@@ -52,7 +52,7 @@ const serving servingStatus = 1
 // grpcCheck calls grpc.health.v1.Health/Check on t over HTTP/2 (h2c for
 // h2c targets, TLS for https) and passes only on SERVING.
 func (c *Checker) grpcCheck(ctx context.Context, t *target) error {
-	req, err := c.newProbe(ctx, http.MethodPost, t.probeURL, bytes.NewReader(c.grpcBody))
+	req, err := c.newProbe(ctx, t, http.MethodPost, bytes.NewReader(c.grpcBody))
 	if err != nil {
 		return err
 	}

@@ -83,10 +83,11 @@ func newH2CClient() *http.Client {
 	}
 }
 
-// newProbe returns a check request with Settings.Headers (a Host entry as
-// the request's Host) and our User-Agent unless the headers set one.
-func (c *Checker) newProbe(ctx context.Context, method, url string, body io.Reader) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, body)
+// newProbe returns a check request for t with Settings.Headers (a Host
+// entry as the request's Host, else t.Host if set) and our User-Agent
+// unless the headers set one.
+func (c *Checker) newProbe(ctx context.Context, t *target, method string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, t.probeURL, body)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +99,8 @@ func (c *Checker) newProbe(ctx context.Context, method, url string, body io.Read
 	req.Header.Del("Host") // sent as req.Host instead
 	if c.set.host != "" {
 		req.Host = c.set.host
+	} else if t.Host != "" {
+		req.Host = t.Host
 	}
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", userAgent)
@@ -109,7 +112,7 @@ func (c *Checker) newProbe(ctx context.Context, method, url string, body io.Read
 // ExpectBody.
 func (c *Checker) httpCheck(ctx context.Context, t *target) error {
 	s := c.set
-	req, err := c.newProbe(ctx, s.Method, t.probeURL, nil)
+	req, err := c.newProbe(ctx, t, s.Method, nil)
 	if err != nil {
 		return err
 	}

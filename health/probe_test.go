@@ -273,3 +273,36 @@ func TestHTTPCheckServerName(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPCheckHost: the check sends Target.Host as its Host, unless
+// Settings.Headers names one; with neither, the URL's host.
+func TestHTTPCheckHost(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Store(r.Host) }))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	for _, tc := range []struct {
+		name, target, header, want string
+	}{
+		{"the target's host", "api.test:8443", "", "api.test:8443"},
+		{"the configured Host wins", "api.test:8443", "configured.test", "configured.test"},
+		{"neither: the URL's host", "", "", u.Host},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Settings{}
+			if tc.header != "" {
+				s.Headers = http.Header{"Host": {tc.header}}
+			}
+			c, err := New(s, []Target{{Name: "a", URL: u, Host: tc.target}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.httpCheck(context.Background(), c.targets[0]); err != nil {
+				t.Fatal(err)
+			}
+			if h := got.Load(); h != tc.want {
+				t.Fatalf("Host %v, want %q", h, tc.want)
+			}
+		})
+	}
+}
