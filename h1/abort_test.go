@@ -176,8 +176,9 @@ func TestSlowBackendOutlivesAbortCheck(t *testing.T) {
 // timeouts.read wrapper does, keeping the earlier one the transport set.
 type perReadConn struct {
 	net.Conn
-	d  time.Duration
-	at atomic.Int64 // the transport's read deadline, Unix ns; 0: none
+	d        time.Duration
+	at       atomic.Int64 // the transport's read deadline, Unix ns; 0: none
+	timedOut atomic.Int32 // reads that ended in a timeout
 }
 
 func (c *perReadConn) SetReadDeadline(t time.Time) error {
@@ -195,7 +196,12 @@ func (c *perReadConn) Read(p []byte) (int, error) {
 		t = time.Unix(0, at)
 	}
 	c.Conn.SetReadDeadline(t)
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.timedOut.Add(1)
+	}
+	return n, err
 }
 
 func (c *perReadConn) SyscallConn() (syscall.RawConn, error) {
@@ -216,13 +222,16 @@ func TestForeignTimeoutIsFinal(t *testing.T) {
 			started, closed := make(chan struct{}, 1), make(chan struct{}, 1)
 			rs := stallServer(t, tc.head, started, closed)
 			var d net.Dialer
+			var pc atomic.Pointer[perReadConn]
 			tr := New(Config{ResponseHeaderTimeout: time.Minute,
 				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 					c, err := d.DialContext(ctx, network, addr)
 					if err != nil {
 						return nil, err
 					}
-					return &perReadConn{Conn: c, d: perRead}, nil
+					p := &perReadConn{Conn: c, d: perRead}
+					pc.Store(p)
+					return p, nil
 				}})
 			tr.abortCheck = time.Hour
 			defer tr.Close()
@@ -240,6 +249,12 @@ func TestForeignTimeoutIsFinal(t *testing.T) {
 			}
 			if el := time.Since(begin); el > waitFor/2 {
 				t.Fatalf("a %v per-read timeout ended the exchange only after %v", perRead, el)
+			}
+			// One wait, not one per reader of the head (the peek and
+			// http.ReadResponse, the scan and ReadResponse): a failed read
+			// of the exchange's head is final for it.
+			if n := pc.Load().timedOut.Load(); n != 1 {
+				t.Fatalf("%d reads timed out, want 1: the per-read timeout was waited %d times", n, n)
 			}
 		})
 	}

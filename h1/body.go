@@ -183,6 +183,7 @@ func (c *conn) awaitContinue(req *http.Request) bool {
 		resp, err := c.readHead(req)
 		if err != nil {
 			if c.nread == before && isTimeout(err) && !c.aborted.Load() && req.Context().Err() == nil {
+				c.herr = nil    // not final: the wait for 100 Continue ended
 				return resume() // silence: send the body anyway
 			}
 			c.earlyErr = err

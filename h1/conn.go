@@ -64,6 +64,7 @@ type conn struct {
 	nread    int64            // bytes read from nc
 	limit    int64            // nread may not pass this while headers are read; 0: no limit
 	werr     error            // first write error on nc
+	herr     error            // a read error before the body (not a tunnel's): final, every later read of the head returns it
 	ctx      context.Context  // the request's while no watcher follows it (deadline.go); else nil
 	headerBy time.Time        // when the response headers are due; zero: no limit
 	stop     func() bool      // stops the context watcher; nil if none
@@ -118,17 +119,26 @@ func (c *conn) Read(p []byte) (int, error) {
 			p = p[:rest]
 		}
 	}
+	if c.herr != nil && !c.inBody && !c.upgraded {
+		// The head's readers (the peek, the scan, http.ReadResponse)
+		// each read again after a failure; the network is asked once, so
+		// that a per-read timeout is waited once, not once per reader.
+		return 0, c.herr
+	}
 	n, err := c.nc.Read(p)
 	for err != nil && (c.guarded || c.inBody) && !c.deadline.IsZero() && !c.aborted.Load() &&
 		errors.Is(err, os.ErrDeadlineExceeded) {
 		// armDeadline's deadline expired. A read that times out consumed
 		// nothing, so reading on loses nothing.
 		if !c.expired() {
-			return 0, err
+			break // final: n is 0
 		}
 		n, err = c.nc.Read(p)
 	}
 	c.nread += int64(n)
+	if err != nil && !c.inBody && !c.upgraded {
+		c.herr = err
+	}
 	return n, err
 }
 
@@ -209,7 +219,7 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 	c.ih = ih
 	defer func() { c.ih = nil }()
 	ctx := req.Context()
-	c.nread, c.werr, c.early, c.earlyErr = 0, nil, nil, nil
+	c.nread, c.werr, c.herr, c.early, c.earlyErr = 0, nil, nil, nil, nil
 	c.limit = c.t.cfg.MaxResponseHeaderBytes
 	c.inBody, c.guarded = false, false
 	c.aborted.Store(false)
@@ -339,8 +349,7 @@ func (c *conn) readHead(req *http.Request) (*http.Response, error) {
 	if n == 0 {
 		if _, err := c.br.Peek(1); err != nil {
 			// Peek consumed the error; ReadResponse's own read meets it
-			// again (a closed or reset connection, an expired deadline,
-			// an abort fail every read), as it did after scanHead's.
+			// again (conn.Read keeps it: herr), as it did after scanHead's.
 			c.scan = headScan{}
 			return http.ReadResponse(c.br, req)
 		}
