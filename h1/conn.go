@@ -144,7 +144,18 @@ func (c *conn) Read(p []byte) (int, error) {
 
 // Write writes to the network, remembering a failure so that it can be
 // told from a failure to read the request body.
+//
+// A bodiless request's head is written while no watcher follows its
+// context (c.ctx is set): a write shorter than the buffer goes into an
+// empty socket buffer and returns at once, but a head that outgrows the
+// buffer (written a buffer at a time, or past it in one piece) may fill
+// the socket's and block while the backend does not read, and no read
+// deadline bounds a write: the context is watched before such a write,
+// so that the client's leaving wakes it.
 func (c *conn) Write(p []byte) (int, error) {
+	if c.ctx != nil && len(p) >= c.bw.Size() {
+		c.watch()
+	}
 	n, err := c.nc.Write(p)
 	if err != nil && c.werr == nil {
 		c.werr = err
