@@ -216,6 +216,7 @@ func TestForeignTimeoutIsFinal(t *testing.T) {
 	const perRead = 20 * time.Millisecond
 	for _, tc := range []struct{ name, head string }{
 		{"awaiting headers", ""},
+		{"inside the head", "HTTP/1.1 200 OK\r\nContent-Le"}, // a timeout, not the partial line's parse error
 		{"reading body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten!!"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

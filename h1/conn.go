@@ -294,6 +294,12 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 	c.armDeadline()
 	resp, err := c.awaitResponse(req)
 	if err != nil {
+		if c.herr != nil && isTimeout(c.herr) && !isTimeout(err) {
+			// A head cut short by a read timeout fails to parse
+			// (textproto takes a partial last line for a whole one):
+			// the timeout, not the parse, is the cause.
+			err = c.herr
+		}
 		st := notStale
 		if c.reused && c.nread == 0 && connGone(err) {
 			st = staleRead
