@@ -43,6 +43,10 @@ type conn struct {
 
 	raw        syscall.RawConn    // for the quiet check and polling; nil if unavailable
 	readableFn func(uintptr) bool // c.readable, bound once so a check allocates nothing
+	writeFn    func(uintptr) bool // c.tryWrite, bound likewise
+	wp         []byte             // what tryWrite writes
+	wn         int                // what it wrote of wp
+	wErr       error              // its failure, if any (not EAGAIN)
 	abortFn    func()             // c.abort, bound once for context.AfterFunc
 	peekBuf    [1]byte
 	ready      bool // set by readable
@@ -91,6 +95,7 @@ func (t *Transport) dialConn(ctx context.Context, hp *hostPool) (*conn, error) {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
 			c.readableFn = c.readable
+			c.writeFn = c.tryWrite
 		}
 	}
 	if v, ok := readerPool.Get().(*bufio.Reader); ok {
@@ -144,23 +149,49 @@ func (c *conn) Read(p []byte) (int, error) {
 
 // Write writes to the network, remembering a failure so that it can be
 // told from a failure to read the request body.
-//
-// A bodiless request's head is written while no watcher follows its
-// context (c.ctx is set): a write shorter than the buffer goes into an
-// empty socket buffer and returns at once, but a head that outgrows the
-// buffer (written a buffer at a time, or past it in one piece) may fill
-// the socket's and block while the backend does not read, and no read
-// deadline bounds a write: the context is watched before such a write,
-// so that the client's leaving wakes it.
 func (c *conn) Write(p []byte) (int, error) {
-	if c.ctx != nil && len(p) >= c.bw.Size() {
-		c.watch()
+	if c.ctx != nil {
+		return c.writeHead(p)
 	}
 	n, err := c.nc.Write(p)
 	if err != nil && c.werr == nil {
 		c.werr = err
 	}
 	return n, err
+}
+
+// writeHead writes p, of a bodiless request's head that no watcher
+// follows yet (c.ctx is set). No read deadline bounds a write, and a
+// write blocks once the socket's buffers are full: a backend that does not
+// read (a hung process, whose kernel still accepts), or that answers
+// without reading, would hold the exchange however long after its client
+// left. So the head is first written without waiting, and what does not
+// go out at once (rare: a head of a buffer or more, or a backend that
+// left earlier heads unread) is written with the context watched.
+func (c *conn) writeHead(p []byte) (int, error) {
+	n := 0
+	if len(p) < c.bw.Size() && c.writeFn != nil && canPeek {
+		c.wp, c.wn, c.wErr = p, 0, nil
+		err := c.raw.Write(c.writeFn) // fails without writing on an expired write deadline
+		n, werr := c.wn, c.wErr
+		c.wp, c.wErr = nil, nil
+		if err == nil && werr != nil {
+			err = &net.OpError{Op: "write", Net: "tcp", Addr: c.nc.RemoteAddr(), Err: os.NewSyscallError("write", werr)}
+			if c.werr == nil {
+				c.werr = err
+			}
+			return n, err
+		}
+		if n == len(p) {
+			return n, nil
+		}
+	}
+	c.watch()
+	m, err := c.nc.Write(p[n:])
+	if err != nil && c.werr == nil {
+		c.werr = err
+	}
+	return n + m, err
 }
 
 // close closes the connection and recycles its buffers.

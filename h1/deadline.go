@@ -24,9 +24,10 @@ import (
 // A request with a body is watched from the start: its body is written
 // under no deadline, at the client's pace, and only a watcher can wake
 // that write. A 101 response ends the following (finish), and a spliced
-// body is watched before its deadline is lifted (splice.go). A bodiless
-// head of a buffer or more is watched before the write that could block
-// (conn.Write): no read deadline bounds a write.
+// body is watched before its deadline is lifted (splice.go). No read
+// deadline bounds a write: a bodiless head is written without waiting
+// first, and what does not go out at once is written watched
+// (conn.writeHead).
 
 // defaultAbortCheck is how long an exchange no watcher follows waits on
 // its backend before it looks at its context.

@@ -66,10 +66,10 @@
 // body or a context with a deadline (a context.AfterFunc watcher, which
 // costs a few allocations), within 200-250 ms for any other (the read
 // deadline doubles as the check, deadline.go; a slower exchange is
-// watched from then on, and so is a head too large for the 4 KiB write
-// buffer, before a write that a backend not reading could block). Headers that arrive before the check are
-// returned even if the context ended meanwhile, and their body reads on
-// until the check.
+// watched from then on, and so is a head's write that cannot complete at
+// once, which a backend that does not read could block forever). Headers
+// that arrive before the check are returned even if the context ended
+// meanwhile, and their body reads on until the check.
 //
 // # Errors
 //
