@@ -44,6 +44,9 @@ type advReply struct {
 	IdleAfter time.Duration
 	// Close closes the connection after Raw.
 	Close bool
+	// Split, if within Raw, writes Raw in two parts, Raw[:Split] and,
+	// 2 ms later, the rest, so that the proxy reads the first alone.
+	Split int
 }
 
 // advConn is one accepted connection and everything read from it.
@@ -153,7 +156,15 @@ func (b *advBackend) serve(id int, c *advConn) {
 			rep = honestReply(ar)
 		}
 		c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.WriteString(c.nc, rep.Raw); err != nil {
+		raw := rep.Raw
+		if rep.Split > 0 && rep.Split < len(raw) {
+			if _, err := io.WriteString(c.nc, raw[:rep.Split]); err != nil {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+			raw = raw[rep.Split:]
+		}
+		if _, err := io.WriteString(c.nc, raw); err != nil {
 			return
 		}
 		if rep.Idle != "" {

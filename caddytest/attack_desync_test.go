@@ -137,3 +137,39 @@ func TestAttackPooledConnectionDesyncPoisonsCache(t *testing.T) {
 		}
 	}
 }
+
+// The same hostile answers, each written in two TCP segments split where
+// the proxy's in-place parse of a head's first bytes must not be fooled:
+// right after the status line, inside a Content-Length value, inside the
+// CRLFCRLF that ends the head. The proxy reads the first part alone, must
+// wait for the rest, and still closes the poisoned connection: no victim
+// gets the smuggled response, none of their requests goes out on it.
+func TestAttackSplitHeadDesync(t *testing.T) {
+	splits := func(raw string) map[string]int {
+		out := map[string]int{}
+		if i := strings.Index(raw, "\r\n"); i >= 0 {
+			out["after the status line"] = i + 2
+		}
+		if i := strings.Index(raw, "Content-Length: "); i >= 0 {
+			out["inside content-length"] = i + len("Content-Length: ") + 1
+		}
+		if i := strings.Index(raw, "\r\n\r\n"); i >= 0 {
+			out["inside crlfcrlf"] = i + 3
+		}
+		return out
+	}
+	for _, tc := range desyncCases {
+		for where, at := range splits(tc.reply(fakeResponse).Raw) {
+			split := desyncCase{name: tc.name, method: tc.method, reply: func(fake string) *advReply {
+				r := tc.reply(fake)
+				r.Split = at
+				return r
+			}}
+			t.Run(tc.name+", "+where, func(t *testing.T) {
+				b := newAdvBackend(t)
+				start(t, map[string]any{"backends": []map[string]any{{"url": b.URL}}, "retries": map[string]any{"count": 0}})
+				runDesync(t, b, split, fakeResponse)
+			})
+		}
+	}
+}
