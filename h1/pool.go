@@ -201,12 +201,15 @@ func (c *conn) quiet() bool {
 	}
 	c.ready = false
 	err := c.raw.Read(c.readableFn)
-	if err != nil && !c.deadline.IsZero() && errors.Is(err, os.ErrDeadlineExceeded) {
-		// The read deadline expired (under the body's last read, or
-		// while the connection idled), and the peek fails on it without
-		// looking. Lifted and tried again here rather than checked
-		// against the clock first: a clock read on every checkout.
-		c.setReadDeadline(time.Time{})
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// A read deadline expired (ours, under the body's last read or
+		// while the connection idled; or one the connection's wrapper
+		// set for its last read, timeouts.read, which c.deadline does
+		// not record), and the peek fails on it without looking. Lifted
+		// and tried again here rather than checked against the clock
+		// first: a clock read on every checkout.
+		c.deadline = time.Time{}
+		c.nc.SetReadDeadline(time.Time{})
 		err = c.raw.Read(c.readableFn)
 	}
 	return err == nil && !c.ready
