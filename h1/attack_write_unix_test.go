@@ -83,3 +83,66 @@ func TestContextEndWakesHeadWriteOnUnreadHeads(t *testing.T) {
 	}
 	t.Fatal("no head's write blocked: the test tests nothing")
 }
+
+// perWriteConn bounds each write by its own deadline, as the proxy's
+// timeouts.write wrapper does: the last write's stays on the socket and
+// expires while the connection idles.
+type perWriteConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c *perWriteConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(c.d))
+	return c.Conn.Write(p)
+}
+
+func (c *perWriteConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
+
+// Under a per-write timeout, the deadline of a request body's last write
+// stays on the socket and has expired when the pooled connection carries
+// its next request; the head's write without waiting fails on it without
+// writing: the deadline is lifted and the write tried again, so a
+// bodiless request after a POST and a pause is no more watched (a watcher
+// costs allocations) than without the timeout.
+func TestHeadWriteAfterExpiredWriteDeadline(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	url := benchServer(t)
+	pair := func(perWrite time.Duration) float64 {
+		var d net.Dialer
+		tr := New(Config{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil || perWrite == 0 {
+				return c, err
+			}
+			return &perWriteConn{Conn: c, d: perWrite}, nil
+		}})
+		defer tr.Close()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		get := mustReq(t, ctx, "GET", url, nil)
+		get.Header.Set("User-Agent", "")
+		round := func(req *http.Request) {
+			resp, err := tr.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		return testing.AllocsPerRun(20, func() {
+			round(mustReq(t, ctx, "POST", url, strings.NewReader("x"))) // written by the connection's Write
+			time.Sleep(3 * time.Millisecond)                            // past that write's deadline
+			round(get)
+		})
+	}
+	// The failed attempt's error is one allocation; a watcher is three.
+	plain, bounded := pair(0), pair(time.Millisecond)
+	if bounded > plain+1 {
+		t.Errorf("a POST then a GET: %.1f allocations under a per-write timeout, %.1f without: the GET was watched", bounded, plain)
+	}
+}

@@ -172,7 +172,16 @@ func (c *conn) writeHead(p []byte) (int, error) {
 	n := 0
 	if len(p) < c.bw.Size() && c.writeFn != nil && canPeek {
 		c.wp, c.wn, c.wErr = p, 0, nil
-		err := c.raw.Write(c.writeFn) // fails without writing on an expired write deadline
+		err := c.raw.Write(c.writeFn)
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && !c.aborted.Load() {
+			// Failed without writing on an expired write deadline: not
+			// an abort (none can come before the context is watched)
+			// but the one the connection's wrapper (timeouts.write) set
+			// for an earlier write. Lifted; that wrapper sets its own
+			// again on the next write it makes.
+			c.nc.SetWriteDeadline(time.Time{})
+			err = c.raw.Write(c.writeFn)
+		}
 		n, werr := c.wn, c.wErr
 		c.wp, c.wErr = nil, nil
 		if err == nil && werr != nil {
