@@ -203,7 +203,7 @@ func setRateLimitFields(hdr http.Header, policy string, d ratelimit.Decision) {
 	f := new(rateLimitFields)
 	b := d.AppendHeader(f.buf[:0])
 	f.vals[0] = policy
-	if len(b) <= len(f.buf) && len(b) > 0 {
+	if len(b) <= len(f.buf) { // never empty: `"default";r=…`
 		f.vals[1] = unsafe.String(&f.buf[0], len(b)) // f.buf is not written again
 	} else {
 		f.vals[1] = string(b) // a value that outgrew the buffer

@@ -70,15 +70,7 @@ func TestContextEndNoticed(t *testing.T) {
 			if tc.upload {
 				rd = strings.NewReader("upload")
 			}
-			done := make(chan error, 1)
-			go func() {
-				resp, err := tr.RoundTrip(mustReq(t, ctx, "POST", rs.url(), rd))
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				done <- err
-			}()
+			done := roundTripAsync(tr, mustReq(t, ctx, "POST", rs.url(), rd))
 			<-started
 			if tc.ctx == nil {
 				cancel() // else its deadline ends it

@@ -236,14 +236,7 @@ func TestClientLeavesDuringContinueWait(t *testing.T) {
 	req := mustReq(t, ctx, "PUT", rs.url(), onceBody("secret body"))
 	req.ContentLength = int64(len("secret body"))
 	req.Header.Set("Expect", "100-continue")
-	done := make(chan error, 1)
-	go func() {
-		resp, err := tr.RoundTrip(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		done <- err
-	}()
+	done := roundTripAsync(tr, req)
 	<-head
 	cancel()
 	select {

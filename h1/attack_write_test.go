@@ -33,14 +33,7 @@ func TestContextEndWakesBlockedHeadWrite(t *testing.T) {
 	for i := 0; i < 1024; i++ { // 8 MiB of head: past any loopback buffer
 		req.Header.Add("X-Big", v)
 	}
-	done := make(chan error, 1)
-	go func() {
-		resp, err := tr.RoundTrip(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		done <- err
-	}()
+	done := roundTripAsync(tr, req)
 	<-accepted
 	time.Sleep(50 * time.Millisecond) // let the write fill the buffers and block
 	cancel()

@@ -44,15 +44,7 @@ func TestContextEndWakesHeadWriteOnUnreadHeads(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		req := mustReq(t, ctx, http.MethodGet, rs.url(), nil)
 		req.Header.Set("X-Pad", pad)
-		done := make(chan error, 1)
-		go func() {
-			resp, err := tr.RoundTrip(req)
-			if err == nil {
-				_, err = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-			done <- err
-		}()
+		done := roundTripAsync(tr, req)
 		eventually(t, "the connection", func() bool { return backend.Load() != nil })
 		// Answered once the head was (or began to be) written: an answer
 		// before the checkout would be taken for stray bytes.

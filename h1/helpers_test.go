@@ -144,5 +144,20 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
+// roundTripAsync runs req through tr on a goroutine of its own and reports
+// its error, or the error of reading the body to the end, on the channel.
+func roundTripAsync(tr *Transport, req *http.Request) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		resp, err := tr.RoundTrip(req)
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	return done
+}
+
 // onceBody is a request body that cannot be replayed (no GetBody).
 func onceBody(s string) io.Reader { return io.MultiReader(strings.NewReader(s)) }
