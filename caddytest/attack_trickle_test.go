@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,56 +21,24 @@ type trickleBackend struct {
 
 func newTrickleBackend(t *testing.T, resp func(target string) string, gap time.Duration) *trickleBackend {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &trickleBackend{url: "http://" + ln.Addr().String()}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	b := &trickleBackend{}
+	b.url = rawBackend(t, func(c net.Conn) {
+		b.accepted.Add(1)
+		br := bufio.NewReader(c)
 		for {
-			c, err := ln.Accept()
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			b.accepted.Add(1)
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					c.SetReadDeadline(time.Now().Add(30 * time.Second))
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					for _, ch := range []byte(resp(req.RequestURI)) {
-						if _, err := c.Write([]byte{ch}); err != nil {
-							return
-						}
-						time.Sleep(gap)
-					}
+			io.Copy(io.Discard, req.Body)
+			for _, ch := range []byte(resp(req.RequestURI)) {
+				if _, err := c.Write([]byte{ch}); err != nil {
+					return
 				}
-			}()
+				time.Sleep(gap)
+			}
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
 	})
 	return b
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -59,28 +60,45 @@ func processBackend(t *testing.T, name string) (string, *exec.Cmd) {
 	return "http://" + addr, cmd
 }
 
-// rawBackend accepts connections and hands each to serve.
+// rawBackend accepts connections and hands each to serve. Cleanup closes
+// the connections still open and waits for every serve to return.
 func rawBackend(t *testing.T, serve func(c net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
 			go func() {
+				defer wg.Done()
 				defer c.Close()
 				serve(c)
 			}()
 		}
 	}()
-	t.Cleanup(func() { ln.Close(); <-done })
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	return "http://" + ln.Addr().String()
 }
 

@@ -164,33 +164,47 @@ func (rb *requestBody) Close() error { return rb.rc.Close() }
 // and reports whether to send the body: true on 100 or on silence, false
 // when a final response (kept in c.early) or an error (c.earlyErr) came.
 // The header timeout does not run yet: the request is not all written.
+//
+// Silence is a wait that ends with no head begun: the timer's, or a
+// per-read bound of the connection's (timeouts.read) that is shorter. A
+// timer that fires inside a head does not end the wait (expired): the
+// head is read to its end, under the header timeout from then on; an
+// interim head other than 100 that ends after the timer is silence too.
+// Any other timeout inside a head is final.
 func (c *conn) awaitContinue(req *http.Request) bool {
-	c.setReadDeadline(time.Now().Add(c.t.cfg.ExpectContinueTimeout))
 	if err := req.Context().Err(); err != nil {
 		c.earlyErr = err
 		return false
 	}
-	resume := func() bool {
-		c.setReadDeadline(time.Time{}) // the body is written under none
-		if err := req.Context().Err(); err != nil {
-			c.earlyErr = err
-			return false
-		}
-		return true
+	c.guarded, c.continueWait, c.headFrom = true, true, c.nread
+	c.setReadDeadline(time.Now().Add(c.t.cfg.ExpectContinueTimeout))
+	send := c.continueHeads(req)
+	c.guarded, c.continueWait = false, false
+	if !send {
+		return false
 	}
-	before := c.nread
+	c.setReadDeadline(time.Time{}) // the body is written under none
+	if err := req.Context().Err(); err != nil {
+		c.earlyErr = err
+		return false
+	}
+	return true
+}
+
+// continueHeads reads the heads that come while awaitContinue waits.
+func (c *conn) continueHeads(req *http.Request) bool {
 	for i := 0; ; i++ {
 		resp, err := c.readHead(req)
 		if err != nil {
-			if c.nread == before && isTimeout(err) && !c.aborted.Load() && req.Context().Err() == nil {
-				c.herr = nil    // not final: the wait for 100 Continue ended
-				return resume() // silence: send the body anyway
+			if c.nread == c.headFrom && isTimeout(err) && !c.aborted.Load() && req.Context().Err() == nil {
+				c.herr = nil // not final: the wait for 100 Continue ended
+				return true  // silence: send the body anyway
 			}
 			c.earlyErr = err
 			return false
 		}
 		if resp.StatusCode == http.StatusContinue {
-			return resume()
+			return true
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			c.early = resp
@@ -204,7 +218,10 @@ func (c *conn) awaitContinue(req *http.Request) bool {
 			c.earlyErr = ErrTooManyInterim
 			return false
 		}
-		before = c.nread
+		if !c.continueWait {
+			return true // the timer fired inside that head: the wait is over
+		}
+		c.headFrom = c.nread
 	}
 }
 

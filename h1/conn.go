@@ -59,10 +59,14 @@ type conn struct {
 	// stays armed while the body streams and while the connection idles;
 	// conn.Read handles its expiry (expired).
 	deadline time.Time
-	guarded  bool        // the read deadline is armDeadline's: Read handles its expiry
-	inBody   bool        // the exchange's response headers are in; its body may be read
-	aborted  atomic.Bool // abort ran: a deadline error is final
-	upgraded bool        // handed over as a raw stream (101)
+	guarded  bool // the read deadline is armDeadline's or awaitContinue's: Read handles its expiry
+	// continueWait: the read deadline is awaitContinue's timer, and
+	// headFrom is nread when the head awaited began.
+	continueWait bool
+	headFrom     int64
+	inBody       bool        // the exchange's response headers are in; its body may be read
+	aborted      atomic.Bool // abort ran: a deadline error is final
+	upgraded     bool        // handed over as a raw stream (101)
 
 	// Per exchange.
 	nread    int64            // bytes read from nc
@@ -334,12 +338,6 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 	c.armDeadline()
 	resp, err := c.awaitResponse(req)
 	if err != nil {
-		if c.herr != nil && isTimeout(c.herr) && !isTimeout(err) {
-			// A head cut short by a read timeout fails to parse
-			// (textproto takes a partial last line for a whole one):
-			// the timeout, not the parse, is the cause.
-			err = c.herr
-		}
 		st := notStale
 		if c.reused && c.nread == 0 && connGone(err) {
 			st = staleRead
@@ -423,7 +421,14 @@ func (c *conn) readHead(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 	}
-	return http.ReadResponse(c.br, req)
+	resp, err := http.ReadResponse(c.br, req)
+	if err != nil && c.herr != nil && isTimeout(c.herr) {
+		// A head cut short by a read timeout fails to parse (textproto
+		// takes a partial last line for a whole one): the timeout, not
+		// the parse, is the cause.
+		err = c.herr
+	}
+	return resp, err
 }
 
 // interim reports a skipped 1xx response to the exchange's

@@ -90,17 +90,35 @@ func (c *conn) armDeadline() {
 	}
 }
 
-// expired handles a read's timeout under armDeadline's deadline and
-// reports whether to read on. A timeout before that deadline is not its
-// expiry but a bound of the connection's own (the proxy's per-read
-// timeout wraps connections): final. No watcher yet: the context is
+// expired handles a read's timeout under armDeadline's deadline (or
+// awaitContinue's) and reports whether to read on. A timeout before that
+// deadline is not its expiry but a bound of the connection's own (the
+// proxy's per-read timeout wraps connections): final. No watcher yet: the context is
 // looked at; ended, the exchange aborts, else a watcher follows it from
 // now on. Then under a body the deadline is lifted (bodies may take as
 // long as they like); awaiting headers, the header deadline takes over,
 // or, passed, ends the read (wrapErr names it).
 func (c *conn) expired() bool {
-	if time.Now().Before(c.deadline) {
+	now := time.Now()
+	if now.Before(c.deadline) {
 		return false
+	}
+	if c.continueWait {
+		// awaitContinue's timer. At a head's start (nothing of one read
+		// yet) it ends the wait: the body is sent. Inside a head the
+		// backend is answering: the rest of that head is read under the
+		// header timeout from now, so its bytes are neither parsed as
+		// they stand (a partial last line reads as a whole one) nor lost.
+		if c.nread == c.headFrom {
+			return false
+		}
+		c.continueWait = false
+		c.headerBy = time.Time{}
+		if d := c.t.cfg.ResponseHeaderTimeout; d > 0 {
+			c.headerBy = now.Add(d)
+		}
+		c.setReadDeadline(c.headerBy)
+		return !c.aborted.Load()
 	}
 	if c.ctx != nil {
 		if c.ctx.Err() != nil {

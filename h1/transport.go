@@ -61,6 +61,13 @@
 // ResponseHeaderTimeout starts when the request, body included, has been
 // written: writing is paced by the client and bounded by the server's own
 // read timeouts and the request's context, never by the header timeout.
+// One exception: a request with "Expect: 100-continue" whose backend
+// begins a head while the body waits for its go-ahead, and has not ended
+// it when ExpectContinueTimeout is up. That head is read to its end (its
+// bytes neither parsed as they stand nor thrown away) under the header
+// timeout from then on; a 100 then sends the body, a final answer is the
+// answer. A timeout inside a head is the exchange's cause, never the
+// parse error of the head's partial last line.
 //
 // The request's context ends an exchange: at once for a request with a
 // body or a context with a deadline (a context.AfterFunc watcher, which
@@ -187,8 +194,9 @@ type Config struct {
 	// request (its body included) to the end of the response headers (the
 	// proxy's `timeout`). It limits neither the request's writing, which
 	// goes at the client's pace, nor the response body, which may stream
-	// for as long as it likes. Default: 0, no limit besides the request's
-	// context.
+	// for as long as it likes. It bounds, too, the rest of a head begun
+	// during the wait for 100 Continue from the wait's end on. Default: 0,
+	// no limit besides the request's context.
 	ResponseHeaderTimeout time.Duration
 	// ExpectContinueTimeout is how long a request carrying
 	// "Expect: 100-continue" waits for "100 Continue" before sending its
