@@ -150,30 +150,48 @@ func newLoad(workers int, max int64, duringReloads bool) *load {
 	return l
 }
 
-// send makes one GET. A config reload replaces Caddy's server: a connection
-// the old server accepted just as it began to shut down has its request read
-// and then dropped without an answer (Go's http.Server returns from such a
-// connection once shutting down), and a connection queued on the old
-// listening socket is reset when that socket closes (unless the kernel's
-// net.ipv4.tcp_migrate_req hands it to the new one). Both happen before any
-// handler runs, with Caddy's own reverse_proxy just the same, and on a fresh
-// connection, where Go's client does not retry by itself. Clients retry
-// such idempotent requests (browsers do); so does this one, once, and the
-// drops are counted and reported, not hidden.
+// send makes one GET of the proxy's root, retrying a restart drop (see
+// getRetryingDrop) when the load spans reloads, and counts the drops.
 func (l *load) send(c *http.Client) (*http.Response, error) {
+	resp, dropped, err := getRetryingDrop(c, proxyURL+"/", l.duringReloads)
+	if dropped {
+		l.restartDrops.Add(1)
+	}
+	return resp, err
+}
+
+// getRetryingDrop makes one GET of url. A config reload replaces Caddy's
+// server: a connection the old server accepted just as it began to shut down
+// has its request read and then dropped without an answer (Go's http.Server
+// returns from such a connection once shutting down), and a connection
+// queued on the old listening socket is reset when that socket closes
+// (SO_REUSEPORT: the new server listens on a socket of its own, and the
+// kernel hands a queued connection to neither, unless
+// net.ipv4.tcp_migrate_req is set). Both happen before any handler runs,
+// with Caddy's own reverse_proxy just the same, and on a fresh connection,
+// where Go's client does not retry by itself. Clients retry such idempotent
+// requests (browsers do); with retry, so does this one, once, and only when
+// not one byte of an answer arrived, so an answer the proxy cut is still an
+// error. dropped reports a retried drop, for the caller to count and report.
+func getRetryingDrop(c *http.Client, url string, retry bool) (resp *http.Response, dropped bool, err error) {
 	for attempt := 0; ; attempt++ {
-		var reused bool
-		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
-		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", proxyURL+"/", nil)
+		var reused, answered atomic.Bool
+		trace := &httptrace.ClientTrace{
+			GotConn:              func(i httptrace.GotConnInfo) { reused.Store(i.Reused) },
+			GotFirstResponseByte: func() { answered.Store(true) },
+		}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "GET", url, nil)
+		if err != nil {
+			return nil, false, err
+		}
 		resp, err := c.Do(req)
 		if err == nil {
-			return resp, nil
+			return resp, attempt > 0, nil
 		}
-		dropped := (!reused && errors.Is(err, io.EOF)) || errors.Is(err, syscall.ECONNRESET)
-		if !dropped || attempt > 0 || !l.duringReloads {
-			return nil, fmt.Errorf("%w (connection reused %v)", err, reused)
+		drop := !answered.Load() && ((!reused.Load() && errors.Is(err, io.EOF)) || errors.Is(err, syscall.ECONNRESET))
+		if !drop || attempt > 0 || !retry {
+			return nil, attempt > 0, fmt.Errorf("%w (connection reused %v, answer begun %v)", err, reused.Load(), answered.Load())
 		}
-		l.restartDrops.Add(1)
 	}
 }
 

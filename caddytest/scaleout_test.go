@@ -243,14 +243,27 @@ func TestScaleOutReloadsDoNotLeakRedisConnections(t *testing.T) {
 	start(t, cfg(0))
 	get(t, c, "/")
 	base := redis.ConnectedClients()
+	drops := 0
 	for i := range 100 {
 		start(t, cfg(i))
-		if code, _ := get(t, c, "/"); code != 200 {
-			t.Fatalf("reload %d: %d", i, code)
+		// The first request after a reload may reach the old server as it
+		// shuts down and be dropped unanswered (see getRetryingDrop); that
+		// is Caddy's reload, not what this test is about, so it is retried
+		// once. Any other failure, or a second drop, fails the test.
+		resp, dropped, err := getRetryingDrop(c, proxyURL+"/", true)
+		if err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("reload %d: %d", i, resp.StatusCode)
+		}
+		if dropped {
+			drops++
 		}
 	}
 	after := redis.ConnectedClients()
-	t.Logf("Redis clients: %d before 100 reloads, %d after", base, after)
+	t.Logf("Redis clients: %d before 100 reloads, %d after; %d requests dropped by a shutting-down server and retried", base, after, drops)
 	if after > base+2 {
 		t.Fatalf("Redis clients grew from %d to %d over 100 reloads", base, after)
 	}
