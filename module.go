@@ -155,6 +155,9 @@ func (h *Handler) Validate() error {
 // ServeHTTP routes the request and proxies it; a request no route matches
 // goes to the next handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if err := checkMethod(r.Method); err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	if err := cleanRequestPath(r); err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}

@@ -6,11 +6,29 @@ import (
 	"net/http"
 	"net/url"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
 // errConnect is the cause of the 501 a CONNECT request gets.
 var errConnect = errors.New("CONNECT is not proxied")
+
+// errMethod is the cause of the 400 a request whose method is not a token
+// gets. Go's HTTP/1 server refuses such a method itself, but its HTTP/2
+// server (and HTTP/3's) take any :method that holds no CR, LF or NUL:
+// "GET /admin" would go out to an HTTP/1.1 backend as the request line
+// "GET /admin /path HTTP/1.1", which a lenient backend reads as a request
+// for /admin that routing, limits and the cache never saw.
+var errMethod = errors.New("method is not a token")
+
+// checkMethod refuses a method that is not an RFC 9110 token.
+func checkMethod(m string) error {
+	if !httpguts.ValidHeaderFieldName(m) { // the grammar of a token
+		return fmt.Errorf("refusing method %q: %w", truncate(m, 64), errMethod)
+	}
+	return nil
+}
 
 // allowedMethods is the Allow value of that 501 (each response gets a slice
 // of its own: Caddy's header replace rewrites values in place).

@@ -155,6 +155,9 @@ func TestInvalidHeaderRefused(t *testing.T) {
 		"lower-case Transfer-Encoding": func(r *http.Request) { r.Header["transfer-encoding"] = []string{"chunked"} },
 		"CRLF in the Host":             func(r *http.Request) { r.Host = "a\r\nX-Injected: 1" },
 		"space in the Host":            func(r *http.Request) { r.Host = "a b" },
+		"space in the method":          func(r *http.Request) { r.Method = "GET /admin" },
+		"CRLF in the method":           func(r *http.Request) { r.Method = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET" },
+		"comma in the method":          func(r *http.Request) { r.Method = "GET,POST" },
 		"CRLF in a trailer": func(r *http.Request) {
 			r.Body = io.NopCloser(strings.NewReader("x"))
 			r.Trailer = http.Header{"X-T": {"a\r\nInjected: 1"}}

@@ -14,8 +14,14 @@ import (
 // than the one asked for is no better. And a framing field spelt other
 // than canonically ("content-length" set straight in the map) is refused:
 // the writers skip only the canonical keys, so it would go out beside the
-// framing they compute.
+// framing they compute. A method that is not a token is refused too: it
+// goes out as it is, at the start of the request line.
 func validateRequest(req *http.Request) error {
+	for i := 0; i < len(req.Method); i++ {
+		if !tokenByte[req.Method[i]] {
+			return fmt.Errorf("%w: method %q", ErrInvalidHeader, req.Method)
+		}
+	}
 	if err := validateFields(req.Header); err != nil {
 		return err
 	}
