@@ -22,6 +22,11 @@ var errConnect = errors.New("CONNECT is not proxied")
 // for /admin that routing, limits and the cache never saw.
 var errMethod = errors.New("method is not a token")
 
+// errAsterisk refuses the asterisk-form request target ("*") on any
+// method but OPTIONS (RFC 9112 §3.2.4); Go's servers take "GET *", which
+// went out as "GET * HTTP/1.1", or "GET /prefix*" to a backend with a path.
+var errAsterisk = errors.New(`refusing request target "*": only OPTIONS takes the asterisk form`)
+
 // checkMethod refuses a method that is not an RFC 9110 token.
 func checkMethod(m string) error {
 	if !httpguts.ValidHeaderFieldName(m) { // the grammar of a token
@@ -41,6 +46,9 @@ const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 func cleanRequestPath(r *http.Request) error {
 	u := r.URL
 	ep := u.EscapedPath()
+	if ep == "*" && r.Method != http.MethodOptions {
+		return errAsterisk
+	}
 	clean, err := forward.CleanPath(ep)
 	if err != nil {
 		return fmt.Errorf("refusing path %q: %w", truncate(ep, 256), err)

@@ -115,8 +115,9 @@ func NewOutbound(r *http.Request, pooled, trusted bool) *Outbound {
 }
 
 // SetTarget points out, the outbound copy of r, at the backend whose URL
-// is target: its scheme and host, its path as a prefix of r's path, r's
-// query. An h2c target is dialed as plain http.
+// is target: its scheme and host, its path as a prefix of r's path (but
+// for the asterisk form, "*", kept as it is), r's query. An h2c target is
+// dialed as plain http.
 func SetTarget(out, r *http.Request, target *url.URL) {
 	u := out.URL
 	*u = url.URL{
@@ -127,6 +128,11 @@ func SetTarget(out, r *http.Request, target *url.URL) {
 	}
 	if u.Scheme == "h2c" {
 		u.Scheme = "http"
+	}
+	if r.URL.Path == "*" {
+		// "OPTIONS *" asks about the server, not about a resource under
+		// the backend's path: it goes out as it came.
+		u.Path = "*"
 	}
 	if r.URL.RawPath != "" {
 		u.RawPath = target.EscapedPath() + r.URL.RawPath

@@ -102,4 +102,11 @@ func TestSetTarget(t *testing.T) {
 			t.Errorf("%s + %s = %s, want %s", tc.target, tc.path, got, tc.want)
 		}
 	}
+	// The asterisk form stays "*", not "/api*", whatever the backend's path.
+	r := httptest.NewRequest("OPTIONS", "*", nil)
+	o := NewOutbound(r, false, false)
+	SetTarget(&o.Req, r, &url.URL{Scheme: "http", Host: "10.0.0.1:80", Path: "/api"})
+	if got := o.Req.URL.EscapedPath(); got != "*" {
+		t.Errorf("OPTIONS * to a backend under /api goes out with path %q, want *", got)
+	}
 }
