@@ -30,7 +30,8 @@ func stallingHeadBackend(t *testing.T, head string) string {
 }
 
 // startErrorLogged starts Caddy with the smartproxy handler h and its
-// error log (http.log.error) written as JSON to the file it returns.
+// error log (http.log.error, from DEBUG on: a 4xx is logged at DEBUG)
+// written as JSON to the file it returns.
 func startErrorLogged(t *testing.T, h map[string]any) string {
 	t.Helper()
 	h["handler"] = "smartproxy"
@@ -43,7 +44,7 @@ func startErrorLogged(t *testing.T, h map[string]any) string {
 	"admin": {"listen": "localhost:2999"},
 	"logging": {"logs": {
 		"default": {"level": "ERROR", "exclude": ["http.log.error"]},
-		"errors": {"level": "ERROR", "include": ["http.log.error"],
+		"errors": {"level": "DEBUG", "include": ["http.log.error"],
 			"writer": {"output": "file", "filename": %q}, "encoder": {"format": "json"}}}},
 	"apps": {"http": {"servers": {"sp": {
 		"listen": [%q],
@@ -96,11 +97,11 @@ func TestAttackContinueWaitStalledHead(t *testing.T) {
 		atLeast  time.Duration
 	}{
 		{"read timeout inside a final head", "HTTP/1.1 200 OK\r\nCont",
-			map[string]any{"read": "300ms"}, "timeout", 300 * time.Millisecond},
+			map[string]any{"read": "300ms"}, "read timeout", 300 * time.Millisecond},
 		{"read timeout inside 100 Continue", "HTTP/1.1 100 Cont",
-			map[string]any{"read": "300ms"}, "timeout", 300 * time.Millisecond},
+			map[string]any{"read": "300ms"}, "read timeout", 300 * time.Millisecond},
 		{"header timeout after the continue wait", "HTTP/1.1 200 OK\r\nCont",
-			map[string]any{"response_header": "300ms"}, "timeout", time.Second + 300*time.Millisecond},
+			map[string]any{"response_header": "300ms"}, "h1: timeout awaiting response headers", time.Second + 300*time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			url := stallingHeadBackend(t, tc.head)

@@ -182,6 +182,25 @@ func (c *perReadConn) SetReadDeadline(t time.Time) error {
 	return c.Conn.SetReadDeadline(t)
 }
 
+// perReadDial dials connections that bound each read by d (perReadConn).
+func perReadDial(d time.Duration) func(context.Context, string, string) (net.Conn, error) {
+	var dialer net.Dialer
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &perReadConn{Conn: c, d: d}, nil
+	}
+}
+
+// SetDeadline keeps the read half, as the proxy's wrapper does: an abort
+// sets one, and a read that followed it must not replace it with its own.
+func (c *perReadConn) SetDeadline(t time.Time) error {
+	c.SetReadDeadline(t)
+	return c.Conn.SetDeadline(t)
+}
+
 func (c *perReadConn) Read(p []byte) (int, error) {
 	t := time.Now().Add(c.d)
 	if at := c.at.Load(); at != 0 && at < t.UnixNano() {

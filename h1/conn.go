@@ -146,9 +146,27 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	c.nread += int64(n)
 	if err != nil && !c.inBody && !c.upgraded {
+		if !c.aborted.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = c.headTimeout()
+		}
 		c.herr = err
 	}
 	return n, err
+}
+
+// headTimeout names the deadline that ended a read of a response head,
+// the exchange not aborted (its context's end is named by wrapErr): the
+// header deadline, passed, or else a deadline of the connection's own, a
+// per-read bound. (A timer of awaitContinue's that ends its wait in
+// silence is a timeout too, and not final: awaitContinue sends the body.)
+// The socket holds one read deadline for the header timeout, the context
+// check, the wait for 100 Continue and the connection's own bound, so
+// which one fired is told by the clock, not by the error.
+func (c *conn) headTimeout() error {
+	if !c.headerBy.IsZero() && !time.Now().Before(c.headerBy) {
+		return ErrResponseHeaderTimeout
+	}
+	return ErrReadTimeout
 }
 
 // Write writes to the network, remembering a failure so that it can be
@@ -275,6 +293,7 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 	defer func() { c.ih = nil }()
 	ctx := req.Context()
 	c.nread, c.werr, c.herr, c.early, c.earlyErr = 0, nil, nil, nil, nil
+	c.headerBy = time.Time{} // not the last exchange's: armDeadline sets this one's
 	c.limit = c.t.cfg.MaxResponseHeaderBytes
 	c.inBody, c.guarded = false, false
 	c.aborted.Store(false)
@@ -309,7 +328,7 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 		return c.finish(req, c.early, false)
 	case c.earlyErr != nil:
 		c.fail()
-		return nil, notStale, c.wrapErr(ctx, "awaiting 100 Continue", c.earlyErr, false)
+		return nil, notStale, c.wrapErr(ctx, "awaiting 100 Continue", c.earlyErr)
 	case rb != nil && rb.err != nil:
 		// The client's body failed: the backend has part of a request.
 		c.fail()
@@ -330,7 +349,7 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 			st = staleWrite
 		}
 		c.fail()
-		return nil, st, c.wrapErr(ctx, "writing request", err, false)
+		return nil, st, c.wrapErr(ctx, "writing request", err)
 	}
 	if rb != nil {
 		*rb = requestBody{}
@@ -343,7 +362,7 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 			st = staleRead
 		}
 		c.fail()
-		return nil, st, c.wrapErr(ctx, "reading response", err, true)
+		return nil, st, c.wrapErr(ctx, "reading response", err)
 	}
 	return c.finish(req, resp, true)
 }
@@ -514,15 +533,15 @@ func (c *conn) ended() bool {
 // fail ends an exchange that went wrong: the connection is closed.
 func (c *conn) fail() { c.release(false) }
 
-// wrapErr names what failed, turning the context's end and, while
-// awaiting headers, the header deadline into their own errors.
-func (c *conn) wrapErr(ctx context.Context, step string, err error, awaitingHeaders bool) error {
+// wrapErr names what failed: the context's end, whatever the read met
+// then (an abort's deadline, most often), or the head's timeouts as
+// conn.Read named them (headTimeout), or err in step.
+func (c *conn) wrapErr(ctx context.Context, step string, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("h1: %s: %w", step, cerr)
 	}
-	var ne net.Error
-	if awaitingHeaders && !c.deadline.IsZero() && errors.As(err, &ne) && ne.Timeout() {
-		return ErrResponseHeaderTimeout
+	if err == ErrResponseHeaderTimeout || err == ErrReadTimeout {
+		return err
 	}
 	return fmt.Errorf("h1: %s: %w", step, err)
 }

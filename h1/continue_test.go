@@ -68,7 +68,8 @@ func TestContinueWaitEndsInsideHead(t *testing.T) {
 		perRead  time.Duration
 		ect      time.Duration // 0: ect
 		timeout  time.Duration // ResponseHeaderTimeout
-		status   int           // 0: want a timeout error
+		status   int           // 0: want a timeout error, want
+		want     error
 		body     string
 		bodySent bool
 	}{
@@ -81,27 +82,20 @@ func TestContinueWaitEndsInsideHead(t *testing.T) {
 			timeout: waitFor, status: 200, body: "payload", bodySent: true},
 		{name: "103 then silence", first: "HTTP/1.1 103 Early", rest: " Hints\r\nLink: </a>\r\n\r\n", echo: true,
 			timeout: waitFor, status: 200, body: "payload", bodySent: true},
-		{name: "final head stalls, header timeout", first: "HTTP/1.1 200 OK\r\nCont", timeout: pause},
-		{name: "interim head stalls, header timeout", first: "HTTP/1.1 100 Cont", timeout: pause},
-		{name: "final head stalls, per-read timeout", first: "HTTP/1.1 200 OK\r\nCont", perRead: pause},
-		{name: "interim head stalls, per-read timeout", first: "HTTP/1.1 100 Cont", perRead: pause},
+		{name: "final head stalls, header timeout", first: "HTTP/1.1 200 OK\r\nCont", timeout: pause, want: ErrResponseHeaderTimeout},
+		{name: "interim head stalls, header timeout", first: "HTTP/1.1 100 Cont", timeout: pause, want: ErrResponseHeaderTimeout},
+		{name: "final head stalls, per-read timeout", first: "HTTP/1.1 200 OK\r\nCont", perRead: pause, want: ErrReadTimeout},
+		{name: "interim head stalls, per-read timeout", first: "HTTP/1.1 100 Cont", perRead: pause, want: ErrReadTimeout},
 		// The per-read bound fires first, inside the head: final too.
-		{name: "final head stalls, per-read timeout first", first: "HTTP/1.1 200 OK\r\nCont", perRead: pause, ect: time.Minute},
-		{name: "interim head stalls, per-read timeout first", first: "HTTP/1.1 100 Cont", perRead: pause, ect: time.Minute},
+		{name: "final head stalls, per-read timeout first", first: "HTTP/1.1 200 OK\r\nCont", perRead: pause, ect: time.Minute, want: ErrReadTimeout},
+		{name: "interim head stalls, per-read timeout first", first: "HTTP/1.1 100 Cont", perRead: pause, ect: time.Minute, want: ErrReadTimeout},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := continueServer(t, tc.first, tc.rest, pause, tc.echo)
 			cfg := Config{ExpectContinueTimeout: cmp.Or(tc.ect, ect), ResponseHeaderTimeout: tc.timeout}
 			if tc.perRead > 0 {
-				var d net.Dialer
-				cfg.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-					c, err := d.DialContext(ctx, network, addr)
-					if err != nil {
-						return nil, err
-					}
-					return &perReadConn{Conn: c, d: tc.perRead}, nil
-				}
+				cfg.DialContext = perReadDial(tc.perRead)
 			}
 			tr := New(cfg)
 			defer tr.Close()
@@ -117,8 +111,8 @@ func TestContinueWaitEndsInsideHead(t *testing.T) {
 					t.Fatalf("got %d, want a timeout", resp.StatusCode)
 				}
 				var ne net.Error
-				if !errors.As(err, &ne) || !ne.Timeout() {
-					t.Fatalf("err = %v, want a timeout", err)
+				if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, tc.want) {
+					t.Fatalf("err = %v, want %v", err, tc.want)
 				}
 				if el := time.Since(begin); el > waitFor/2 {
 					t.Fatalf("timed out after %v", el)

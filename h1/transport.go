@@ -80,6 +80,11 @@
 //
 // # Errors
 //
+// A wait for a response head ends with the error of what ended it, though
+// one socket deadline serves them all: ErrResponseHeaderTimeout for the
+// header timeout, ErrReadTimeout for a per-read bound of the connection's
+// own, the context's error when the request's context ended.
+//
 // DialError means nothing was sent. RequestBodyError means the client's
 // side failed (its body could not be read) and the backend is not to
 // blame. ErrInvalidHeader refuses, before anything is written, a request
@@ -135,6 +140,13 @@ var (
 	// not arrive within Config.ResponseHeaderTimeout. It is a net.Error
 	// whose Timeout() is true.
 	ErrResponseHeaderTimeout error = timeoutError("h1: timeout awaiting response headers")
+	// ErrReadTimeout is returned when a read of a response head timed out
+	// by a deadline of the connection's own, not the transport's: a bound
+	// on each read that DialContext's connection sets itself (the proxy's
+	// timeouts.read), which a backend trickling its head stays within. It
+	// is a net.Error whose Timeout() is true. A response body's read that
+	// times out so fails with the connection's own error.
+	ErrReadTimeout error = timeoutError("h1: read timeout awaiting response headers")
 	// ErrTooManyInterim is returned when a backend sends more 1xx
 	// responses than a request may skip.
 	ErrTooManyInterim = errors.New("h1: too many 1xx responses")
