@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync/atomic"
 
 	"github.com/caddy-smartproxy/smartproxy/config"
 )
@@ -71,31 +70,6 @@ func clientTLS(bt *config.BackendTLS) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
-}
-
-// serverNames maps each https backend a route found in DNS, by its dial
-// address (an IP literal and port, as the transport dials it), to the name
-// it was found under: the A/AAAA query's name or the SRV target, without
-// the trailing dot. The route's transport sends it as SNI and verifies
-// the backend's certificate against it, as Caddy's dynamic upstreams and
-// HAProxy's server-template do, unless tls.server_name is configured (it
-// wins). Read at dial time only, never per request; the route's
-// membership swaps the whole map on every new answer. A route with
-// discovery has a transport of its own (transportKey.names), so a pooled
-// connection made for one name is never reused under another.
-type serverNames struct {
-	m atomic.Pointer[map[string]string]
-}
-
-// lookup is addr's discovered name, or "".
-func (s *serverNames) lookup(addr string) string {
-	if s == nil {
-		return ""
-	}
-	if m := s.m.Load(); m != nil {
-		return (*m)[addr]
-	}
-	return ""
 }
 
 // mergeTLS sets ours's settings on base (Caddy's, with its ALPN list).

@@ -1,7 +1,6 @@
 package smartproxy
 
 import (
-	"maps"
 	"net"
 	"slices"
 	"sync"
@@ -40,8 +39,8 @@ type membership struct {
 	rt      *route
 	watcher *pooledWatcher
 	ms      memberSettings
-	scheme  string       // every member's (one transport serves the route)
-	names   *serverNames // https: the route transport's, set on every answer
+	scheme  string           // every member's
+	named   *namedTransports // https without tls.server_name: one transport per name; else nil
 
 	mu       sync.Mutex
 	closed   bool
@@ -63,8 +62,8 @@ type foundMember struct {
 
 // startDiscovery makes rt's membership follow w, starting from w's current
 // answer.
-func (h *Handler) startDiscovery(rt *route, w *pooledWatcher, ms memberSettings, scheme string, names *serverNames) {
-	d := &membership{h: h, rt: rt, watcher: w, ms: ms, scheme: scheme, names: names,
+func (h *Handler) startDiscovery(rt *route, w *pooledWatcher, ms memberSettings, scheme string, named *namedTransports) {
+	d := &membership{h: h, rt: rt, watcher: w, ms: ms, scheme: scheme, named: named,
 		static: rt.pool.snap.Load().members, found: map[string]*foundMember{}}
 	rt.members = d
 	// Subscribe first, then apply the current answer: an answer that
@@ -132,16 +131,6 @@ func (d *membership) update() {
 		}
 	}
 	d.found = next
-	if d.names != nil {
-		// Draining members too: a request that picked one just before
-		// this answer may still dial it.
-		sni := make(map[string]string, len(next)+len(d.draining))
-		for _, fm := range slices.Concat(d.draining, slices.Collect(maps.Values(next))) {
-			u := fm.m.b.URL
-			sni[net.JoinHostPort(u.Hostname(), u.Port())] = fm.serverName // as the transport dials it
-		}
-		d.names.m.Store(&sni) // before the pool can pick a new member
-	}
 	for _, fm := range added {
 		d.join(fm)
 	}
@@ -165,6 +154,17 @@ func (d *membership) newMember(b *backend.Backend, backup bool, serverName strin
 	if err := d.rt.caps.attach(&fm.holds, d.rt.name, m, d.ms.maxRequests); err != nil {
 		fm.holds.releaseAll()
 		return nil, err
+	}
+	if d.named != nil && serverName != "" {
+		// Its connections are made and verified for its name, and pooled
+		// apart from another name's at the same address.
+		t, release, err := d.named.acquire(serverName)
+		if err != nil {
+			fm.holds.releaseAll()
+			return nil, err
+		}
+		fm.holds.onRelease(release)
+		m.transport = t
 	}
 	if pb != nil {
 		rt, h, name := d.rt, d.h, b.Name

@@ -95,7 +95,7 @@ func (h *Handler) newMirror(id string, s config.Section, sh *shaping) (*mirror, 
 		if bt == nil {
 			bt = s.TLS
 		}
-		tr, err := h.transports.get(tm, b.URL.Scheme, bt, nil)
+		tr, err := h.transports.get(tm, b.URL.Scheme, bt)
 		if err != nil {
 			return nil, err
 		}

@@ -64,6 +64,10 @@ type member struct {
 	// the weight the config gave, which an admin weight may replace.
 	admin        *backendAdmin
 	configWeight int
+	// transport is a discovered https member's own, made for the name it
+	// was found under (transport_named.go); nil: the backend's own or the
+	// route's (route.transportTo).
+	transport http.RoundTripper
 }
 
 // snapshot is the immutable set of available backends and the picker built

@@ -110,11 +110,14 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	if err != nil {
 		return nil, fmt.Errorf("load_balancer: %w", err)
 	}
-	var names *serverNames // discovered https backends' (backendtls.go)
-	if watcher != nil && scheme == "https" {
-		names = new(serverNames)
+	var named *namedTransports // discovered https backends', by name (transport_named.go)
+	if watcher != nil && scheme == "https" && (s.TLS == nil || s.TLS.ServerName == "") {
+		tm, bt := s.EffectiveTimeouts(), s.TLS
+		named = &namedTransports{build: func(serverName string) (http.RoundTripper, error) {
+			return h.transports.build(tm, scheme, bt, serverName)
+		}}
 	}
-	tr, err := h.transports.get(s.EffectiveTimeouts(), scheme, s.TLS, names)
+	tr, err := h.transports.get(s.EffectiveTimeouts(), scheme, s.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +154,7 @@ func (h *Handler) buildRoute(ctx caddy.Context, short string, s config.Section) 
 	}
 	if watcher != nil {
 		rt.discovery = watcher
-		h.startDiscovery(rt, watcher, ms, scheme, names)
+		h.startDiscovery(rt, watcher, ms, scheme, named)
 	}
 	if s.RateLimit != nil {
 		if rt.limiter, err = newRouteLimiter(&h.holds, name, s.RateLimit, rt.metrics, h.logger); err != nil {

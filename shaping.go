@@ -81,7 +81,7 @@ func (h *Handler) newShaping(id string, s config.Section, bs []*backend.Backend,
 		if bc.TLS == nil || i >= len(bs) {
 			continue
 		}
-		tr, err := h.transports.get(tm, scheme, bc.TLS, nil)
+		tr, err := h.transports.get(tm, scheme, bc.TLS)
 		if err != nil {
 			return sh, fmt.Errorf("backends[%d].%w", i, err)
 		}
@@ -130,8 +130,12 @@ func (sh *shaping) healthClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: sh.tls, DisableKeepAlives: true, ForceAttemptHTTP2: true}}
 }
 
-// transport is the transport to b: its own, or the route's.
-func (rt *route) transportTo(b *backend.Backend) http.RoundTripper {
+// transportTo is the transport to m's backend b: the member's own, the
+// backend's own, or the route's.
+func (rt *route) transportTo(m *member, b *backend.Backend) http.RoundTripper {
+	if m.transport != nil {
+		return m.transport
+	}
 	if rt.shaping.transports != nil {
 		if t, ok := rt.shaping.transports[b]; ok {
 			return t

@@ -41,9 +41,6 @@ type transportKey struct {
 	timeouts config.Timeouts // with defaults applied (Section.EffectiveTimeouts)
 	scheme   string          // of the backends' configured URLs: http, https or h2c
 	tls      string          // the https backends' TLS settings (backendTLSKey)
-	// names: a route with DNS discovery's own (backendtls.go); nil for
-	// the transports routes share.
-	names *serverNames
 }
 
 // transports provisions transports on demand during Provision and cleans
@@ -57,20 +54,35 @@ type transports struct {
 }
 
 // get returns the transport for backends with timeouts tm, scheme and TLS
-// settings bt, made on first use. names, for https only, are the server
-// names of a route's discovered backends; a transport with names is that
-// route's own.
-func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendTLS, names *serverNames) (http.RoundTripper, error) {
+// settings bt, made on first use.
+func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendTLS) (http.RoundTripper, error) {
 	if scheme != "https" {
-		bt, names = nil, nil
+		bt = nil
 	}
-	k := transportKey{tm, scheme, backendTLSKey(bt), names}
+	k := transportKey{tm, scheme, backendTLSKey(bt)}
 	if t, ok := ts.m[k]; ok {
 		return t, nil
+	}
+	if bt != nil && bt.InsecureSkipVerify {
+		ts.ctx.Logger().Warn("tls.insecure_skip_verify is on: backend certificates are not verified, so anyone on the path can read and change this traffic")
+	}
+	t, err := ts.build(tm, scheme, bt, "")
+	if err != nil {
+		return nil, err
 	}
 	if ts.m == nil {
 		ts.m = make(map[transportKey]http.RoundTripper)
 	}
+	ts.m[k] = t
+	return t, nil
+}
+
+// build makes a transport for backends with timeouts tm, scheme and TLS
+// settings bt, of its own: get caches what it makes, a route's discovered
+// https backends get one per server name (transport_named.go). serverName,
+// https only, is the TLS server name its connections are made and verified
+// for unless bt names one (it wins); "": the dialled address's host.
+func (ts *transports) build(tm config.Timeouts, scheme string, bt *config.BackendTLS, serverName string) (http.RoundTripper, error) {
 	dial, header := time.Duration(tm.Dial), time.Duration(tm.ResponseHeader)
 	read, write := time.Duration(tm.Read), time.Duration(tm.Write)
 	if scheme == "http" {
@@ -79,16 +91,14 @@ func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendT
 			d := &net.Dialer{KeepAlive: 30 * time.Second}
 			dialer = withRWTimeouts(d.DialContext, read, write)
 		}
-		t := h1.New(h1.Config{
+		return h1.New(h1.Config{
 			DialTimeout:           dial,
 			ResponseHeaderTimeout: header,
 			IdleTimeout:           time.Duration(tm.IdleConnection),
 			MaxIdlePerHost:        maxIdleConnsPerHost,
 			SpinWait:              spinWait,
 			DialContext:           dialer,
-		})
-		ts.m[k] = t
-		return t, nil
+		}), nil
 	}
 	off := false
 	t := &reverseproxy.HTTPTransport{
@@ -120,9 +130,6 @@ func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendT
 	if err != nil {
 		return nil, err
 	}
-	if bt != nil && bt.InsecureSkipVerify {
-		ts.ctx.Logger().Warn("tls.insecure_skip_verify is on: backend certificates are not verified, so anyone on the path can read and change this traffic")
-	}
 	if err := t.Provision(ts.ctx); err != nil {
 		return nil, fmt.Errorf("provisioning transport: %v", err)
 	}
@@ -131,9 +138,8 @@ func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendT
 			t.Transport.TLSClientConfig = new(tls.Config)
 		}
 		mergeTLS(t.Transport.TLSClientConfig, ours)
-		t.Transport.DialTLSContext = dialTLS(t.Transport.TLSClientConfig, names, dial, read, write)
+		t.Transport.DialTLSContext = dialTLS(t.Transport.TLSClientConfig, serverName, dial, read, write)
 	}
-	ts.m[k] = t
 	return t, nil
 }
 
@@ -141,12 +147,18 @@ func (ts *transports) get(tm config.Timeouts, scheme string, bt *config.BackendT
 // flight on the old config finish.
 func (ts *transports) cleanup() {
 	for _, t := range ts.m {
-		switch t := t.(type) {
-		case *h1.Transport:
-			_ = t.Close()
-		case *reverseproxy.HTTPTransport:
-			_ = t.Cleanup()
-		}
+		closeIdle(t)
+	}
+}
+
+// closeIdle closes t's idle connections (all of them once nothing is in
+// flight); t stays usable.
+func closeIdle(t http.RoundTripper) {
+	switch t := t.(type) {
+	case *h1.Transport:
+		_ = t.Close()
+	case *reverseproxy.HTTPTransport:
+		_ = t.Cleanup()
 	}
 }
 
@@ -158,11 +170,13 @@ func isH1(t http.RoundTripper) bool {
 
 // dialTLS dials an https backend: TCP and the TLS handshake together
 // within the dial timeout. The server name is base's (tls.server_name),
-// else the name the backend was discovered under (names), else the
-// address's host. A connection that negotiated HTTP/2 is pooled
+// else serverName (the name a discovered backend was found under), else
+// the address's host. Connections are pooled by address, so a transport
+// dials for one server name only: one verified for a name is never reused
+// for another (transport_named.go). A connection that negotiated HTTP/2 is pooled
 // as net/http pools it (its framing cannot hide one response in another);
 // one that speaks HTTP/1.1 is a framedConn.
-func dialTLS(base *tls.Config, names *serverNames, dial, read, write time.Duration) func(context.Context, string, string) (net.Conn, error) {
+func dialTLS(base *tls.Config, serverName string, dial, read, write time.Duration) func(context.Context, string, string) (net.Conn, error) {
 	if base == nil {
 		base = new(tls.Config)
 	} else {
@@ -182,7 +196,7 @@ func dialTLS(base *tls.Config, names *serverNames, dial, read, write time.Durati
 		raw = wrapRWTimeouts(raw, read, write)
 		cfg := base.Clone()
 		if cfg.ServerName == "" {
-			if cfg.ServerName = names.lookup(addr); cfg.ServerName == "" {
+			if cfg.ServerName = serverName; cfg.ServerName == "" {
 				cfg.ServerName, _, _ = net.SplitHostPort(addr)
 			}
 		}

@@ -59,7 +59,7 @@ func framedTransport(t testing.TB, s *scriptedTLS) *http.Transport {
 	roots := x509.NewCertPool()
 	roots.AddCert(s.Certificate())
 	tr := &http.Transport{
-		DialTLSContext:     dialTLS(&tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}}, nil, 2*time.Second, 0, 0),
+		DialTLSContext:     dialTLS(&tls.Config{RootCAs: roots, NextProtos: []string{"http/1.1"}}, "", 2*time.Second, 0, 0),
 		DisableCompression: true,
 	}
 	t.Cleanup(tr.CloseIdleConnections)

@@ -97,13 +97,25 @@ func (ca *testCA) issue(t *testing.T, client bool, names []string, ips ...net.IP
 // X-Forwarded-Host, the SNI and the client certificate's issuer.
 func tlsBackend(t *testing.T, cfg *tls.Config) *httptest.Server {
 	t.Helper()
+	return tlsBackendProto(t, cfg, false)
+}
+
+// tlsBackendProto is tlsBackend offering HTTP/2 by ALPN too when h2; its
+// answers then end in proto=HTTP/1.1 or proto=HTTP/2.0, the protocol the
+// request came in on.
+func tlsBackendProto(t *testing.T, cfg *tls.Config, h2 bool) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		client := "-"
 		if len(r.TLS.PeerCertificates) > 0 {
 			client = r.TLS.PeerCertificates[0].Issuer.CommonName
 		}
 		fmt.Fprintf(w, "host=%s xfh=%s sni=%s client=%s", r.Host, r.Header.Get("X-Forwarded-Host"), r.TLS.ServerName, client)
+		if h2 {
+			fmt.Fprintf(w, " proto=%s", r.Proto)
+		}
 	}))
+	srv.EnableHTTP2 = h2
 	srv.TLS = cfg
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
