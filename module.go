@@ -158,6 +158,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err := checkMethod(r.Method); err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
+	if err := checkDeclaredLength(r); err != nil {
+		return caddyhttp.Error(http.StatusBadRequest, err)
+	}
 	if err := cleanRequestPath(r); err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}

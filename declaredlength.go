@@ -1,0 +1,52 @@
+package smartproxy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// errDeclaredLength is the cause of the 400 an HTTP/2 or HTTP/3 request
+// gets when its content-length field disagrees with its DATA.
+var errDeclaredLength = errors.New("content-length does not match the request's data")
+
+// checkDeclaredLength refuses an HTTP/2 or HTTP/3 request whose
+// content-length field is malformed (RFC 9113 §8.1.1): one that does not
+// parse, several values, or a value other than the length of the data the
+// stream carries. Such a request must not be forwarded, and Go's HTTP/2
+// server leaves part of the check to the handler: it refuses DATA beyond
+// the declared length or short of it, but it takes an unparsable value
+// for 0, keeps only the first of several, and starts the handler before
+// the data arrives. A POST with "content-length: 0" (or "5x") and a DATA
+// frame went to the backend as a complete "Content-Length: 0" request
+// while the client's stream was being reset.
+//
+// A request with no content-length field (nearly all of them) costs one
+// map lookup. One that declares 0 is read to its end first, so that it is
+// forwarded only once its stream ended cleanly with no data.
+func checkDeclaredLength(r *http.Request) error {
+	if r.ProtoMajor < 2 {
+		return nil // HTTP/1's server framed the body by this very field
+	}
+	vv, ok := r.Header["Content-Length"]
+	if !ok {
+		return nil
+	}
+	n, err := strconv.ParseUint(vv[0], 10, 63)
+	if len(vv) != 1 || err != nil || (r.ContentLength > 0 && int64(n) != r.ContentLength) {
+		return fmt.Errorf("%w: %q", errDeclaredLength, truncate(fmt.Sprint(vv), 64))
+	}
+	if r.ContentLength > 0 {
+		return nil // the server holds the DATA to it
+	}
+	// Declared 0, or a stream that ended with its HEADERS: it must end
+	// with no data, and n must say so.
+	var one [1]byte
+	got, err := io.ReadFull(r.Body, one[:])
+	if got != 0 || err != io.EOF || n != 0 {
+		return fmt.Errorf("%w: %q, %d bytes of data", errDeclaredLength, truncate(vv[0], 64), got)
+	}
+	return nil
+}
