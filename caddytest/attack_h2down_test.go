@@ -186,7 +186,11 @@ func runH2Cases(t *testing.T, b *advBackend, log *completeLog, cases []h2Case) {
 			}
 			id += 2
 			if got := log.since(nReq); len(got) != 1 || got[0].Target != "/alive" || len(got[0].Body) != 0 {
-				t.Errorf("%s: the next GET reached the backend as %d requests: %+v", tc.name, len(got), got)
+				var seen []string
+				for _, r := range got {
+					seen = append(seen, fmt.Sprintf("%s %s %q", r.Method, r.Target, r.Body))
+				}
+				t.Errorf("%s: the backend read, for the next GET, %q", tc.name, seen)
 			}
 		}
 	})
