@@ -130,7 +130,8 @@ type tlsAnswer struct{ host, sni, proto string }
 
 // parallelGets makes n GETs of path through the proxy from conc goroutines
 // and returns the answers of tlsBackendProto; a failed request or another
-// status fails the test.
+// status fails the test. The first ones may follow a reload: a request
+// dropped unanswered by the old server is retried (getRetryingDrop).
 func parallelGets(t *testing.T, c *http.Client, path string, conc, n int) []tlsAnswer {
 	t.Helper()
 	var mu sync.Mutex
@@ -142,7 +143,7 @@ func parallelGets(t *testing.T, c *http.Client, path string, conc, n int) []tlsA
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += conc {
-				resp, err := c.Get(proxyURL + path)
+				resp, _, err := getRetryingDrop(c, proxyURL+path, true)
 				var body []byte
 				if err == nil {
 					body, err = io.ReadAll(resp.Body)
