@@ -74,9 +74,8 @@ func TestSplitHeadThenStrayBytes(t *testing.T) {
 
 // A connection idles in the pool past its read deadline (the context
 // check's, armed by the exchange before), then the backend sends bytes
-// unasked: the checkout peek, which looks at no clock, fails on the
-// expired deadline, lifts it and looks again, and closes the connection;
-// the next request goes out on a new one. So too when the exchange before
+// unasked: the checkout peek, which no deadline stops (quiet), sees them
+// and closes the connection; the next request goes out on a new one. So too when the exchange before
 // outlived the check (its deadline then is the header deadline or none).
 func TestStrayBytesAfterIdleDeadline(t *testing.T) {
 	cases := []struct {

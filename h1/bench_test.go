@@ -169,7 +169,9 @@ func TestAllocsPerRoundTrip(t *testing.T) {
 
 // BenchmarkQuiet measures the check a connection passes when it leaves
 // the pool (a buffer check and one non-blocking MSG_PEEK), with the read
-// deadline armed as it is after an exchange.
+// deadline armed as it is after an exchange ("armed"), and expired, as
+// after a lull longer than the context check ("expired": each iteration
+// also sets that deadline again, in the past, which the check then meets).
 func BenchmarkQuiet(b *testing.B) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -189,11 +191,24 @@ func BenchmarkQuiet(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.close()
-	c.setReadDeadline(time.Now().Add(time.Hour))
-	b.ReportAllocs()
-	for b.Loop() {
-		if !c.quiet() {
-			b.Fatal("a silent connection is not quiet")
+	b.Run("armed", func(b *testing.B) {
+		c.setReadDeadline(time.Now().Add(time.Hour))
+		b.ReportAllocs()
+		for b.Loop() {
+			if !c.quiet() {
+				b.Fatal("a silent connection is not quiet")
+			}
 		}
-	}
+	})
+	b.Run("expired", func(b *testing.B) {
+		past := time.Now().Add(-time.Second)
+		b.ReportAllocs()
+		for b.Loop() {
+			c.deadline = past
+			c.nc.SetReadDeadline(past)
+			if !c.quiet() {
+				b.Fatal("a silent connection is not quiet")
+			}
+		}
+	})
 }

@@ -42,7 +42,7 @@ type conn struct {
 	bw *bufio.Writer // writes through conn.Write, which records errors
 
 	raw        syscall.RawConn    // for the quiet check and polling; nil if unavailable
-	readableFn func(uintptr) bool // c.readable, bound once so a check allocates nothing
+	readableFn func(uintptr)      // c.readable, bound once so a check allocates nothing
 	writeFn    func(uintptr) bool // c.tryWrite, bound likewise
 	wp         []byte             // what tryWrite writes
 	wn         int                // what it wrote of wp

@@ -9,7 +9,7 @@ const canPeek = false
 
 // readable cannot look either: it reports ready, so an exchange simply
 // blocks in its read.
-func (c *conn) readable(fd uintptr) bool { c.ready = true; return true }
+func (c *conn) readable(fd uintptr) { c.ready = true }
 
 // tryWrite cannot write without waiting here: it writes nothing, so the
 // head is watched before it is written (conn.writeHead).

@@ -2,8 +2,6 @@ package h1
 
 import (
 	"context"
-	"errors"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +190,16 @@ func (r *reaper) stop() {
 // takes from the pool (release checks only the buffer). The socket check
 // is one non-blocking peek (MSG_PEEK), on Unix only: elsewhere only the
 // buffer is checked.
+//
+// The peek runs through RawConn.Control, which, unlike RawConn.Read,
+// looks at no deadline: a connection idle for longer than the read
+// deadline its last exchange left (the context check's, 200-250 ms, at
+// any lull in traffic; or the one the connection's wrapper set for its
+// last read, timeouts.read) is peeked at as any other, where Read failed
+// on the expired deadline without looking, and the deadline had to be
+// lifted (a runtime timer's change) and the peek made again. The expired
+// deadline stays; the exchange sets its own before it reads (armDeadline,
+// awaitContinue), as it would have after a lift.
 func (c *conn) quiet() bool {
 	if c.br.Buffered() > 0 {
 		return false
@@ -200,17 +208,6 @@ func (c *conn) quiet() bool {
 		return true
 	}
 	c.ready = false
-	err := c.raw.Read(c.readableFn)
-	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
-		// A read deadline expired (ours, under the body's last read or
-		// while the connection idled; or one the connection's wrapper
-		// set for its last read, timeouts.read, which c.deadline does
-		// not record), and the peek fails on it without looking. Lifted
-		// and tried again here rather than checked against the clock
-		// first: a clock read on every checkout.
-		c.deadline = time.Time{}
-		c.nc.SetReadDeadline(time.Time{})
-		err = c.raw.Read(c.readableFn)
-	}
+	err := c.raw.Control(c.readableFn)
 	return err == nil && !c.ready
 }

@@ -4,12 +4,11 @@ package h1
 
 import "syscall"
 
-// readable runs like peek but consumes nothing (MSG_PEEK): it sets ready
-// when a read would not block (bytes, EOF or an error). The socket is in
-// non-blocking mode (the runtime's poller needs it), so the call returns
-// EAGAIN rather than wait.
-func (c *conn) readable(fd uintptr) bool {
+// readable looks without consuming (MSG_PEEK), for RawConn.Control: it
+// sets ready when a read would not block (bytes, EOF or an error). The
+// socket is in non-blocking mode (the runtime's poller needs it), so the
+// call returns EAGAIN rather than wait.
+func (c *conn) readable(fd uintptr) {
 	_, _, err := syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK)
 	c.ready = err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
-	return true // never wait for readability
 }

@@ -60,7 +60,7 @@ func idleReadable(tr *Transport, addr string) bool {
 	}
 	c := hp.idle[0]
 	c.ready = false
-	if err := c.raw.Read(c.readableFn); err != nil {
+	if err := c.raw.Control(c.readableFn); err != nil {
 		return true
 	}
 	return c.ready

@@ -147,6 +147,8 @@ func smooth(avg *atomic.Int64, sample time.Duration) {
 
 // poll waits for c's socket to have something to read (or to fail) for at
 // most limit, and reports whether it did. Bytes already buffered count.
+// Its peeks, like the checkout's, look at no deadline (quiet): an abort
+// meanwhile is met by the read that follows, at most limit later.
 func (c *conn) poll(limit time.Duration) bool {
 	if c.br.Buffered() > 0 {
 		return true
@@ -157,7 +159,7 @@ func (c *conn) poll(limit time.Duration) bool {
 	start := time.Now()
 	for {
 		c.ready = false
-		if err := c.raw.Read(c.readableFn); err != nil || c.ready {
+		if err := c.raw.Control(c.readableFn); err != nil || c.ready {
 			return true
 		}
 		if time.Since(start) >= limit {
