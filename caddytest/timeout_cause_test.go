@@ -14,8 +14,9 @@ import (
 // its headers is what the client's status and the error log say: the
 // header timeout (response_header), the per-read timeout (timeouts.read,
 // shorter or longer than the 200-250 ms context check of a bodiless
-// request, under the default 30s header timeout), each 504 and named as
-// itself; or the client leaving, 499 and no timeout named, under a read
+// request, under the default 30s header timeout), each 504, named as
+// itself and counted as the backend's failure; or the client leaving, 499,
+// no timeout named and nothing counted against the backend, under a read
 // timeout that had not fired yet.
 func TestTimeoutCauseInErrorLog(t *testing.T) {
 	for _, tc := range []struct {
@@ -81,6 +82,18 @@ func TestTimeoutCauseInErrorLog(t *testing.T) {
 			}
 			if tc.leave && strings.Contains(msg, "timeout") {
 				t.Errorf("error log %q names a timeout, the client left", msg)
+			}
+			// A timeout is the backend's failure (no answer); the client
+			// leaving is not counted against it.
+			failed := 0.0
+			for k, v := range scrape(t) {
+				if strings.HasPrefix(k, "caddy_smartproxy_requests_total{") &&
+					strings.Contains(k, `backend="`+url+`"`) && strings.Contains(k, `code_class="error"`) {
+					failed += v
+				}
+			}
+			if want := map[bool]float64{false: 1, true: 0}[tc.leave]; failed != want {
+				t.Errorf("requests_total{code_class=\"error\"} of the backend = %v, want %v", failed, want)
 			}
 		})
 	}
