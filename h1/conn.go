@@ -57,7 +57,8 @@ type conn struct {
 	// deadline is ever set but abort's). armDeadline sets it lazily, to
 	// the context check or the header deadline (deadline.go), and it
 	// stays armed while the body streams and while the connection idles;
-	// conn.Read handles its expiry (expired).
+	// awaitContinue sets its timer. conn.Read handles its expiry
+	// (expired).
 	deadline time.Time
 	guarded  bool // the read deadline is armDeadline's or awaitContinue's: Read handles its expiry
 	// continueWait: the read deadline is awaitContinue's timer, and
@@ -137,8 +138,8 @@ func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.nc.Read(p)
 	for err != nil && (c.guarded || c.inBody) && !c.deadline.IsZero() && !c.aborted.Load() &&
 		errors.Is(err, os.ErrDeadlineExceeded) {
-		// armDeadline's deadline expired. A read that times out consumed
-		// nothing, so reading on loses nothing.
+		// armDeadline's or awaitContinue's deadline expired. A read
+		// that times out consumed nothing, so reading on loses nothing.
 		if !c.expired() {
 			break // final: n is 0
 		}

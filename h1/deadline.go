@@ -93,11 +93,12 @@ func (c *conn) armDeadline() {
 // expired handles a read's timeout under armDeadline's deadline (or
 // awaitContinue's) and reports whether to read on. A timeout before that
 // deadline is not its expiry but a bound of the connection's own (the
-// proxy's per-read timeout wraps connections): final. No watcher yet: the context is
-// looked at; ended, the exchange aborts, else a watcher follows it from
-// now on. Then under a body the deadline is lifted (bodies may take as
-// long as they like); awaiting headers, the header deadline takes over,
-// or, passed, ends the read (wrapErr names it).
+// proxy's per-read timeout wraps connections): final. No watcher yet:
+// the context is looked at; ended, the exchange aborts, else a watcher
+// follows it from now on. Then under a body the deadline is lifted
+// (bodies may take as long as they like); awaiting headers, the header
+// deadline takes over, or, passed, ends the read (conn.Read names it:
+// headTimeout).
 func (c *conn) expired() bool {
 	now := time.Now()
 	if now.Before(c.deadline) {
