@@ -101,6 +101,7 @@ func StartTLS(t testing.TB, certFile, keyFile string, clientTLS *tls.Config, arg
 // Cleanup.
 func (s *Server) launch(clientTLS *tls.Config) {
 	s.t.Helper()
+	logTo(s.t) // before the Cleanup below: go-redis's last words go to the test too (logs.go)
 	s.t.Cleanup(func() {
 		s.Kill()
 		if s.Admin != nil {
