@@ -176,7 +176,8 @@ func (c *conn) awaitContinue(req *http.Request) bool {
 		c.earlyErr = err
 		return false
 	}
-	c.guarded, c.continueWait, c.headFrom = true, true, c.nread
+	c.guarded, c.continueWait = true, true
+	c.headFrom = c.nread - int64(c.br.Buffered()) // 0 and 0: none of the answer is in yet
 	c.setReadDeadline(time.Now().Add(c.t.cfg.ExpectContinueTimeout))
 	send := c.continueHeads(req)
 	c.guarded, c.continueWait = false, false
@@ -221,7 +222,9 @@ func (c *conn) continueHeads(req *http.Request) bool {
 		if !c.continueWait {
 			return true // the timer fired inside that head: the wait is over
 		}
-		c.headFrom = c.nread
+		// Where the next head begins: bytes of it may have come with
+		// this one, and are buffered.
+		c.headFrom = c.nread - int64(c.br.Buffered())
 	}
 }
 

@@ -62,7 +62,8 @@ type conn struct {
 	deadline time.Time
 	guarded  bool // the read deadline is armDeadline's or awaitContinue's: Read handles its expiry
 	// continueWait: the read deadline is awaitContinue's timer, and
-	// headFrom is nread when the head awaited began.
+	// headFrom is where, in the bytes read (nread), the head awaited
+	// begins: nread == headFrom while none of it is in.
 	continueWait bool
 	headFrom     int64
 	inBody       bool        // the exchange's response headers are in; its body may be read
