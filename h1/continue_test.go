@@ -5,11 +5,9 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,104 +138,4 @@ func TestContinueWaitEndsInsideHead(t *testing.T) {
 			}
 		})
 	}
-}
-
-// scriptConn is a backend connection in memory that answers with parts,
-// in order, and between two parts times a read out, as the kernel does,
-// only if a read deadline is set (it waits for it to pass first; one
-// further off than a millisecond, never met here, is taken for none).
-// What is written to it is discarded.
-type scriptConn struct {
-	parts    [][]byte
-	cur      []byte
-	pending  bool // a timeout is due before the next part
-	deadline time.Time
-}
-
-func (c *scriptConn) Read(p []byte) (int, error) {
-	for len(c.cur) == 0 {
-		if c.pending {
-			c.pending = false
-			if !c.deadline.IsZero() && time.Until(c.deadline) < time.Millisecond {
-				for time.Now().Before(c.deadline) {
-				}
-				return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
-			}
-		}
-		if len(c.parts) == 0 {
-			return 0, io.EOF
-		}
-		c.cur, c.parts = c.parts[0], c.parts[1:]
-		c.pending = len(c.parts) > 0
-	}
-	n := copy(p, c.cur)
-	c.cur = c.cur[n:]
-	return n, nil
-}
-
-func (c *scriptConn) Write(p []byte) (int, error)        { return len(p), nil }
-func (c *scriptConn) Close() error                       { return nil }
-func (c *scriptConn) LocalAddr() net.Addr                { return &net.TCPAddr{} }
-func (c *scriptConn) RemoteAddr() net.Addr               { return &net.TCPAddr{} }
-func (c *scriptConn) SetDeadline(t time.Time) error      { c.deadline = t; return nil }
-func (c *scriptConn) SetReadDeadline(t time.Time) error  { c.deadline = t; return nil }
-func (c *scriptConn) SetWriteDeadline(t time.Time) error { return nil }
-
-// continueOutcome runs a PUT with "Expect: 100-continue" against a
-// backend that answers with parts, and sums up what the caller got.
-func continueOutcome(t *testing.T, parts ...[]byte) string {
-	tr := New(Config{ExpectContinueTimeout: time.Nanosecond, // passed at any timeout
-		DialContext: func(context.Context, string, string) (net.Conn, error) {
-			return &scriptConn{parts: parts}, nil
-		}})
-	defer tr.Close()
-	req := mustReq(t, context.Background(), "PUT", "http://backend.test/", strings.NewReader("payload"))
-	req.Header.Set("Expect", "100-continue")
-	resp, err := tr.RoundTrip(req)
-	if err != nil {
-		// The step differs when the body went first (a timer at a
-		// head's start is silence): what failed may not.
-		msg := strings.Replace(err.Error(), "awaiting 100 Continue", "reading response", 1)
-		return "error: " + msg
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return fmt.Sprintf("%d %v %q %v", resp.StatusCode, resp.Header, b, err)
-}
-
-// FuzzContinueTimerSplit: the wait for 100 Continue's timer, fired at any
-// point of the backend's answer (before it, inside a head, between two,
-// in the body), changes nothing of what the caller gets: no byte read
-// before it is lost or parsed twice, and a head cut by it is not parsed
-// as it stands. The answer is compared with the same bytes delivered with
-// no timer firing.
-func FuzzContinueTimerSplit(f *testing.F) {
-	for _, seed := range []string{
-		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\npayload",
-		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n",
-		"HTTP/1.1 417 Expectation Failed\r\nConnection: close\r\n\r\nno",
-		"HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("a", 5000) + "\r\nContent-Length: 1\r\n\r\n!",
-		"HTTP/1.1 200 OK\r\nCont",
-		"HTTP/1.0 200 OK\r\n\r\nto the end",
-	} {
-		for _, k := range []int{0, 5, 17, 25, 40} {
-			f.Add(seed, uint16(k))
-		}
-	}
-	// A head that begins in the read that ended the one before it.
-	f.Add("HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", uint16(45))
-	f.Add("HTTP/0.0 000 0\n\n0000", uint16(19))
-	f.Fuzz(func(t *testing.T, answer string, at uint16) {
-		if len(answer) > 64<<10 {
-			return
-		}
-		k := int(at) % (len(answer) + 1)
-		whole := continueOutcome(t, []byte(answer))
-		split := continueOutcome(t, []byte(answer[:k]), []byte(answer[k:]))
-		if split != whole {
-			t.Fatalf("answer %q, timer after %d bytes:\n got  %s\n want %s", answer, k, split, whole)
-		}
-	})
 }
