@@ -20,7 +20,7 @@ import (
 // configured tls.server_name wins. The backend's certificate names no IP.
 // The Host it gets names it the same way.
 func TestDNSDiscoveryHTTPSUsesTheResolvedName(t *testing.T) {
-	ca, portStr, port, dns := namedTLSBackend(t, false, "api.test", "srv-host.test", "configured.test")
+	ca, portStr, port, dns, _ := namedTLSBackend(t, false, "api.test", "srv-host.test", "configured.test")
 	dns.setSRV("_api._tcp.test", srvRecord{"srv-host.test", uint16(port), 10, 1})
 	discover := func(name, typ string) map[string]any {
 		d := map[string]any{"name": name, "type": typ, "scheme": "https", "refresh": "1s", "timeout": "500ms",
@@ -71,7 +71,7 @@ func TestDNSDiscoveryHTTPSUsesTheResolvedName(t *testing.T) {
 func TestDNSDiscoveryHTTPSNameChangeTakesNewConnections(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "h1", true: "h2"}[h2], func(t *testing.T) {
-			ca, portStr, port, dns := namedTLSBackend(t, h2, "one.test", "two.test")
+			ca, portStr, port, dns, conns := namedTLSBackend(t, h2, "one.test", "two.test")
 			dns.setSRV("_api._tcp.test", srvRecord{"one.test", uint16(port), 10, 1})
 			startWithErrors(t, map[string]any{
 				"discovery": map[string]any{"dns": map[string]any{"name": "_api._tcp.test", "type": "SRV", "scheme": "https",
@@ -104,25 +104,71 @@ func TestDNSDiscoveryHTTPSNameChangeTakesNewConnections(t *testing.T) {
 			if after < 200 {
 				t.Fatalf("%d requests went to the new name in 10s, want 200", after)
 			}
+			// A change of the SRV weight makes a new member of the same name,
+			// and lets go of the drained one.test member, nothing in flight:
+			// its name's connections are closed, two.test's are kept.
+			dns.setSRV("_api._tcp.test", srvRecord{"two.test", uint16(port), 10, 2})
+			var open map[string]int
+			if !eventually(5*time.Second, func() bool { open = conns.open(); return open["one.test"] == 0 }) {
+				t.Fatalf("connections open at the backend by SNI: %v; one.test's are still open after its last member left", open)
+			}
+			if open["two.test"] == 0 {
+				t.Fatalf("connections open at the backend by SNI: %v; a weight change closed two.test's", open)
+			}
+			t.Logf("connections open at the backend by SNI after one.test left: %v", open)
 		})
 	}
 }
 
 // namedTLSBackend starts a tlsBackendProto on 127.0.0.1 whose certificate,
 // from a CA of its own, carries names (and no IP), and a DNS server where
-// every one of names resolves to 127.0.0.1.
-func namedTLSBackend(t *testing.T, h2 bool, names ...string) (ca *testCA, portStr string, port int, dns *dnsServer) {
+// every one of names resolves to 127.0.0.1; conns follows the backend's
+// connections.
+func namedTLSBackend(t *testing.T, h2 bool, names ...string) (ca *testCA, portStr string, port int, dns *dnsServer, conns *sniConns) {
 	t.Helper()
 	ca = newTestCA(t, "discovery-ca")
 	cert, _, _ := ca.issue(t, false, names)
-	b := tlsBackendProto(t, &tls.Config{Certificates: []tls.Certificate{cert}}, h2)
+	conns = &sniConns{m: map[net.Conn]string{}}
+	b := tlsBackendProto(t, &tls.Config{Certificates: []tls.Certificate{cert}}, h2, conns.track)
 	_, portStr, _ = net.SplitHostPort(strings.TrimPrefix(b.URL, "https://"))
 	port, _ = strconv.Atoi(portStr)
 	dns = newDNSServer(t)
 	for _, n := range names {
 		dns.setA(n, "127.0.0.1")
 	}
-	return ca, portStr, port, dns
+	return ca, portStr, port, dns, conns
+}
+
+// sniConns follows a TLS backend's open connections and the server name
+// each was made for.
+type sniConns struct {
+	mu sync.Mutex
+	m  map[net.Conn]string
+}
+
+// track is the backend server's ConnState.
+func (s *sniConns) track(c net.Conn, st http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch st {
+	case http.StateActive, http.StateIdle: // the handshake is done
+		if tc, ok := c.(*tls.Conn); ok {
+			s.m[c] = tc.ConnectionState().ServerName
+		}
+	case http.StateClosed, http.StateHijacked:
+		delete(s.m, c)
+	}
+}
+
+// open counts the open connections by server name.
+func (s *sniConns) open() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for _, name := range s.m {
+		out[name]++
+	}
+	return out
 }
 
 // tlsAnswer is what tlsBackendProto saw of one request.

@@ -97,13 +97,13 @@ func (ca *testCA) issue(t *testing.T, client bool, names []string, ips ...net.IP
 // X-Forwarded-Host, the SNI and the client certificate's issuer.
 func tlsBackend(t *testing.T, cfg *tls.Config) *httptest.Server {
 	t.Helper()
-	return tlsBackendProto(t, cfg, false)
+	return tlsBackendProto(t, cfg, false, nil)
 }
 
 // tlsBackendProto is tlsBackend offering HTTP/2 by ALPN too when h2; its
 // answers then end in proto=HTTP/1.1 or proto=HTTP/2.0, the protocol the
-// request came in on.
-func tlsBackendProto(t *testing.T, cfg *tls.Config, h2 bool) *httptest.Server {
+// request came in on. connState, when not nil, is its server's ConnState.
+func tlsBackendProto(t *testing.T, cfg *tls.Config, h2 bool, connState func(net.Conn, http.ConnState)) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		client := "-"
@@ -116,6 +116,7 @@ func tlsBackendProto(t *testing.T, cfg *tls.Config, h2 bool) *httptest.Server {
 		}
 	}))
 	srv.EnableHTTP2 = h2
+	srv.Config.ConnState = connState
 	srv.TLS = cfg
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
