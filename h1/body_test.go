@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestResponseFraming checks, per kind of response, the body the caller
@@ -131,6 +132,27 @@ func TestTooManyInterim(t *testing.T) {
 	_, err := tr.RoundTrip(mustReq(t, context.Background(), "GET", rs.url(), nil))
 	if err == nil || !strings.Contains(err.Error(), ErrTooManyInterim.Error()) {
 		t.Errorf("err = %v, want %v", err, ErrTooManyInterim)
+	}
+}
+
+// A status below 100 is refused at once: neither interim nor final, it
+// was skipped as a 1xx, and the body read as the next head, the request
+// waiting on a connection the backend keeps open.
+func TestStatusBelow100Refused(t *testing.T) {
+	for _, code := range []string{"099", "000", "001"} {
+		rs := newRawServer(t, func(n int, c net.Conn) {
+			if _, _, err := readRequest(bufio.NewReader(c)); err != nil {
+				return
+			}
+			io.WriteString(c, "HTTP/1.1 "+code+" Odd\r\nContent-Length: 2\r\n\r\nok")
+			c.Read(make([]byte, 1)) // keep the connection open
+		})
+		tr := New(Config{ResponseHeaderTimeout: 5 * time.Second})
+		_, err := tr.RoundTrip(mustReq(t, context.Background(), "GET", rs.url(), nil))
+		if !errors.Is(err, ErrStatus) {
+			t.Errorf("status %s: err = %v, want ErrStatus", code, err)
+		}
+		tr.Close()
 	}
 }
 

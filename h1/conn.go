@@ -404,6 +404,13 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			return resp, nil
 		}
+		if resp.StatusCode < 100 {
+			// http.ReadResponse takes "099"; it is neither interim nor
+			// final, and skipped as a 1xx it left the body's bytes to be
+			// read as the next head, the request waiting for it.
+			resp.Body.Close()
+			return nil, fmt.Errorf("%w: %03d", ErrStatus, resp.StatusCode)
+		}
 		if err := c.interim(req, resp); err != nil {
 			return nil, err
 		}

@@ -150,6 +150,9 @@ var (
 	// ErrTooManyInterim is returned when a backend sends more 1xx
 	// responses than a request may skip.
 	ErrTooManyInterim = errors.New("h1: too many 1xx responses")
+	// ErrStatus is returned for a response whose status code is below
+	// 100 (http.ReadResponse takes any three digits).
+	ErrStatus = errors.New("h1: malformed status code")
 	// ErrHeaderTooLarge is returned when a response head (interim ones
 	// included) exceeds Config.MaxResponseHeaderBytes.
 	ErrHeaderTooLarge = errors.New("h1: response headers too large")
