@@ -114,13 +114,16 @@ func (t *tunnelSet) closeAllLocked() {
 // backend's 101 to the client, takes over the client connection and copies
 // bytes both ways until either side closes, or ts closes them.
 func (h *Handler) tunnel(w http.ResponseWriter, out *http.Request, resp *http.Response, ts *tunnelSet) error {
+	// A 101 the request did not ask for is the backend's fault (502), as
+	// every 101 to an HTTP/2 or HTTP/3 request is: those cannot ask.
 	want, got := forward.UpgradeType(out.Header), forward.UpgradeType(resp.Header)
 	if want == "" || !strings.EqualFold(want, got) {
-		return fmt.Errorf("backend switched protocol to %q, but %q was requested", got, want)
+		return caddyhttp.Error(http.StatusBadGateway,
+			fmt.Errorf("backend switched protocol to %q, but %q was requested", got, want))
 	}
 	backConn, ok := resp.Body.(io.ReadWriteCloser)
 	if !ok {
-		return errors.New("backend switched protocols but its connection is not writable")
+		return caddyhttp.Error(http.StatusBadGateway, errors.New("backend switched protocols but its connection is not writable"))
 	}
 	forward.RemoveHopHeaders(resp.Header)
 	hdr := w.Header()
