@@ -1,0 +1,126 @@
+package caddytest
+
+import (
+	"strings"
+	"testing"
+)
+
+// The response side of the downgrade: an HTTP/1.1 backend's answer goes
+// to an HTTP/2 client. Connection-specific fields have no place in
+// HTTP/2 (RFC 9113 §8.2.2), a 101 cannot be sent on a stream, and a field
+// HTTP/2 cannot carry must not break the connection: the client gets a
+// well-formed answer or a 502 on that stream, and the other streams of
+// its connection go on.
+func TestH2DownResponses(t *testing.T) {
+	type respCase struct {
+		name   string
+		raw    string // the backend's answer
+		status int    // what the HTTP/2 client must get
+		body   string // and its body, when status is 200
+		absent []string
+		check  func(t *testing.T, r *h2Reply)
+	}
+	hop := []string{"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "x-hop"}
+	cases := []respCase{
+		{name: "hop-by-hop fields", raw: "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\n" +
+			"Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nUpgrade: h2c\r\nTE: trailers\r\n" +
+			"Content-Length: 2\r\n\r\nok", status: 200, body: "ok", absent: hop},
+		{name: "chunked", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: X-Hop\r\nX-Hop: 1\r\n\r\n" +
+			"2\r\nok\r\n0\r\n\r\n", status: 200, body: "ok", absent: hop},
+		{name: "chunked with trailers", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n" +
+			"2\r\nok\r\n0\r\nX-T: v\r\n\r\n", status: 200, body: "ok", absent: hop,
+			check: func(t *testing.T, r *h2Reply) {
+				if len(r.Trailer) != 1 || r.Trailer[0].Name != "x-t" || r.Trailer[0].Value != "v" {
+					t.Errorf("trailers %v, want x-t: v", r.Trailer)
+				}
+			}},
+		{name: "upper-case names", raw: "HTTP/1.1 200 OK\r\nX-UPPER: 1\r\nContent-Length: 2\r\n\r\nok", status: 200, body: "ok",
+			check: func(t *testing.T, r *h2Reply) {
+				if v := r.field("x-upper"); len(v) != 1 {
+					t.Errorf("x-upper: %q, want the field in lower case", v)
+				}
+			}},
+		// Control bytes in a value: the HTTP/1.1 parser refuses the head.
+		{name: "control byte in a value", raw: "HTTP/1.1 200 OK\r\nX-Ctl: a\x01b\r\nContent-Length: 2\r\n\r\nok", status: 502},
+		{name: "DEL in a value", raw: "HTTP/1.1 200 OK\r\nX-Del: a\x7fb\r\nContent-Length: 2\r\n\r\nok", status: 502},
+		{name: "NUL in a value", raw: "HTTP/1.1 200 OK\r\nX-Nul: a\x00b\r\nContent-Length: 2\r\n\r\nok", status: 502},
+		// Go's parser keeps a name with a space (golang.org/issue/34540);
+		// HTTP/2 cannot carry it, and the field is dropped.
+		{name: "space in a name", raw: "HTTP/1.1 200 OK\r\nX Bad: 1\r\nContent-Length: 2\r\n\r\nok", status: 200,
+			body: "ok", absent: []string{"x bad", "x-bad"}},
+		{name: "space before the colon", raw: "HTTP/1.1 200 OK\r\nContent-Length : 100\r\nX-Bad : 1\r\nContent-Length: 2\r\n\r\nok",
+			status: 200, body: "ok", absent: []string{"content-length ", "x-bad ", "x-bad"}},
+		{name: "pseudo-header name", raw: "HTTP/1.1 200 OK\r\n:status: 500\r\nContent-Length: 2\r\n\r\nok", status: 502},
+		// A folded line is unfolded (RFC 9112 §5.2).
+		{name: "obs-fold", raw: "HTTP/1.1 200 OK\r\nX-Fold: a\r\n b\r\nContent-Length: 2\r\n\r\nok", status: 200, body: "ok",
+			check: func(t *testing.T, r *h2Reply) {
+				if v := r.field("x-fold"); len(v) != 1 || v[0] != "a b" {
+					t.Errorf("x-fold %q, want %q", v, "a b")
+				}
+			}},
+		{name: "101 to a plain GET", raw: "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+			status: 502},
+		{name: "101 without Upgrade", raw: "HTTP/1.1 101 Switching Protocols\r\n\r\n", status: 502},
+		{name: "status 099", raw: "HTTP/1.1 099 Odd\r\nContent-Length: 2\r\n\r\nok", status: 502},
+		{name: "status 1000", raw: "HTTP/1.1 1000 Odd\r\nContent-Length: 2\r\n\r\nok", status: 502},
+		{name: "early hints, then 200", raw: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" +
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200, body: "ok"},
+		{name: "both framings", raw: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"2\r\nok\r\n0\r\n\r\n", status: 200, body: "ok", check: func(t *testing.T, r *h2Reply) {
+			// Transfer-Encoding wins (RFC 9112 §6.3); the length is dropped.
+			if v := r.field("content-length"); len(v) != 0 {
+				t.Errorf("content-length %q forwarded beside a chunked body", v)
+			}
+		}},
+	}
+	b := newAdvBackend(t)
+	script := map[string]string{}
+	for _, tc := range cases {
+		script["/r/"+tc.name] = tc.raw
+	}
+	b.setScript(func(r *advRequest) *advReply {
+		if raw, ok := script[strings.ReplaceAll(r.Target, "%20", " ")]; ok {
+			return &advReply{Raw: raw}
+		}
+		return nil
+	})
+	startH2(t, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}}, nil))
+	bothTransports(t, func(t *testing.T, tlsOn bool) {
+		c := dialH2(t, tlsOn)
+		id := uint32(1)
+		for _, tc := range cases {
+			// An honest request in flight beside the hostile answer.
+			c.request(id, "GET", "/r/"+strings.ReplaceAll(tc.name, " ", "%20"), true)
+			c.request(id+2, "GET", "/beside", true)
+			got := c.await(id, id+2)
+			r := got[id]
+			if r.Status != tc.status || (tc.status == 200 && string(r.Body) != tc.body) {
+				t.Errorf("%s: %v, want %d %q", tc.name, r, tc.status, tc.body)
+			}
+			for _, f := range r.Fields {
+				if f.Name != strings.ToLower(f.Name) {
+					t.Errorf("%s: field %q is not lower case", tc.name, f.Name)
+				}
+				for _, h := range tc.absent {
+					if f.Name == h {
+						t.Errorf("%s: the client got %s: %q", tc.name, f.Name, f.Value)
+					}
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, r)
+			}
+			if s := got[id+2]; s.Status != 200 || string(s.Body) != "path:/beside" {
+				t.Errorf("%s: the stream beside it got %v", tc.name, s)
+			}
+			if c.readErr != nil || c.goAway != nil {
+				t.Fatalf("%s: the connection ended: %v %v", tc.name, c.readErr, c.goAway)
+			}
+			id += 4
+			if !c.alive(id) {
+				t.Errorf("%s: the next GET: %v", tc.name, c.replies[id])
+			}
+			id += 2
+		}
+	})
+}
