@@ -244,6 +244,8 @@ func TestH2DownRequestHeaders(t *testing.T) {
 		{name: "LF in value", fields: h2get("/h", hf{"x-v", "a\nx-injected: 1"}), want: refuse},
 		{name: "CRLF in value", fields: h2get("/h", hf{"x-v", "a\r\n\r\nGET /smuggled HTTP/1.1"}), want: refuse},
 		{name: "NUL in value", fields: h2get("/h", hf{"x-v", "a\x00b"}), want: refuse},
+		{name: "cookie fields", fields: h2get("/cookie", hf{"cookie", "a=1"}, hf{"cookie", "b=2"}), want: forward,
+			check: wantHeader("Cookie", "a=1; b=2")},
 		{name: "padded value", fields: h2get("/pad", hf{"x-v", " \tpadded\t "}), want: forward, check: wantHeader("X-V", "padded")},
 		// Pseudo-headers.
 		{name: "repeated :path", fields: append(h2get("/h"), hf{":path", "/smuggled"}), want: refuse},
@@ -254,6 +256,10 @@ func TestH2DownRequestHeaders(t *testing.T) {
 		{name: "no :path", fields: []hf{{":method", "GET"}, {":scheme", "http"}, {":authority", "h2.test"}}, want: refuse},
 		{name: ":path with space", fields: h2get("/a b"), want: forward, check: target("/a%20b")},
 		{name: ":path with CRLF", fields: h2get("/a\r\nx-injected: 1"), want: refuse},
+		{name: ":path with #", fields: h2get("/a#b"), want: forward, check: target("/a%23b")},
+		{name: ":path climbing", fields: h2get("/a/../../etc/passwd"), want: refuse},
+		{name: ":path with %00", fields: h2get("/a%00b"), want: refuse},
+		{name: ":path with encoded CRLF", fields: h2get("/a%0d%0aX-Injected:%201"), want: refuse},
 		{name: ":path with request line", fields: h2get("/a HTTP/1.1\r\nHost: h2.test\r\n\r\nGET /smuggled"), want: refuse},
 		{name: "empty :path", fields: h2get(""), want: refuse},
 		{name: ":path not from /", fields: h2get("smuggled"), want: refuse},
@@ -356,5 +362,63 @@ func TestH2DownAsteriskForm(t *testing.T) {
 	c.headers(9, true, h2req("OPTIONS", "*")...)
 	if r := c.one(9); r.Status != 200 || len(b.requests()) != 0 {
 		t.Errorf("OPTIONS * over h2c: %v; the backend got %q", r, b.received())
+	}
+}
+
+// Routing, the Host the backend gets and the cache key all follow one
+// authority (:authority, or host without it; the two disagreeing is
+// refused, TestH2DownRequestHeaders), and the scheme is the connection's,
+// never the client's :scheme: an h2c client claiming https neither tells
+// the backend so nor stores an answer that TLS clients are then served.
+func TestH2DownAuthorityAndSchemeKeys(t *testing.T) {
+	answer := func(name string) func(*advRequest) *advReply {
+		return func(r *advRequest) *advReply {
+			body := fmt.Sprintf("be=%s host=%s proto=%s", name, r.Host, r.Header.Get("X-Forwarded-Proto"))
+			return &advReply{Raw: fmt.Sprintf("HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: %d\r\n\r\n%s",
+				len(body), body)}
+		}
+	}
+	a, bb := newAdvBackend(t), newAdvBackend(t)
+	a.setScript(answer("a"))
+	bb.setScript(answer("b"))
+	startH2(t, spRoute(map[string]any{"backends": []map[string]any{{"url": a.URL}}, "cache": map[string]any{},
+		"routes": []map[string]any{{"host": "b.test", "backends": []map[string]any{{"url": bb.URL}}}}}, nil))
+	h2c, h2t := dialH2(t, false), dialH2(t, true)
+	steps := []struct {
+		c      *h2Client
+		fields []hf
+		want   string
+		hitsB  int
+	}{
+		{h2c, []hf{{":method", "GET"}, {":scheme", "https"}, {":authority", "b.test"}, {":path", "/page"}},
+			"be=b host=b.test proto=http", 1},
+		// host without :authority: the same authority, the same entry.
+		{h2c, []hf{{":method", "GET"}, {":scheme", "http"}, {":path", "/page"}, {"host", "b.test"}},
+			"be=b host=b.test proto=http", 1},
+		// A TLS client is not served what the h2c one stored.
+		{h2t, []hf{{":method", "GET"}, {":scheme", "https"}, {":authority", "b.test"}, {":path", "/page"}},
+			"be=b host=b.test proto=https", 2},
+		{h2t, []hf{{":method", "GET"}, {":scheme", "http"}, {":authority", "b.test"}, {":path", "/page"}},
+			"be=b host=b.test proto=https", 2},
+		// Another authority, another route and entry.
+		{h2c, []hf{{":method", "GET"}, {":scheme", "http"}, {":authority", "a.test"}, {":path", "/page"}},
+			"be=a host=a.test proto=http", 2},
+		{h2c, []hf{{":method", "GET"}, {":scheme", "http"}, {":path", "/page"}, {"host", "a.test"}},
+			"be=a host=a.test proto=http", 2},
+	}
+	ids := map[*h2Client]uint32{h2c: 1, h2t: 1}
+	for i, s := range steps {
+		id := ids[s.c]
+		ids[s.c] += 2
+		s.c.headers(id, true, s.fields...)
+		if r := s.c.one(id); r.Status != 200 || string(r.Body) != s.want {
+			t.Errorf("step %d %v: %v, want %q", i, s.fields, r, s.want)
+		}
+		if n := len(bb.requests()); n != s.hitsB {
+			t.Errorf("step %d: backend b has %d requests, want %d", i, n, s.hitsB)
+		}
+	}
+	if n := len(a.requests()); n != 1 {
+		t.Errorf("backend a has %d requests, want 1", n)
 	}
 }
