@@ -58,6 +58,9 @@ type foundMember struct {
 	serverName string
 	holds      holds  // its shared state, let go when it is drained
 	unsub      func() // its breaker subscription; nil: none
+	// dropTransport lets go of its name's transport (transport_named.go)
+	// as it is drained, once; nil: it has none.
+	dropTransport func()
 }
 
 // startDiscovery makes rt's membership follow w, starting from w's current
@@ -163,8 +166,8 @@ func (d *membership) newMember(b *backend.Backend, backup bool, serverName strin
 			fm.holds.releaseAll()
 			return nil, err
 		}
-		fm.holds.onRelease(release)
-		m.transport = t
+		fm.holds.onRelease(release) // at the latest with the config
+		fm.dropTransport, m.transport = release, t
 	}
 	if pb != nil {
 		rt, h, name := d.rt, d.h, b.Name
@@ -202,6 +205,15 @@ func (d *membership) drain(fm *foundMember) {
 	if fm.unsub != nil {
 		fm.unsub()
 		fm.unsub = nil
+	}
+	if fm.dropTransport != nil {
+		// Now, not when it is swept: requests in flight finish on their
+		// connections, which then close, and one that picked fm just
+		// before still gets a connection for fm's name. Its in-flight
+		// count is shared with a new member of the same address (route.go),
+		// so a sweep may wait for a moment without load that never comes,
+		// and the old name's connections stayed open meanwhile.
+		fm.dropTransport()
 	}
 	d.draining = append(d.draining, fm)
 }

@@ -1,8 +1,10 @@
 package smartproxy
 
 import (
+	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 )
 
 // A route's https backends found in DNS are dialled at an IP and port but
@@ -21,10 +23,11 @@ import (
 
 // namedTransports are one route's transports for discovered https
 // backends, one per TLS server name, each held by the members found under
-// its name (members being drained included: their requests in flight
-// finish on their own connections). The last member to let go of a name
-// closes its transport's idle connections, so names DNS stops returning
-// keep nothing; the set is as large as the names of the members it holds.
+// its name until they are drained. The last member to let go of a name
+// closes its transport's idle connections, and those of its requests in
+// flight once they are done (namedTransport.dropped), so names DNS stops
+// returning keep no connections; the set is as large as the names of the
+// members in the route's set.
 type namedTransports struct {
 	// build makes the transport for a server name.
 	build func(serverName string) (http.RoundTripper, error)
@@ -33,9 +36,45 @@ type namedTransports struct {
 	m  map[string]*namedTransport
 }
 
+// namedTransport is one server name's transport. It is what the name's
+// members send through (member.transport).
 type namedTransport struct {
 	t    http.RoundTripper
-	refs int
+	refs int // guarded by namedTransports.mu
+	// dropped is set when the last member let go. Only requests that
+	// picked a member of the name just before it left still come, and
+	// each one's connection is closed after it: net/http's
+	// CloseIdleConnections closes what is idle then, but the next request
+	// turns pooling on again, and its connection would stay open, unused.
+	dropped atomic.Bool
+}
+
+// RoundTrip sends req through the name's transport.
+func (nt *namedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := nt.t.RoundTrip(req)
+	if !nt.dropped.Load() {
+		return resp, err
+	}
+	if err != nil || resp.StatusCode == http.StatusSwitchingProtocols {
+		closeIdle(nt.t) // an upgraded connection is the tunnel's, never pooled
+		return resp, err
+	}
+	resp.Body = &closeIdleBody{ReadCloser: resp.Body, t: nt.t}
+	return resp, nil
+}
+
+// closeIdleBody is the body of an answer through a dropped name's
+// transport: once it is closed (its connection pooled again or closed by
+// net/http), the transport's idle connections are closed.
+type closeIdleBody struct {
+	io.ReadCloser
+	t http.RoundTripper
+}
+
+func (b *closeIdleBody) Close() error {
+	err := b.ReadCloser.Close()
+	closeIdle(b.t)
+	return err
 }
 
 // acquire returns the transport for serverName, made on first use, and the
@@ -57,7 +96,7 @@ func (n *namedTransports) acquire(serverName string) (http.RoundTripper, func(),
 	}
 	nt.refs++
 	var once sync.Once
-	return nt.t, func() { once.Do(func() { n.release(serverName, nt) }) }, nil
+	return nt, func() { once.Do(func() { n.release(serverName, nt) }) }, nil
 }
 
 // release lets go of one hold on nt, serverName's transport.
@@ -68,5 +107,6 @@ func (n *namedTransports) release(serverName string, nt *namedTransport) {
 		return
 	}
 	delete(n.m, serverName)
+	nt.dropped.Store(true)
 	closeIdle(nt.t) // requests still in flight finish
 }

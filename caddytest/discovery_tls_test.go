@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -62,12 +63,16 @@ func TestDNSDiscoveryHTTPSUsesTheResolvedName(t *testing.T) {
 }
 
 // TestDNSDiscoveryHTTPSNameChangeTakesNewConnections: when an SRV answer
-// moves an https backend's IP:port from one target name to another, no
-// request after the change goes out on a pooled connection verified for
-// the old name: a connection is reused only for the same address and TLS
-// server name. The backend's certificate names both; it reports the SNI of
-// the connection each request came in on, and the Host, which names the
-// member the request was sent to. Over HTTP/1.1 and HTTP/2.
+// moves an https backend's IP:port from one target name to another, under
+// load, no request after the change goes out on a pooled connection
+// verified for the old name: a connection is reused only for the same
+// address and TLS server name. The backend's certificate names both; it
+// reports the SNI of the connection each request came in on, and the
+// Host, which names the member the request was sent to. The old name's
+// connections close once their requests are done, though requests to the
+// new member at the same address keep the backend busy; a later change
+// of weight (a new member of the same name) keeps the new name's. Over
+// HTTP/1.1 and HTTP/2.
 func TestDNSDiscoveryHTTPSNameChangeTakesNewConnections(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(map[bool]string{false: "h1", true: "h2"}[h2], func(t *testing.T) {
@@ -85,37 +90,50 @@ func TestDNSDiscoveryHTTPSNameChangeTakesNewConnections(t *testing.T) {
 					t.Fatalf("before the change: %+v, want host one.test:%s over sni one.test", a, portStr)
 				}
 			}
+			l := startTLSLoad(c, "/", 8, 20000)
 			dns.setSRV("_api._tcp.test", srvRecord{"two.test", uint16(port), 10, 1})
+			var open map[string]int
+			closed := eventually(10*time.Second, func() bool {
+				open = conns.open()
+				return open["one.test"] == 0 && l.count("two.test:"+portStr) >= 200
+			})
+			answers, errs := l.finish()
+			if len(errs) > 0 {
+				t.Fatalf("%d of %d requests failed: %v", len(errs), len(answers)+len(errs), errs[:min(len(errs), 5)])
+			}
 			after := 0
-			for deadline := time.Now().Add(10 * time.Second); after < 200 && time.Now().Before(deadline); {
-				for _, a := range parallelGets(t, c, "/", 8, 16) {
-					if a.host == "one.test:"+portStr {
-						continue // sent before the proxy had the new answer
-					}
-					after++
-					if a.host != "two.test:"+portStr || a.sni != "two.test" {
-						t.Fatalf("after the change: %+v, want host two.test:%s over sni two.test (a connection verified for another name was reused)", a, portStr)
-					}
-					if h2 && a.proto != "HTTP/2.0" {
-						t.Fatalf("after the change: %+v, want HTTP/2", a)
-					}
+			for _, a := range answers {
+				if a.host == "one.test:"+portStr {
+					continue // sent to the old member, before the proxy had the new answer
+				}
+				after++
+				if a.host != "two.test:"+portStr || a.sni != "two.test" {
+					t.Fatalf("after the change: %+v, want host two.test:%s over sni two.test (a connection verified for another name was reused)", a, portStr)
+				}
+				if h2 && a.proto != "HTTP/2.0" {
+					t.Fatalf("after the change: %+v, want HTTP/2", a)
 				}
 			}
-			if after < 200 {
-				t.Fatalf("%d requests went to the new name in 10s, want 200", after)
+			if !closed {
+				t.Fatalf("%d requests to the new name in 10s; connections open at the backend by SNI: %v: want 200 and none for one.test", after, open)
 			}
-			// A change of the SRV weight makes a new member of the same name,
-			// and lets go of the drained one.test member, nothing in flight:
-			// its name's connections are closed, two.test's are kept.
+			t.Logf("%d requests, %d to the new name; connections open by SNI once one.test left: %v", len(answers), after, open)
+			// A change of the SRV weight makes a new member of the same
+			// name and drains the old one: two.test's connections stay.
+			q := dns.queries.Load()
 			dns.setSRV("_api._tcp.test", srvRecord{"two.test", uint16(port), 10, 2})
-			var open map[string]int
-			if !eventually(5*time.Second, func() bool { open = conns.open(); return open["one.test"] == 0 }) {
-				t.Fatalf("connections open at the backend by SNI: %v; one.test's are still open after its last member left", open)
+			// The watcher asks again only after it applied the answer before.
+			if !eventually(5*time.Second, func() bool { return dns.queries.Load() >= q+2 }) {
+				t.Fatal("the proxy stopped asking the DNS server")
 			}
-			if open["two.test"] == 0 {
-				t.Fatalf("connections open at the backend by SNI: %v; a weight change closed two.test's", open)
+			for _, a := range parallelGets(t, c, "/", 8, 16) {
+				if a.sni != "two.test" {
+					t.Fatalf("after the weight change: %+v", a)
+				}
 			}
-			t.Logf("connections open at the backend by SNI after one.test left: %v", open)
+			if open = conns.open(); open["two.test"] == 0 || open["one.test"] != 0 {
+				t.Fatalf("connections open at the backend by SNI after the weight change: %v", open)
+			}
 		})
 	}
 }
@@ -174,21 +192,48 @@ func (s *sniConns) open() map[string]int {
 // tlsAnswer is what tlsBackendProto saw of one request.
 type tlsAnswer struct{ host, sni, proto string }
 
-// parallelGets makes n GETs of path through the proxy from conc goroutines
-// and returns the answers of tlsBackendProto; a failed request or another
-// status fails the test. The first ones may follow a reload: a request
-// dropped unanswered by the old server is retried (getRetryingDrop).
-func parallelGets(t *testing.T, c *http.Client, path string, conc, n int) []tlsAnswer {
-	t.Helper()
-	var mu sync.Mutex
-	var out []tlsAnswer
-	var errs []string
-	var wg sync.WaitGroup
-	for w := range conc {
-		wg.Add(1)
+// parseTLSAnswer reads a tlsBackendProto answer.
+func parseTLSAnswer(body string) tlsAnswer {
+	var a tlsAnswer
+	for _, f := range strings.Fields(body) {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "host":
+			a.host = v
+		case "sni":
+			a.sni = v
+		case "proto":
+			a.proto = v
+		}
+	}
+	return a
+}
+
+// tlsLoad runs GETs through the proxy from several goroutines, collecting
+// tlsBackendProto's answers, until finish or max requests; a request the
+// old server dropped right after a config load is retried
+// (getRetryingDrop).
+type tlsLoad struct {
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	sent    atomic.Int64
+	mu      sync.Mutex
+	answers []tlsAnswer
+	errs    []string
+}
+
+func startTLSLoad(c *http.Client, path string, conc int, max int64) *tlsLoad {
+	l := &tlsLoad{stop: make(chan struct{})}
+	for range conc {
+		l.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += conc {
+			defer l.wg.Done()
+			for l.sent.Add(1) <= max {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
 				resp, _, err := getRetryingDrop(c, proxyURL+path, true)
 				var body []byte
 				if err == nil {
@@ -198,31 +243,47 @@ func parallelGets(t *testing.T, c *http.Client, path string, conc, n int) []tlsA
 						err = fmt.Errorf("status %d: %s", resp.StatusCode, body)
 					}
 				}
-				mu.Lock()
+				l.mu.Lock()
 				if err != nil {
-					errs = append(errs, err.Error())
+					l.errs = append(l.errs, err.Error())
 				} else {
-					var a tlsAnswer
-					for _, f := range strings.Fields(string(body)) {
-						k, v, _ := strings.Cut(f, "=")
-						switch k {
-						case "host":
-							a.host = v
-						case "sni":
-							a.sni = v
-						case "proto":
-							a.proto = v
-						}
-					}
-					out = append(out, a)
+					l.answers = append(l.answers, parseTLSAnswer(string(body)))
 				}
-				mu.Unlock()
+				l.mu.Unlock()
 			}
 		}()
 	}
-	wg.Wait()
+	return l
+}
+
+// count is how many answers so far named host.
+func (l *tlsLoad) count(host string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, a := range l.answers {
+		if a.host == host {
+			n++
+		}
+	}
+	return n
+}
+
+// finish stops the load, waits for its requests and returns what they got.
+func (l *tlsLoad) finish() ([]tlsAnswer, []string) {
+	close(l.stop)
+	l.wg.Wait()
+	return l.answers, l.errs
+}
+
+// parallelGets makes n GETs of path through the proxy from conc goroutines
+// and returns the answers of tlsBackendProto; a failed request or another
+// status fails the test.
+func parallelGets(t *testing.T, c *http.Client, path string, conc, n int) []tlsAnswer {
+	t.Helper()
+	answers, errs := startTLSLoad(c, path, conc, int64(n)).finish()
 	if len(errs) > 0 {
 		t.Fatalf("%d of %d requests failed: %v", len(errs), n, errs[:min(len(errs), 5)])
 	}
-	return out
+	return answers
 }
