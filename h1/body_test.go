@@ -137,22 +137,30 @@ func TestTooManyInterim(t *testing.T) {
 
 // A status below 100 is refused at once: neither interim nor final, it
 // was skipped as a 1xx, and the body read as the next head, the request
-// waiting on a connection the backend keeps open.
+// waiting on a connection the backend keeps open. So too while a request
+// waits for 100 Continue (the backend answers its head alone).
 func TestStatusBelow100Refused(t *testing.T) {
 	for _, code := range []string{"099", "000", "001"} {
-		rs := newRawServer(t, func(n int, c net.Conn) {
-			if _, _, err := readRequest(bufio.NewReader(c)); err != nil {
-				return
+		for _, expect := range []bool{false, true} {
+			rs := newRawServer(t, func(n int, c net.Conn) {
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 "+code+" Odd\r\nContent-Length: 2\r\n\r\nok")
+				c.Read(make([]byte, 1)) // keep the connection open
+			})
+			tr := New(Config{ResponseHeaderTimeout: 5 * time.Second, ExpectContinueTimeout: 2 * time.Second})
+			req := mustReq(t, context.Background(), "GET", rs.url(), nil)
+			if expect {
+				req = mustReq(t, context.Background(), "PUT", rs.url(), strings.NewReader("payload"))
+				req.Header.Set("Expect", "100-continue")
 			}
-			io.WriteString(c, "HTTP/1.1 "+code+" Odd\r\nContent-Length: 2\r\n\r\nok")
-			c.Read(make([]byte, 1)) // keep the connection open
-		})
-		tr := New(Config{ResponseHeaderTimeout: 5 * time.Second})
-		_, err := tr.RoundTrip(mustReq(t, context.Background(), "GET", rs.url(), nil))
-		if !errors.Is(err, ErrStatus) {
-			t.Errorf("status %s: err = %v, want ErrStatus", code, err)
+			_, err := tr.RoundTrip(req)
+			if !errors.Is(err, ErrStatus) {
+				t.Errorf("status %s, expect %v: err = %v, want ErrStatus", code, expect, err)
+			}
+			tr.Close()
 		}
-		tr.Close()
 	}
 }
 

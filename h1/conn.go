@@ -404,13 +404,6 @@ func (c *conn) readResponse(req *http.Request) (*http.Response, error) {
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			return resp, nil
 		}
-		if resp.StatusCode < 100 {
-			// http.ReadResponse takes "099"; it is neither interim nor
-			// final, and skipped as a 1xx it left the body's bytes to be
-			// read as the next head, the request waiting for it.
-			resp.Body.Close()
-			return nil, fmt.Errorf("%w: %03d", ErrStatus, resp.StatusCode)
-		}
 		if err := c.interim(req, resp); err != nil {
 			return nil, err
 		}
@@ -455,6 +448,14 @@ func (c *conn) readHead(req *http.Request) (*http.Response, error) {
 		// takes a partial last line for a whole one): the timeout, not
 		// the parse, is the cause.
 		err = c.herr
+	}
+	if err == nil && resp.StatusCode < 100 {
+		// http.ReadResponse takes "099"; it is neither interim nor
+		// final, and skipped as a 1xx (by readResponse, or while
+		// awaiting 100 Continue) it left the body's bytes to be read as
+		// the next head, the request waiting for it.
+		resp.Body.Close()
+		return nil, fmt.Errorf("%w: %03d", ErrStatus, resp.StatusCode)
 	}
 	return resp, err
 }

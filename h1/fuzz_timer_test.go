@@ -106,6 +106,8 @@ func FuzzTimerSplit(f *testing.F) {
 	// A head that begins in the read that ended the one before it.
 	f.Add("HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", uint16(45), false)
 	f.Add("HTTP/0.0 000 0\n\n0000", uint16(19), false)
+	// A status below 100, refused whichever loop reads it.
+	f.Add("HTTP/0.0 000\n\n", uint16(0), false)
 	f.Fuzz(func(t *testing.T, answer string, at uint16, bodiless bool) {
 		if len(answer) > 64<<10 {
 			return
