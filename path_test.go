@@ -52,3 +52,27 @@ func TestCleanRequestPathNormalDoesNotAllocate(t *testing.T) {
 		t.Fatalf("allocs = %v, want 0", n)
 	}
 }
+
+func TestCheckMethod(t *testing.T) {
+	for m, ok := range map[string]bool{
+		"GET": true, "POST": true, "get": true, "PROPFIND": true, "X-Custom_1": true,
+		"": false, "GET /admin": false, "GET\t/admin": false, "GET,POST": false, "G\xc3\xa9T": false,
+		"GET\r\nX: y": false, "(GET)": false,
+	} {
+		if err := checkMethod(m); (err == nil) != ok || (err != nil && !errors.Is(err, errMethod)) {
+			t.Errorf("checkMethod(%q) = %v, want ok %v", m, err, ok)
+		}
+	}
+}
+
+// The common methods cost no allocation.
+func BenchmarkCheckMethod(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, m := range [...]string{"GET", "POST", "OPTIONS"} {
+			if checkMethod(m) != nil {
+				b.Fatal(m)
+			}
+		}
+	}
+}
