@@ -27,6 +27,23 @@ var errMethod = errors.New("method is not a token")
 // went out as "GET * HTTP/1.1", or "GET /prefix*" to a backend with a path.
 var errAsterisk = errors.New(`refusing request target "*": only OPTIONS takes the asterisk form`)
 
+// errQuery refuses a query holding a space (or another byte a request
+// line cannot carry). Go's HTTP/1 server never sees one (a space ends
+// the target), but its HTTP/2 server takes ":path /q?a=b HTTP/1.1", and
+// the query goes out as it came: the request line
+// "GET /q?a=b HTTP/1.1 HTTP/1.1".
+var errQuery = errors.New("space or control byte in the query")
+
+// checkQuery refuses a raw query with a byte at or below SP, or DEL.
+func checkQuery(q string) error {
+	for i := 0; i < len(q); i++ {
+		if c := q[i]; c <= ' ' || c == 0x7f {
+			return fmt.Errorf("refusing query %q: %w", truncate(q, 256), errQuery)
+		}
+	}
+	return nil
+}
+
 // checkMethod refuses a method that is not an RFC 9110 token.
 func checkMethod(m string) error {
 	if !httpguts.ValidHeaderFieldName(m) { // the grammar of a token
@@ -48,6 +65,9 @@ func cleanRequestPath(r *http.Request) error {
 	ep := u.EscapedPath()
 	if ep == "*" && r.Method != http.MethodOptions {
 		return errAsterisk
+	}
+	if err := checkQuery(u.RawQuery); err != nil {
+		return err
 	}
 	clean, err := forward.CleanPath(ep)
 	if err != nil {

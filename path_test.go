@@ -76,3 +76,14 @@ func BenchmarkCheckMethod(b *testing.B) {
 		}
 	}
 }
+
+func TestCheckQuery(t *testing.T) {
+	for q, ok := range map[string]bool{
+		"": true, "a=1&b=2": true, "a=b%20c": true, "a=%E2%82%AC": true, "a=\xe2\x82\xac": true,
+		"a=b HTTP/1.1": false, "x /admin": false, "a=b\tc": false, "a\x00": false, "a\x7f": false, " ": false,
+	} {
+		if err := checkQuery(q); (err == nil) != ok || (err != nil && !errors.Is(err, errQuery)) {
+			t.Errorf("checkQuery(%q) = %v, want ok %v", q, err, ok)
+		}
+	}
+}

@@ -158,6 +158,8 @@ func TestInvalidHeaderRefused(t *testing.T) {
 		"space in the method":          func(r *http.Request) { r.Method = "GET /admin" },
 		"CRLF in the method":           func(r *http.Request) { r.Method = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET" },
 		"comma in the method":          func(r *http.Request) { r.Method = "GET,POST" },
+		"space in the query":           func(r *http.Request) { r.URL.RawQuery = "a=b HTTP/1.1" },
+		"tab in the query":             func(r *http.Request) { r.URL.RawQuery = "a=b\tc" },
 		"CRLF in a trailer": func(r *http.Request) {
 			r.Body = io.NopCloser(strings.NewReader("x"))
 			r.Trailer = http.Header{"X-T": {"a\r\nInjected: 1"}}

@@ -162,8 +162,9 @@ var (
 	// not a token, a field value with a control byte other than HTAB (CR,
 	// LF and NUL among them), as net/http's Transport does, or an invalid
 	// Host, or Content-Length, Transfer-Encoding, Host or Trailer spelt
-	// other than canonically, or a method that is not a token (from an
-	// HTTP/2 or HTTP/3 server, which do not check it); nothing is sent. The request is at fault:
+	// other than canonically, or a method that is not a token or a query
+	// with a space (from an HTTP/2 server, which does not check them);
+	// nothing is sent. The request is at fault:
 	// 400.
 	ErrInvalidHeader = errors.New("h1: invalid request header")
 )

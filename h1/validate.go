@@ -14,12 +14,21 @@ import (
 // than the one asked for is no better. And a framing field spelt other
 // than canonically ("content-length" set straight in the map) is refused:
 // the writers skip only the canonical keys, so it would go out beside the
-// framing they compute. A method that is not a token is refused too: it
-// goes out as it is, at the start of the request line.
+// framing they compute. A method that is not a token, or a query with a
+// space or control byte, is refused too: each goes out as it is, in the
+// request line.
 func validateRequest(req *http.Request) error {
 	for i := 0; i < len(req.Method); i++ {
 		if !tokenByte[req.Method[i]] {
 			return fmt.Errorf("%w: method %q", ErrInvalidHeader, req.Method)
+		}
+	}
+	if req.URL != nil {
+		q := req.URL.RawQuery
+		for i := 0; i < len(q); i++ {
+			if c := q[i]; c <= ' ' || c == 0x7f {
+				return fmt.Errorf("%w: query %q", ErrInvalidHeader, q)
+			}
 		}
 	}
 	if err := validateFields(req.Header); err != nil {
