@@ -233,6 +233,10 @@ func TestH2DownRequestHeaders(t *testing.T) {
 		{name: "proxy-connection", fields: h2get("/h", hf{"proxy-connection", "keep-alive"}), want: refuse},
 		{name: "te gzip", fields: h2get("/h", hf{"te", "gzip"}), want: refuse},
 		{name: "te trailers, gzip", fields: h2get("/h", hf{"te", "trailers, gzip"}), want: refuse},
+		{name: "http2-settings", fields: h2get("/h2s", hf{"http2-settings", "AAMAAABkAARAAAAAAAIAAAAA"}), want: forward,
+			check: wantHeader("Http2-Settings")},
+		{name: "proxy-authorization", fields: h2get("/pa", hf{"proxy-authorization", "Basic eDp5"}), want: forward,
+			check: wantHeader("Proxy-Authorization")},
 		{name: "te trailers", fields: h2get("/te", hf{"te", "trailers"}), want: forward, check: wantHeader("Te", "trailers")},
 		// Field names and values.
 		{name: "upper-case name", fields: h2get("/h", hf{"X-Upper", "1"}), want: refuse},

@@ -15,6 +15,8 @@ func TestH2DownResponses(t *testing.T) {
 	type respCase struct {
 		name   string
 		raw    string // the backend's answer
+		close  bool   // and then it closes the connection
+		cut    bool   // the client must see the stream reset, never ended
 		status int    // what the HTTP/2 client must get
 		body   string // and its body, when status is 200
 		absent []string
@@ -73,14 +75,29 @@ func TestH2DownResponses(t *testing.T) {
 			}
 		}},
 	}
+	// A body the backend cuts short: the client's stream is reset, so
+	// that no client takes the part for the whole.
+	cases = append(cases,
+		respCase{name: "body short of its length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", close: true, cut: true},
+		respCase{name: "chunked body cut", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", close: true, cut: true},
+		respCase{name: "forbidden trailers", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n" +
+			"0\r\nContent-Length: 100\r\nSet-Cookie: a=b\r\nX-T: v\r\n\r\n", status: 200, body: "ok",
+			check: func(t *testing.T, r *h2Reply) {
+				for _, f := range r.Trailer {
+					if f.Name != "x-t" {
+						t.Errorf("trailer %s: %q forwarded", f.Name, f.Value)
+					}
+				}
+			}},
+	)
 	b := newAdvBackend(t)
-	script := map[string]string{}
+	script := map[string]*advReply{}
 	for _, tc := range cases {
-		script["/r/"+tc.name] = tc.raw
+		script["/r/"+tc.name] = &advReply{Raw: tc.raw, Close: tc.close}
 	}
 	b.setScript(func(r *advRequest) *advReply {
-		if raw, ok := script[strings.ReplaceAll(r.Target, "%20", " ")]; ok {
-			return &advReply{Raw: raw}
+		if rep, ok := script[strings.ReplaceAll(r.Target, "%20", " ")]; ok {
+			return rep
 		}
 		return nil
 	})
@@ -94,7 +111,11 @@ func TestH2DownResponses(t *testing.T) {
 			c.request(id+2, "GET", "/beside", true)
 			got := c.await(id, id+2)
 			r := got[id]
-			if r.Status != tc.status || (tc.status == 200 && string(r.Body) != tc.body) {
+			if tc.cut {
+				if r.Ended || !r.WasRst {
+					t.Errorf("%s: %v, ended %v: want the stream reset", tc.name, r, r.Ended)
+				}
+			} else if r.Status != tc.status || (tc.status == 200 && string(r.Body) != tc.body) || !r.Ended {
 				t.Errorf("%s: %v, want %d %q", tc.name, r, tc.status, tc.body)
 			}
 			for _, f := range r.Fields {

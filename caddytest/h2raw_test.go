@@ -39,6 +39,7 @@ type h2Reply struct {
 	Reset   http2.ErrCode // RST_STREAM's code, when the stream was reset
 	WasRst  bool
 	Done    bool // END_STREAM or RST_STREAM seen
+	Ended   bool // END_STREAM seen: the answer came whole
 }
 
 // field returns the values of the response field name (lower case).
@@ -248,7 +249,7 @@ func (c *h2Client) readFrame() error {
 			c.hdec.Close()
 		}
 		if f.StreamEnded() {
-			r.Done = true
+			r.Done, r.Ended = true, true
 		}
 	case *http2.ContinuationFrame:
 		if _, err := c.hdec.Write(f.HeaderBlockFragment()); err != nil {
@@ -267,7 +268,7 @@ func (c *h2Client) readFrame() error {
 			c.wmu.Unlock()
 		}
 		if f.StreamEnded() {
-			r.Done = true
+			r.Done, r.Ended = true, true
 		}
 	}
 	return nil
