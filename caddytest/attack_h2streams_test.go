@@ -155,3 +155,44 @@ func (b *advBackend) bodySoFar(line string) int {
 	}
 	return -1
 }
+
+// A stream reset while its answer is still coming from the backend (the
+// client stopped reading: HTTP/2 flow control holds the proxy's writes)
+// leaves that backend connection with unread bytes: it is closed, never
+// pooled, and the next requests get their own answers on another one.
+func TestH2DownResetMidResponseClosesBackendConnection(t *testing.T) {
+	b := newAdvBackend(t)
+	const size = 8 << 20
+	big := "HTTP/1.1 200 OK\r\nContent-Length: " + fmt.Sprint(size) + "\r\n\r\n" + strings.Repeat("x", size)
+	b.setScript(func(r *advRequest) *advReply {
+		if r.Target == "/big" {
+			return &advReply{Raw: big}
+		}
+		return nil
+	})
+	startH2(t, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}}, nil))
+	c := dialH2(t, false)
+	c.request(1, "GET", "/big", true)
+	// The client reads nothing: the proxy fills the stream's window and
+	// the socket buffers, and blocks with most of the body unread.
+	if !eventually(5*time.Second, func() bool { return len(b.find("/big")) == 1 }) {
+		t.Fatal("the backend never got /big")
+	}
+	time.Sleep(200 * time.Millisecond) // let the proxy fill what it can
+	c.reset(1)
+	for i := range 4 {
+		id := uint32(3 + 2*i)
+		if !c.alive(id) {
+			t.Fatalf("GET after the reset: %v", c.replies[id])
+		}
+	}
+	bigConn := b.find("/big")[0].Conn
+	for _, r := range b.find("/alive") {
+		if r.Conn == bigConn {
+			t.Errorf("/alive arrived on the connection whose answer to /big was left unread (request %d on it)", r.Seq)
+		}
+	}
+	if got := len(c.replies[1].Body); got >= size {
+		t.Errorf("the reset stream got all %d bytes: the reset came too late to test anything", got)
+	}
+}
