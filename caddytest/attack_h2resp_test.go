@@ -67,6 +67,14 @@ func TestH2DownResponses(t *testing.T) {
 		{name: "status 1000", raw: "HTTP/1.1 1000 Odd\r\nContent-Length: 2\r\n\r\nok", status: 502},
 		{name: "early hints, then 200", raw: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" +
 			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200, body: "ok"},
+		{name: "early hints with hop-by-hop fields", raw: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n" +
+			"Connection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nUpgrade: h2c\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200, body: "ok", absent: hop,
+			check: func(t *testing.T, r *h2Reply) {
+				if v := r.field(":status"); len(v) != 2 || v[0] != "103" {
+					t.Errorf(":status %q, want the 103 and then the 200", v)
+				}
+			}},
 		{name: "both framings", raw: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n" +
 			"2\r\nok\r\n0\r\n\r\n", status: 200, body: "ok", check: func(t *testing.T, r *h2Reply) {
 			// Transfer-Encoding wins (RFC 9112 §6.3); the length is dropped.
@@ -144,4 +152,33 @@ func TestH2DownResponses(t *testing.T) {
 			id += 2
 		}
 	})
+}
+
+// What the cache stored from an answer with hop-by-hop fields is served to
+// HTTP/2 clients without them too, on the miss and on the hit.
+func TestH2DownCachedResponseHasNoHopFields(t *testing.T) {
+	b := newAdvBackend(t)
+	b.setScript(func(r *advRequest) *advReply {
+		return &advReply{Raw: "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nConnection: X-Hop\r\nX-Hop: 1\r\n" +
+			"Keep-Alive: timeout=5\r\nUpgrade: h2c\r\nProxy-Connection: keep-alive\r\nContent-Length: 2\r\n\r\nok"}
+	})
+	startH2(t, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}, "cache": map[string]any{}}, nil))
+	c := dialH2(t, true)
+	for i, want := range []string{"miss", "hit"} {
+		id := uint32(1 + 2*i)
+		c.request(id, "GET", "/cached", true)
+		r := c.one(id)
+		if r.Status != 200 || string(r.Body) != "ok" || !strings.Contains(strings.Join(r.field("cache-status"), ","), want) {
+			t.Errorf("%s: %v", want, r)
+		}
+		for _, f := range r.Fields {
+			switch f.Name {
+			case "connection", "x-hop", "keep-alive", "upgrade", "proxy-connection", "transfer-encoding":
+				t.Errorf("%s: the client got %s: %q", want, f.Name, f.Value)
+			}
+		}
+	}
+	if n := len(b.requests()); n != 1 {
+		t.Errorf("the backend got %d requests, want 1", n)
+	}
 }
