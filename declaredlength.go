@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
+	"time"
 )
 
 // errDeclaredLength is the cause of the 400 an HTTP/2 or HTTP/3 request
@@ -25,8 +27,10 @@ var errDeclaredLength = errors.New("content-length does not match the request's 
 //
 // A request with no content-length field (nearly all of them) costs one
 // map lookup. One that declares 0 is read to its end first, so that it is
-// forwarded only once its stream ended cleanly with no data.
-func checkDeclaredLength(r *http.Request) error {
+// forwarded only once its stream ended cleanly with no data; within d
+// (the route's timeouts.request_body) when d is set, or the error wraps
+// errRequestBodyTimeout.
+func checkDeclaredLength(w http.ResponseWriter, r *http.Request, d time.Duration) error {
 	if r.ProtoMajor < 2 {
 		return nil // HTTP/1's server framed the body by this very field
 	}
@@ -43,8 +47,17 @@ func checkDeclaredLength(r *http.Request) error {
 	}
 	// Declared 0, or a stream that ended with its HEADERS: it must end
 	// with no data, and n must say so.
+	if d > 0 {
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+			defer rc.SetReadDeadline(time.Time{})
+		}
+	}
 	var one [1]byte
 	got, err := io.ReadFull(r.Body, one[:])
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w: the stream declared content-length 0 and did not end", errRequestBodyTimeout)
+	}
 	if got != 0 || err != io.EOF || n != 0 {
 		return fmt.Errorf("%w: %q, %d bytes of data", errDeclaredLength, truncate(vv[0], 64), got)
 	}

@@ -38,7 +38,7 @@ func TestCheckDeclaredLength(t *testing.T) {
 			if tc.cl != nil {
 				r.Header["Content-Length"] = tc.cl
 			}
-			err := checkDeclaredLength(r)
+			err := checkDeclaredLength(nil, r, 0)
 			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, errDeclaredLength)) {
 				t.Errorf("checkDeclaredLength = %v, want ok %v", err, tc.ok)
 			}
@@ -52,7 +52,7 @@ func BenchmarkCheckDeclaredLength(b *testing.B) {
 	r := &http.Request{ProtoMajor: 2, Header: http.Header{"Accept": {"*/*"}}, Body: http.NoBody}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := checkDeclaredLength(r); err != nil {
+		if err := checkDeclaredLength(nil, r, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,6 +8,7 @@
 package smartproxy
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -158,9 +159,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if err := checkMethod(r.Method); err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
-	if err := checkDeclaredLength(r); err != nil {
-		return caddyhttp.Error(http.StatusBadRequest, err)
-	}
 	if err := cleanRequestPath(r); err != nil {
 		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
@@ -178,6 +176,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		// reverse proxy, not a forward one.
 		w.Header()["Allow"] = []string{allowedMethods}
 		return caddyhttp.Error(http.StatusNotImplemented, errConnect)
+	}
+	if err := checkDeclaredLength(w, r, rt.bodyTimeout); err != nil {
+		if errors.Is(err, errRequestBodyTimeout) {
+			return caddyhttp.Error(http.StatusRequestTimeout, err)
+		}
+		return caddyhttp.Error(http.StatusBadRequest, err)
 	}
 	ri := h.newRequestInfo(r, rt)
 	if rt.limiter != nil {

@@ -1,8 +1,10 @@
 package caddytest
 
 import (
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The H2.CL and H2.TE attacks, and request trailers, through the
@@ -136,4 +138,29 @@ func TestH2DownRequestBodies(t *testing.T) {
 			}},
 	}
 	runH2Cases(t, b, log, cases)
+}
+
+// A stream that declares content-length 0 and then neither ends nor sends
+// anything waits for its end (TestH2DownRequestBodies) only as long as
+// timeouts.request_body allows: 408, nothing at the backend, the
+// connection's other streams unharmed.
+func TestH2DownDeclaredZeroThatNeverEndsTimesOut(t *testing.T) {
+	b := newAdvBackend(t)
+	startH2(t, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}},
+		"timeouts": map[string]any{"request_body": "500ms"}}, nil))
+	bothTransports(t, func(t *testing.T, tlsOn bool) {
+		c := dialH2(t, tlsOn)
+		c.request(1, "POST", "/zero", false, hf{"content-length", "0"})
+		start := time.Now()
+		r := c.one(1)
+		if r.Status != http.StatusRequestTimeout {
+			t.Errorf("a declared-0 stream left open: %v after %v, want 408", r, time.Since(start).Round(time.Millisecond))
+		}
+		if !c.alive(3) {
+			t.Errorf("the next GET: %v", c.replies[3])
+		}
+	})
+	if got := b.find("/zero"); len(got) != 0 {
+		t.Errorf("the backend got %d requests for /zero: %q", len(got), b.received())
+	}
 }
