@@ -33,7 +33,7 @@ func benchBackend(b *testing.B) *httptest.Server {
 
 // provisioned makes a Caddy context and provisions the module m from its
 // JSON.
-func provisioned[T caddy.Provisioner](b *testing.B, m T, js string) T {
+func provisioned[T caddy.Provisioner](b testing.TB, m T, js string) T {
 	if err := json.Unmarshal([]byte(js), m); err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func provisioned[T caddy.Provisioner](b *testing.B, m T, js string) T {
 
 // caddyContext runs an empty Caddy config (no admin endpoint, no apps) so
 // that modules provisioned outside a config can reach Caddy's apps.
-func caddyContext(b *testing.B) caddy.Context {
+func caddyContext(b testing.TB) caddy.Context {
 	if err := caddy.Load([]byte(`{"admin":{"disabled":true},"logging":{"logs":{"default":{"level":"ERROR"}}}}`), true); err != nil {
 		b.Fatal(err)
 	}

@@ -4,11 +4,13 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/caddy-smartproxy/smartproxy/backend"
 	"github.com/caddy-smartproxy/smartproxy/breaker"
+	"github.com/caddy-smartproxy/smartproxy/discovery"
 	"github.com/caddy-smartproxy/smartproxy/health"
 )
 
@@ -25,10 +27,18 @@ import (
 //   - a backend that appears gets its shared state (a new health record
 //     starts in the health check's initial_state) and joins the health
 //     checker, which probes it before use when that state is unhealthy;
+//   - a backend whose SRV weight, priority or name changed gets a new
+//     member over the same shared state, and the old member is let go at
+//     once: a request that picked it just before keeps its pointers,
+//     which lead to the state the new member holds, so its answer, its
+//     breaker, cap and health reports land where the new member's do;
 //   - a backend that disappears is drained: it leaves the snapshot (no
 //     new requests) and the checker, while requests and tunnels in flight
 //     finish with it. Its hold on the shared state is let go once nothing
-//     is in flight (checked on every change) or with the config.
+//     is in flight at its address (checked on every change, and by a timer
+//     while some are draining, so it goes even when no change follows),
+//     when its address comes back (the new member holds the same state),
+//     or with the config.
 //
 // A failed or empty lookup changes nothing: the watcher keeps the last
 // good set, and the failure is logged here and shown in the status.
@@ -42,13 +52,25 @@ type membership struct {
 	scheme  string           // every member's
 	named   *namedTransports // https without tls.server_name: one transport per name; else nil
 
+	// backends is the answer followed: the watcher's Backends (a test
+	// feeds its own sets).
+	backends func() []discovery.Backend
+	// sweepEvery is the time between two sweeps while some members drain
+	// (drainSweepEvery).
+	sweepEvery time.Duration
+
 	mu       sync.Mutex
 	closed   bool
 	static   []*member               // the configured backends, first in every set
 	found    map[string]*foundMember // discovered, by backend name
 	draining []*foundMember          // removed, maybe with requests in flight
+	timer    *time.Timer             // the next sweep while draining is not empty; nil: none armed
 	unsub    func()                  // from the watcher
 }
+
+// drainSweepEvery is how often a route checks whether its removed members
+// still have requests in flight when no DNS change comes to check it.
+const drainSweepEvery = time.Second
 
 // foundMember is a discovered member with what it holds.
 type foundMember struct {
@@ -67,6 +89,7 @@ type foundMember struct {
 // answer.
 func (h *Handler) startDiscovery(rt *route, w *pooledWatcher, ms memberSettings, scheme string, named *namedTransports) {
 	d := &membership{h: h, rt: rt, watcher: w, ms: ms, scheme: scheme, named: named,
+		backends: w.Backends, sweepEvery: drainSweepEvery,
 		static: rt.pool.snap.Load().members, found: map[string]*foundMember{}}
 	rt.members = d
 	// Subscribe first, then apply the current answer: an answer that
@@ -83,7 +106,7 @@ func (d *membership) update() {
 	if d.closed {
 		return
 	}
-	set := d.watcher.Backends()
+	set := d.backends()
 	list := slices.Clone(d.static)
 	taken := make(map[string]bool, len(list)+len(set))
 	for _, m := range list {
@@ -197,7 +220,7 @@ func (d *membership) join(fm *foundMember) {
 }
 
 // drain takes fm out of health checking and its breaker's observers and
-// keeps it until nothing is in flight.
+// keeps it for sweep.
 func (d *membership) drain(fm *foundMember) {
 	if c := d.rt.faults.checker; c != nil {
 		c.Remove(fm.m.b.Name)
@@ -209,25 +232,44 @@ func (d *membership) drain(fm *foundMember) {
 	if fm.dropTransport != nil {
 		// Now, not when it is swept: requests in flight finish on their
 		// connections, which then close, and one that picked fm just
-		// before still gets a connection for fm's name. Its in-flight
-		// count is shared with a new member of the same address (route.go),
-		// so a sweep may wait for a moment without load that never comes,
-		// and the old name's connections stayed open meanwhile.
+		// before still gets a connection for fm's name, and a removed
+		// member's idle connections do not wait for its sweep.
 		fm.dropTransport()
 	}
 	d.draining = append(d.draining, fm)
 }
 
-// sweep lets go of the drained members with nothing in flight (an upgraded
-// connection counts until it closes).
+// sweep lets go of the drained members nothing needs any more: one whose
+// backend a current member has (replaced, or back: that member holds the
+// same shared state, keyed by route and backend name, so the references
+// fm lets go of are not the last and what its requests in flight touch
+// stays alive and current), and one with nothing in flight at its address
+// (an upgraded connection counts until it closes). The in-flight count is
+// the address's, shared by every member at it, so it decides only for a
+// removed member, whose address no other member of the route has. While
+// some are left, a timer sweeps again.
 func (d *membership) sweep() {
 	d.draining = slices.DeleteFunc(d.draining, func(fm *foundMember) bool {
-		if fm.m.b.InFlight() > 0 {
+		if d.found[fm.m.b.Name] == nil && fm.m.b.InFlight() > 0 {
 			return false
 		}
 		fm.holds.releaseAll()
 		return true
 	})
+	if len(d.draining) > 0 && d.timer == nil {
+		d.timer = time.AfterFunc(d.sweepEvery, d.timedSweep)
+	}
+}
+
+// timedSweep is the sweep of the timer: the requests that keep a removed
+// member end without telling the membership.
+func (d *membership) timedSweep() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.timer = nil
+	if !d.closed {
+		d.sweep()
+	}
 }
 
 // failed logs a failed lookup; the last good set stays.
@@ -246,6 +288,10 @@ func (d *membership) close() {
 	}
 	d.closed = true
 	d.unsub()
+	if d.timer != nil {
+		d.timer.Stop() // one that has fired finds closed set
+		d.timer = nil
+	}
 	for _, fm := range d.found {
 		if fm.unsub != nil {
 			fm.unsub()
