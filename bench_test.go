@@ -12,6 +12,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+
+	"github.com/caddy-smartproxy/smartproxy/discovery"
 )
 
 // The whole-handler benchmarks: a real backend on loopback, the handler's
@@ -113,6 +115,11 @@ func BenchmarkHandler(b *testing.B) {
 			"health_check":{"interval":"1s","timeout":"500ms","path":"/health"},
 			"rate_limit":{"requests_per_second":10000000,"burst":10000000},
 			"circuit_breaker":{}}`))
+	})
+	b.Run("smartproxy_discovered", func(b *testing.B) { // the same two backends, found in DNS
+		h, _, feed := discoveredHandler(b)
+		feed(discovery.Backend{URL: b1.URL, Weight: 1}, discovery.Backend{URL: b2.URL, Weight: 1})
+		runHandler(b, h)
 	})
 	b.Run("smartproxy_cache_hit", func(b *testing.B) {
 		runHandler(b, provisioned(b, new(Handler), `{"backends":`+backends+`,"cache":{"max_size":1000,"ttl":"300s"}}`))

@@ -85,7 +85,7 @@ func serveOnce(h *Handler, path string) answer {
 // discovery (of a resolver that never answers, so the watcher changes
 // nothing) and returns the route's membership, fed the sets of feed
 // instead of the watcher's, with sweeps every 5ms.
-func discoveredHandler(t *testing.T) (*Handler, *membership, func(...discovery.Backend)) {
+func discoveredHandler(t testing.TB) (*Handler, *membership, func(...discovery.Backend)) {
 	h := provisioned(t, new(Handler), `{"discovery":{"dns":{"name":"svc.test","resolvers":["127.0.0.1:22400"],"timeout":"100ms"}}}`)
 	d := h.def.members
 	var mu sync.Mutex
