@@ -2,6 +2,7 @@ package smartproxy
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -86,7 +87,13 @@ func serveOnce(h *Handler, path string) answer {
 // nothing) and returns the route's membership, fed the sets of feed
 // instead of the watcher's, with sweeps every 5ms.
 func discoveredHandler(t testing.TB) (*Handler, *membership, func(...discovery.Backend)) {
-	h := provisioned(t, new(Handler), `{"discovery":{"dns":{"name":"svc.test","resolvers":["127.0.0.1:22400"],"timeout":"100ms"}}}`)
+	return discoveredHandlerWith(t, "")
+}
+
+// discoveredHandlerWith is discoveredHandler with more of the handler's
+// JSON (`"key":value,...`).
+func discoveredHandlerWith(t testing.TB, more string) (*Handler, *membership, func(...discovery.Backend)) {
+	h := provisioned(t, new(Handler), `{`+more+`"discovery":{"dns":{"name":"svc.test","resolvers":["127.0.0.1:22400"],"timeout":"100ms"}}}`)
 	d := h.def.members
 	var mu sync.Mutex
 	var cur []discovery.Backend
@@ -256,5 +263,48 @@ func TestMembershipRemovedMemberDrainsThenGoes(t *testing.T) {
 			t.Fatalf("a's request done, yet %d draining and %d holders of its state after 5s", d.drainingLen(), holders(t, h.def, a))
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestMembershipReplacedMemberCountsAgainstTheSharedCap: requests in flight
+// on a member that was replaced (and let go) still hold the address's
+// capped slots, so the new member refuses a request past the cap, and
+// they give their slots back as they end: the cap is whole again, neither
+// leaked nor doubled. (It guards what letting go at once relies on: the
+// old member's state is the new one's.)
+func TestMembershipReplacedMemberCountsAgainstTheSharedCap(t *testing.T) {
+	a, _, arrived := twoBackends(t)
+	h, d, feed := discoveredHandlerWith(t, `"load_balancer":{"max_requests":3},"circuit_breaker":{},`)
+	refused := func(when string) {
+		t.Helper()
+		got := serveOnce(h, "/")
+		var he caddyhttp.HandlerError
+		if !errors.As(got.err, &he) || he.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("%s: a request past the cap got %d %q (%v), want 503", when, got.code, got.body, got.err)
+		}
+	}
+	feed(a.found(1))
+	held := []<-chan answer{hold(t, h, arrived), hold(t, h, arrived), hold(t, h, arrived)}
+	feed(a.found(2)) // replaced: the old member is let go with its 3 requests in flight
+	if n := d.drainingLen(); n != 0 {
+		t.Fatalf("%d draining after the replacement, want 0", n)
+	}
+	refused("3 in flight on the replaced member")
+	a.letGo()
+	for _, c := range held {
+		if got := <-c; got.err != nil || got.body != "a" {
+			t.Fatalf("held request on the replaced member: %d %q (%v)", got.code, got.body, got.err)
+		}
+	}
+	if got := serveOnce(h, "/"); got.err != nil || got.body != "a" {
+		t.Fatalf("after the held requests: %d %q (%v), want a's answer", got.code, got.body, got.err)
+	}
+	held = []<-chan answer{hold(t, h, arrived), hold(t, h, arrived), hold(t, h, arrived)}
+	refused("3 in flight on the new member")
+	a.letGo()
+	for _, c := range held {
+		if got := <-c; got.err != nil || got.body != "a" {
+			t.Fatalf("held request on the new member: %d %q (%v)", got.code, got.body, got.err)
+		}
 	}
 }
