@@ -65,6 +65,7 @@ type membership struct {
 	found    map[string]*foundMember // discovered, by backend name
 	draining []*foundMember          // removed, maybe with requests in flight
 	timer    *time.Timer             // the next sweep while draining is not empty; nil: none armed
+	sweeps   sync.WaitGroup          // timer callbacks armed and not yet returned: close waits for them
 	unsub    func()                  // from the watcher
 }
 
@@ -257,7 +258,8 @@ func (d *membership) sweep() {
 		return true
 	})
 	if len(d.draining) > 0 && d.timer == nil {
-		d.timer = time.AfterFunc(d.sweepEvery, d.timedSweep)
+		d.sweeps.Add(1)
+		d.timer = time.AfterFunc(d.sweepEvery, d.fired)
 	}
 }
 
@@ -272,6 +274,12 @@ func (d *membership) timedSweep() {
 	}
 }
 
+// fired is the timer's callback: a timed sweep close waits for.
+func (d *membership) fired() {
+	defer d.sweeps.Done()
+	d.timedSweep()
+}
+
 // failed logs a failed lookup; the last good set stays.
 func (d *membership) failed(err error) {
 	d.h.logger.Warn("dns discovery lookup failed; keeping the last good backends",
@@ -279,8 +287,11 @@ func (d *membership) failed(err error) {
 }
 
 // close stops following the watcher and lets go of every discovered
-// member's shared state; the config is gone.
+// member's shared state; the config is gone. It returns once no sweep
+// timer's callback runs or can run: a timer that fired just before finds
+// closed set and returns, and close waits for that.
 func (d *membership) close() {
+	defer d.sweeps.Wait() // after the unlock below: the callback takes d.mu
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -289,7 +300,9 @@ func (d *membership) close() {
 	d.closed = true
 	d.unsub()
 	if d.timer != nil {
-		d.timer.Stop() // one that has fired finds closed set
+		if d.timer.Stop() {
+			d.sweeps.Done() // it will never run
+		}
 		d.timer = nil
 	}
 	for _, fm := range d.found {

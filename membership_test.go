@@ -6,7 +6,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -306,5 +308,53 @@ func TestMembershipReplacedMemberCountsAgainstTheSharedCap(t *testing.T) {
 		if got := <-c; got.err != nil || got.body != "a" {
 			t.Fatalf("held request on the new member: %d %q (%v)", got.code, got.body, got.err)
 		}
+	}
+}
+
+// TestMembershipCloseWaitsForAFiredSweep: a sweep timer that fires while
+// the route's discovery closes has its callback waiting on the
+// membership's lock behind close; close returns only once that callback
+// has run and returned, so no goroutine of the membership outlives it.
+func TestMembershipCloseWaitsForAFiredSweep(t *testing.T) {
+	a, b, arrived := twoBackends(t)
+	h, d, feed := discoveredHandler(t)
+	feed(a.found(1))
+	held := hold(t, h, arrived)
+	feed(b.found(1)) // a drains with a request in flight: swept every 5ms
+	defer func() { a.letGo(); <-held }()
+
+	stacks := func() string {
+		buf := make([]byte, 1<<20)
+		return string(buf[:runtime.Stack(buf, true)])
+	}
+	waitFor := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stacks(), what); {
+			if time.Now().After(deadline) {
+				t.Fatalf("no goroutine in %s after 5s", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	d.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			d.mu.Unlock()
+		}
+	}()
+	closed := make(chan struct{})
+	go func() { d.close(); close(closed) }()
+	waitFor(").close(") // first in line for the lock
+	waitFor(").fired(") // the timer fired: its callback waits behind close
+	locked = false
+	d.mu.Unlock()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("close did not return")
+	}
+	if s := stacks(); strings.Contains(s, ").timedSweep(") {
+		t.Fatalf("close returned while a sweep timer's callback still runs:\n%s", s)
 	}
 }
