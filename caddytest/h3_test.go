@@ -49,8 +49,8 @@ func startH3(t *testing.T, route map[string]any) *http.Client {
 }
 
 // h3Backend answers /echo with what it got (method, Host, the forwarded
-// scheme, the body's length and SHA-256), /big with size bytes of a
-// pattern, and /id/N with N.
+// scheme, the body's length and SHA-256), /big with size bytes of
+// spliceBody, and /id/N with N.
 func h3Backend(t *testing.T) *httptest.Server {
 	t.Helper()
 	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,7 +67,7 @@ func h3Backend(t *testing.T) *httptest.Server {
 		case r.URL.Path == "/big":
 			n, _ := strconv.Atoi(r.URL.Query().Get("size"))
 			w.Header().Set("Content-Length", strconv.Itoa(n))
-			w.Write(pattern(n))
+			w.Write(spliceBody(n))
 		case strings.HasPrefix(r.URL.Path, "/id/"):
 			io.WriteString(w, strings.TrimPrefix(r.URL.Path, "/id/"))
 		default:
@@ -76,15 +76,6 @@ func h3Backend(t *testing.T) *httptest.Server {
 	}))
 	t.Cleanup(b.Close)
 	return b
-}
-
-// pattern is n bytes that differ from one offset to the next.
-func pattern(n int) []byte {
-	p := make([]byte, n)
-	for i := range p {
-		p[i] = byte(i*7 + i/251)
-	}
-	return p
 }
 
 func TestH3ClientsAreProxied(t *testing.T) {
@@ -120,34 +111,31 @@ func TestH3ClientsAreProxied(t *testing.T) {
 		}
 	})
 
+	post := func(t *testing.T, payload []byte, body io.Reader, length int64) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", url+"/echo", body)
+		req.ContentLength = length
+		resp, got := do(t, req)
+		sum := sha256.Sum256(payload)
+		want := fmt.Sprintf("HTTP/1.1 POST %s https %d %s", h3Addr, len(payload), hex.EncodeToString(sum[:]))
+		if resp.StatusCode != 200 || string(got) != want {
+			t.Fatalf("got %d %q, want 200 %q", resp.StatusCode, got, want)
+		}
+	}
 	t.Run("POST body", func(t *testing.T) {
-		payload := pattern(300 << 10)
-		req, _ := http.NewRequest("POST", url+"/echo", bytes.NewReader(payload))
-		resp, body := do(t, req)
-		sum := sha256.Sum256(payload)
-		want := fmt.Sprintf("HTTP/1.1 POST %s https %d %s", h3Addr, len(payload), hex.EncodeToString(sum[:]))
-		if resp.StatusCode != 200 || string(body) != want {
-			t.Fatalf("got %d %q, want 200 %q", resp.StatusCode, body, want)
-		}
+		payload := spliceBody(300 << 10)
+		post(t, payload, bytes.NewReader(payload), int64(len(payload)))
 	})
-
 	t.Run("POST body of unknown length", func(t *testing.T) {
-		payload := pattern(70 << 10)
-		req, _ := http.NewRequest("POST", url+"/echo", io.MultiReader(bytes.NewReader(payload[:1000]), bytes.NewReader(payload[1000:])))
-		req.ContentLength = -1
-		resp, body := do(t, req)
-		sum := sha256.Sum256(payload)
-		want := fmt.Sprintf("HTTP/1.1 POST %s https %d %s", h3Addr, len(payload), hex.EncodeToString(sum[:]))
-		if resp.StatusCode != 200 || string(body) != want {
-			t.Fatalf("got %d %q, want 200 %q", resp.StatusCode, body, want)
-		}
+		payload := spliceBody(70 << 10)
+		post(t, payload, io.MultiReader(bytes.NewReader(payload[:1000]), bytes.NewReader(payload[1000:])), -1)
 	})
 
 	t.Run("1 MiB answer", func(t *testing.T) {
 		const size = 1 << 20
 		req, _ := http.NewRequest("GET", url+"/big?size="+strconv.Itoa(size), nil)
 		resp, body := do(t, req)
-		if resp.StatusCode != 200 || !bytes.Equal(body, pattern(size)) {
+		if resp.StatusCode != 200 || !bytes.Equal(body, spliceBody(size)) {
 			t.Fatalf("got %d and %d bytes, want 200 and the %d bytes the backend sent", resp.StatusCode, len(body), size)
 		}
 	})
