@@ -36,6 +36,15 @@ const (
 	adminRetryWithin = 10 * time.Second
 )
 
+// CloseIdleConnections closes both transports' idle connections.
+func (t adminRetry) CloseIdleConnections() {
+	for _, rt := range []http.RoundTripper{t.base, t.fresh} {
+		if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
 func (t adminRetry) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.URL.Host != adminHost {
 		return t.base.RoundTrip(r)

@@ -304,9 +304,7 @@ func startConfig(t *testing.T, httpApp map[string]any, apps ...map[string]any) *
 	}
 	tester := caddytest.NewTester(t)
 	tester.InitServer(string(cfg), "json")
-	if t.Failed() {
-		t.FailNow()
-	}
+	loaded(t)
 	return tester
 }
 

@@ -112,9 +112,7 @@ func start(t *testing.T, h map[string]any) *caddytest.Tester {
 	}
 	tester := caddytest.NewTester(t)
 	tester.InitServer(serverJSON(string(b)), "json")
-	if t.Failed() {
-		t.FailNow()
-	}
+	loaded(t)
 	return tester
 }
 
@@ -198,8 +196,20 @@ func newTesterJSON(t *testing.T, handler string) *caddytest.Tester {
 	t.Helper()
 	tester := caddytest.NewTester(t)
 	tester.InitServer(serverJSON(handler), "json")
+	loaded(t)
+	return tester
+}
+
+// loaded ends a test's config load: it stops the test if the load failed,
+// and drops the idle connections of net/http's default client, which the
+// tests share. Those lead to the server of the config before, which closes
+// them as it shuts down: a POST sent on one in that instant fails with
+// EOF (net/http resends only idempotent requests), where a new connection
+// reaches the new server.
+func loaded(t *testing.T) {
+	t.Helper()
 	if t.Failed() {
 		t.FailNow()
 	}
-	return tester
+	http.DefaultClient.CloseIdleConnections() // its transport's (adminRetry's, see adminconn_test.go)
 }
