@@ -177,7 +177,7 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	b.Acquire()
 	t := try{b: b, gate: m.gate}
 	begin := time.Now()
-	resp, err := roundTripInterim(rt.transportTo(m, b), out, ih) // issue 18: 1xx hook armed for this try (interim.go)
+	resp, err := roundTripInterim(rt.transportTo(m), out, ih) // issue 18: 1xx hook armed for this try (interim.go)
 	// time.Since reads only the monotonic clock, where time.Now reads the
 	// wall clock too: one clock read fewer per try (~50 ns on the bench VM).
 	latency := time.Since(begin)

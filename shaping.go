@@ -130,14 +130,14 @@ func (sh *shaping) healthClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{TLSClientConfig: sh.tls, DisableKeepAlives: true, ForceAttemptHTTP2: true}}
 }
 
-// transportTo is the transport to m's backend b: the member's own, the
+// transportTo is the transport to m's backend: the member's own, the
 // backend's own, or the route's.
-func (rt *route) transportTo(m *member, b *backend.Backend) http.RoundTripper {
+func (rt *route) transportTo(m *member) http.RoundTripper {
 	if m.transport != nil {
 		return m.transport
 	}
 	if rt.shaping.transports != nil {
-		if t, ok := rt.shaping.transports[b]; ok {
+		if t, ok := rt.shaping.transports[m.b]; ok {
 			return t
 		}
 	}

@@ -83,11 +83,7 @@ func TestContextEndNoticed(t *testing.T) {
 			case <-time.After(waitFor):
 				t.Fatal("the context's end was not noticed")
 			}
-			select {
-			case <-closed:
-			case <-time.After(waitFor):
-				t.Fatal("the backend connection stayed open")
-			}
+			waitClosed(t, closed)
 			if n := tr.idleCount(); n != 0 {
 				t.Errorf("%d idle connections after an aborted exchange, want 0", n)
 			}

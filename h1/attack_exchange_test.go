@@ -201,11 +201,7 @@ func TestInterimThenStall(t *testing.T) {
 			case <-time.After(waitFor):
 				t.Fatal("the exchange did not end")
 			}
-			select {
-			case <-closed:
-			case <-time.After(waitFor):
-				t.Fatal("the backend connection stayed open")
-			}
+			waitClosed(t, closed)
 		})
 	}
 }

@@ -132,6 +132,17 @@ func mustReq(t testing.TB, ctx context.Context, method, url string, body io.Read
 	return req
 }
 
+// waitClosed waits, at most waitFor, for a test backend to tell on closed
+// that the proxy closed its connection.
+func waitClosed(t *testing.T, closed <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-closed:
+	case <-time.After(waitFor):
+		t.Fatal("the backend connection stayed open")
+	}
+}
+
 // eventually polls cond until it holds or waitFor passes.
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
