@@ -33,19 +33,42 @@ type advRequest struct {
 	Host   string
 	Header http.Header
 	Body   []byte
+	// sent is closed once the reply is all written (Idle too) and the
+	// proxy's end has acknowledged every byte of it, or once the backend
+	// gave up on the request: then the bytes are there to be read, and a
+	// test that waits for it waits for an event, not for a guess of time.
+	sent chan struct{}
+}
+
+// waitSent waits (up to 10 s, a bound for a loaded machine, not a guess of
+// how long it takes) until the backend's reply to r is all on the proxy's
+// side of the connection.
+func (r *advRequest) waitSent(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.sent:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the backend's reply to %s %s was not all acknowledged within 10s", r.Method, r.Target)
+	}
 }
 
 // advReply is what the adversarial backend does after reading a request.
 type advReply struct {
 	// Raw is written as is once the request (and its body) was read.
 	Raw string
-	// Idle is written IdleAfter later, while the connection idles.
-	Idle      string
-	IdleAfter time.Duration
+	// Idle is written after Raw, in a write of its own: at once, or,
+	// with IdleGate, once IdleGate is closed (while the connection idles
+	// in the proxy's pool, when the test closes it after the proxy is done
+	// with the exchange).
+	Idle     string
+	IdleGate <-chan struct{}
 	// Close closes the connection after Raw.
 	Close bool
-	// Split, if within Raw, writes Raw in two parts, Raw[:Split] and,
-	// 2 ms later, the rest, so that the proxy reads the first alone.
+	// Split, if within Raw, writes Raw in two parts: Raw[:Split], and the
+	// rest once the proxy has acknowledged the first and 2 ms more have
+	// passed, so that the proxy most likely reads the first alone. (When
+	// it does not, under load, it reads the two at once: the case is then
+	// the unsplit one, weaker but never wrongly failed.)
 	Split int
 }
 
@@ -73,6 +96,7 @@ type advBackend struct {
 	conns  []*advConn
 	script func(*advRequest) *advReply
 	wg     sync.WaitGroup
+	done   chan struct{} // closed when the backend stops
 }
 
 // newAdvBackend starts an adversarial backend on loopback, stopped with the
@@ -83,7 +107,7 @@ func newAdvBackend(t *testing.T) *advBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &advBackend{ln: ln, URL: "http://" + ln.Addr().String()}
+	b := &advBackend{ln: ln, URL: "http://" + ln.Addr().String(), done: make(chan struct{})}
 	b.wg.Add(1)
 	go b.accept()
 	t.Cleanup(b.close)
@@ -138,11 +162,12 @@ func (b *advBackend) serve(id int, c *advConn) {
 		}
 		body, err := io.ReadAll(req.Body)
 		ar := &advRequest{Conn: id, Seq: seq, Method: req.Method, Target: req.RequestURI,
-			Host: req.Host, Header: req.Header, Body: body}
+			Host: req.Host, Header: req.Header, Body: body, sent: make(chan struct{})}
 		c.mu.Lock()
 		c.reqs = append(c.reqs, ar)
 		c.mu.Unlock()
 		if err != nil {
+			close(ar.sent)
 			return // a body that does not parse: nothing sane to answer
 		}
 		b.mu.Lock()
@@ -155,33 +180,58 @@ func (b *advBackend) serve(id int, c *advConn) {
 		if rep == nil {
 			rep = honestReply(ar)
 		}
-		c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		raw := rep.Raw
-		if rep.Split > 0 && rep.Split < len(raw) {
-			if _, err := io.WriteString(c.nc, raw[:rep.Split]); err != nil {
-				return
-			}
-			time.Sleep(2 * time.Millisecond)
-			raw = raw[rep.Split:]
-		}
-		if _, err := io.WriteString(c.nc, raw); err != nil {
-			return
-		}
-		if rep.Idle != "" {
-			idle.Add(1)
-			go func() {
-				defer idle.Done()
-				time.Sleep(rep.IdleAfter)
-				io.WriteString(c.nc, rep.Idle)
-			}()
-		}
-		if rep.Close {
+		if !b.reply(c, rep, ar, &idle) || rep.Close {
 			return
 		}
 	}
 }
 
+// reply writes rep, the answer to ar, on c and reports whether the
+// connection may read on. ar.sent is closed once all of rep is written and
+// acknowledged; with rep.IdleGate, that is after its Idle bytes, written
+// by a goroutine of idle's.
+func (b *advBackend) reply(c *advConn, rep *advReply, ar *advRequest, idle *sync.WaitGroup) bool {
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	write := func(s string) bool {
+		_, err := io.WriteString(c.nc, s)
+		return err == nil && awaitAcked(c.nc, 10*time.Second)
+	}
+	raw := rep.Raw
+	if rep.Split > 0 && rep.Split < len(raw) {
+		if !write(raw[:rep.Split]) {
+			close(ar.sent)
+			return false
+		}
+		time.Sleep(2 * time.Millisecond) // see Split: strength, not outcome
+		raw = raw[rep.Split:]
+	}
+	if !write(raw) {
+		close(ar.sent)
+		return false
+	}
+	switch {
+	case rep.Idle == "":
+		close(ar.sent)
+	case rep.IdleGate == nil:
+		write(rep.Idle)
+		close(ar.sent)
+	default:
+		idle.Add(1)
+		go func() {
+			defer idle.Done()
+			defer close(ar.sent)
+			select {
+			case <-rep.IdleGate:
+				write(rep.Idle)
+			case <-b.done:
+			}
+		}()
+	}
+	return true
+}
+
 func (b *advBackend) close() {
+	close(b.done)
 	b.ln.Close()
 	b.mu.Lock()
 	for _, c := range b.conns {

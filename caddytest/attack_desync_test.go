@@ -25,6 +25,11 @@ type desyncCase struct {
 	reply  func(fake string) *advReply
 }
 
+// heldIdle, as a reply's IdleGate, holds its Idle bytes until the proxy
+// is done with the exchange (runDesync opens a gate of its own in its
+// place): they arrive on a connection idle in the proxy's pool.
+var heldIdle = make(chan struct{})
+
 var desyncCases = []desyncCase{
 	{"head with a body", http.MethodHead, func(fake string) *advReply {
 		return &advReply{Raw: fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(fake), fake)}
@@ -45,7 +50,7 @@ var desyncCases = []desyncCase{
 		return &advReply{Raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n" + fake}
 	}},
 	{"bytes on the idle connection", http.MethodGet, func(fake string) *advReply {
-		return &advReply{Raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", Idle: fake, IdleAfter: 100 * time.Millisecond}
+		return &advReply{Raw: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", Idle: fake, IdleGate: heldIdle}
 	}},
 	{"content-length and transfer-encoding", http.MethodGet, func(fake string) *advReply {
 		// Chunked framing ends the body at "0\r\n\r\n", before the fake;
@@ -66,20 +71,31 @@ var victims = []string{"/alice", "/bob", "/carol", "/dave", "/erin"}
 // and that none of their requests went out on the hostile connection.
 func runDesync(t *testing.T, b *advBackend, tc desyncCase, fake string) {
 	t.Helper()
+	gate := make(chan struct{})
 	b.setScript(func(r *advRequest) *advReply {
 		if r.Target == "/evil" {
-			return tc.reply(fake)
+			rep := tc.reply(fake)
+			if rep.IdleGate == heldIdle {
+				rep.IdleGate = gate
+			}
+			return rep
 		}
 		return nil
 	})
-	rawDo(t, proxyAddr, tc.method, tc.method+" /evil HTTP/1.1\r\nHost: x\r\n\r\n", 1)
-	// Let the proxy finish with the hostile connection (release it to its
-	// pool, or close it) and the idle-bytes case write its bytes.
-	time.Sleep(250 * time.Millisecond)
+	got := rawDo(t, proxyAddr, tc.method, tc.method+" /evil HTTP/1.1\r\nHost: x\r\n\r\n", 1)
 	evil := b.find("/evil")
 	if len(evil) != 1 {
-		t.Fatalf("the backend saw %d hostile requests, want 1", len(evil))
+		t.Fatalf("the backend saw %d hostile requests, want 1 (the client got %+v)", len(evil), got)
 	}
+	// The proxy is done with the hostile connection (released to its pool,
+	// or closed) once the backend's in-flight count is 0 again: the try
+	// is released after the answer's body is closed. Only then may the
+	// held bytes come, and the victims go: one sent sooner would take
+	// another connection while the hostile one was still out, and prove
+	// nothing about it.
+	waitNotInFlight(t, b.URL)
+	close(gate)
+	evil[0].waitSent(t)
 	hostile := evil[0].Conn
 	for _, p := range victims {
 		resp, err := freshClient().Get(proxyURL + p)
@@ -101,6 +117,26 @@ func runDesync(t *testing.T, b *advBackend, tc desyncCase, fake string) {
 	}
 }
 
+// waitNotInFlight waits (up to 10 s) until the status API counts no
+// request in flight to the backend at url.
+func waitNotInFlight(t *testing.T, url string) {
+	t.Helper()
+	var last int64 = -1
+	if !eventually(10*time.Second, func() bool {
+		for _, rt := range getStatus(t).Routes {
+			for _, bs := range rt.Backends {
+				if bs.URL == url {
+					last = bs.InFlight
+					return last == 0
+				}
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("backend %s: %d requests in flight after 10s (-1: not in the status), want 0", url, last)
+	}
+}
+
 // freshClient is a client of its own that keeps no connection open.
 func freshClient() *http.Client {
 	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
@@ -113,6 +149,7 @@ func TestAttackPooledConnectionDesync(t *testing.T) {
 	for _, tc := range desyncCases {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newAdvBackend(t)
+			closeServers(t, proxyAddr) // no request of the test goes to an old server
 			start(t, map[string]any{"backends": []map[string]any{{"url": b.URL}}, "retries": map[string]any{"count": 0}})
 			runDesync(t, b, tc, fakeResponse)
 		})
@@ -123,6 +160,7 @@ func TestAttackPooledConnectionDesync(t *testing.T) {
 // stored under a victim's URL.
 func TestAttackPooledConnectionDesyncPoisonsCache(t *testing.T) {
 	b := newAdvBackend(t)
+	closeServers(t, proxyAddr)
 	start(t, map[string]any{"backends": []map[string]any{{"url": b.URL}}, "retries": map[string]any{"count": 0},
 		"cache": map[string]any{}})
 	runDesync(t, b, desyncCases[1], fakeCacheable)
@@ -167,6 +205,7 @@ func TestAttackSplitHeadDesync(t *testing.T) {
 			}}
 			t.Run(tc.name+", "+where, func(t *testing.T) {
 				b := newAdvBackend(t)
+				closeServers(t, proxyAddr)
 				start(t, map[string]any{"backends": []map[string]any{{"url": b.URL}}, "retries": map[string]any{"count": 0}})
 				runDesync(t, b, split, fakeResponse)
 			})

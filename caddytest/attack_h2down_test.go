@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // The HTTP/2 -> HTTP/1.1 downgrade under attack (the H2.CL / H2.TE family
@@ -30,9 +32,39 @@ func startH2(t *testing.T, route map[string]any) {
 	srv["listen"] = []string{h2cAddr, h2tAddr}
 	srv["protocols"] = []string{"h1", "h2", "h2c"}
 	srv["tls_connection_policies"] = []map[string]any{{}}
-	startConfig(t, map[string]any{"http_port": 22380, "https_port": 22343, "servers": map[string]any{"sp": srv}},
+	closeServers(t, h2cAddr, h2tAddr) // no stream of the test goes to an old server
+	// Caddy's own metrics count the requests its handlers are serving
+	// (handlersIdle).
+	startConfig(t, map[string]any{"http_port": 22380, "https_port": 22343, "servers": map[string]any{"sp": srv},
+		"metrics": map[string]any{}},
 		map[string]any{"tls": map[string]any{"certificates": map[string]any{
 			"load_files": []map[string]any{{"certificate": certFile, "key": keyFile}}}}})
+}
+
+// handlersIdle waits (up to 10 s) until no request is being served by a
+// handler of the server, by Caddy's caddy_http_requests_in_flight. The
+// HTTP/2 server answers a stream it resets (DATA beyond its
+// content-length, a bad trailer) while the stream's handler still runs:
+// the proxy may write to a backend after the client has its answer, and
+// the bytes of one case would be seen as the next case's.
+func handlersIdle(t *testing.T) {
+	t.Helper()
+	n := -1.0
+	if !eventually(10*time.Second, func() bool {
+		n = 0
+		for _, line := range strings.Split(string(adminGet(t, "/metrics")), "\n") {
+			if rest, ok := strings.CutPrefix(line, "caddy_http_requests_in_flight{"); ok {
+				v, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64)
+				if err != nil {
+					t.Fatalf("bad sample %q", line)
+				}
+				n += v
+			}
+		}
+		return n == 0
+	}) {
+		t.Fatalf("%v requests still being served after 10s", n)
+	}
 }
 
 // bothTransports runs f over h2c and over TLS.
@@ -141,6 +173,7 @@ func runH2Cases(t *testing.T, b *advBackend, log *completeLog, cases []h2Case) {
 		c := dialH2(t, tlsOn)
 		id := uint32(1)
 		for _, tc := range cases {
+			handlersIdle(t) // the last GET's handler is done too
 			nReq, lens := log.len(), b.rawLens()
 			c.headers(id, len(tc.data) == 0, tc.fields...)
 			for i, d := range tc.data {
@@ -151,6 +184,10 @@ func runH2Cases(t *testing.T, b *advBackend, log *completeLog, cases []h2Case) {
 			}
 			r := c.one(id)
 			id += 2
+			// What reached the backend is read once the stream's handler is
+			// done: a stream reset while its handler runs has its answer
+			// before the handler wrote what it would.
+			handlersIdle(t)
 			got := log.since(nReq)
 			raw := b.rawSince(lens)
 			switch tc.want {
@@ -194,6 +231,7 @@ func runH2Cases(t *testing.T, b *advBackend, log *completeLog, cases []h2Case) {
 			}
 		}
 	})
+	handlersIdle(t)
 	for _, r := range b.requests() {
 		if strings.Contains(r.Target, "smuggled") || strings.Contains(r.Method, "smuggled") {
 			t.Errorf("a smuggled request reached the backend: %s %s", r.Method, r.Target)
