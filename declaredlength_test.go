@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,38 @@ func TestCheckDeclaredLength(t *testing.T) {
 			err := checkDeclaredLength(nil, r, 0)
 			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, errDeclaredLength)) {
 				t.Errorf("checkDeclaredLength = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// An HTTP/3 body that ends short of its declared length fails its last
+// read with errDeclaredLength (quic-go's reads a clean EOF); one that ends
+// on it reads to a plain EOF.
+func TestDeclaredLengthShortHTTP3Body(t *testing.T) {
+	tests := []struct {
+		name  string
+		proto int
+		n     int64
+		body  string
+		short bool
+	}{
+		{"HTTP/3 whole", 3, 5, "hello", false},
+		{"HTTP/3 short", 3, 100, "hello", true},
+		{"HTTP/3 empty", 3, 40, "", true},
+		{"HTTP/2 is its server's", 2, 100, "hello", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &http.Request{ProtoMajor: tc.proto, ContentLength: tc.n,
+				Header: http.Header{"Content-Length": {strconv.FormatInt(tc.n, 10)}},
+				Body:   io.NopCloser(strings.NewReader(tc.body))}
+			if err := checkDeclaredLength(nil, r, 0); err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r.Body)
+			if string(got) != tc.body || errors.Is(err, errDeclaredLength) != tc.short || (!tc.short && err != nil) {
+				t.Errorf("read %q, %v; want %q and short %v", got, err, tc.body, tc.short)
 			}
 		})
 	}
