@@ -190,28 +190,7 @@ func runH2Cases(t *testing.T, b *advBackend, log *completeLog, cases []h2Case) {
 			handlersIdle(t)
 			got := log.since(nReq)
 			raw := b.rawSince(lens)
-			switch tc.want {
-			case refuse, abort, local:
-				if tc.want == local && r.Status != 200 {
-					t.Errorf("%s: answered %v, want 200 from the server", tc.name, r)
-				}
-				if tc.want != local && !r.WasRst && r.Status < 400 {
-					t.Errorf("%s: answered %v, want it refused", tc.name, r)
-				}
-				if len(got) != 0 {
-					t.Errorf("%s: the backend read %d complete requests: %q", tc.name, len(got), raw)
-				}
-				if tc.want != abort && raw != "" {
-					t.Errorf("%s: the backend read %q, want nothing", tc.name, raw)
-				}
-			case forward:
-				if r.Status != 200 || len(got) != 1 {
-					t.Errorf("%s: answered %v, backend read %d complete requests %q, want one, forwarded",
-						tc.name, r, len(got), raw)
-				} else {
-					tc.check(t, got[0], raw)
-				}
-			}
+			judgeCase(t, tc.name, tc.want, r.WasRst || r.Status >= 400, r.Status, r, got, raw, tc.check)
 			t.Logf("%s: %v; backend read %q", tc.name, r, raw)
 			if c.readErr != nil || c.goAway != nil {
 				t.Logf("%s: the server ended the connection (%v, %v)", tc.name, c.readErr, c.goAway)
@@ -222,13 +201,7 @@ func runH2Cases(t *testing.T, b *advBackend, log *completeLog, cases []h2Case) {
 				t.Errorf("%s: the next GET on the connection failed: %v", tc.name, c.replies[id])
 			}
 			id += 2
-			if got := log.since(nReq); len(got) != 1 || got[0].Target != "/alive" || len(got[0].Body) != 0 {
-				var seen []string
-				for _, r := range got {
-					seen = append(seen, fmt.Sprintf("%s %s %q", r.Method, r.Target, r.Body))
-				}
-				t.Errorf("%s: the backend read, for the next GET, %q", tc.name, seen)
-			}
+			wantAliveOnly(t, tc.name, log.since(nReq))
 		}
 	})
 	handlersIdle(t)
@@ -236,6 +209,50 @@ func runH2Cases(t *testing.T, b *advBackend, log *completeLog, cases []h2Case) {
 		if strings.Contains(r.Target, "smuggled") || strings.Contains(r.Method, "smuggled") {
 			t.Errorf("a smuggled request reached the backend: %s %s", r.Method, r.Target)
 		}
+	}
+}
+
+// judgeCase checks what a hostile request got against what its case
+// wants: refused is whether the client saw a refusal (a reset stream, or
+// a 4xx/5xx), status the answer's; got the complete requests the backend
+// read for it and raw every byte; check approves a forwarded one.
+func judgeCase(t *testing.T, name string, want int, refused bool, status int, reply fmt.Stringer,
+	got []*advRequest, raw string, check func(*testing.T, *advRequest, string)) {
+	t.Helper()
+	switch want {
+	case refuse, abort, local:
+		if want == local && status != 200 {
+			t.Errorf("%s: answered %v, want 200 from the server", name, reply)
+		}
+		if want != local && !refused {
+			t.Errorf("%s: answered %v, want it refused", name, reply)
+		}
+		if len(got) != 0 {
+			t.Errorf("%s: the backend read %d complete requests: %q", name, len(got), raw)
+		}
+		if want != abort && raw != "" {
+			t.Errorf("%s: the backend read %q, want nothing", name, raw)
+		}
+	case forward:
+		if status != 200 || len(got) != 1 {
+			t.Errorf("%s: answered %v, backend read %d complete requests %q, want one, forwarded",
+				name, reply, len(got), raw)
+		} else {
+			check(t, got[0], raw)
+		}
+	}
+}
+
+// wantAliveOnly checks that the backend read, for the GET after a case,
+// that GET of /alive alone.
+func wantAliveOnly(t *testing.T, name string, got []*advRequest) {
+	t.Helper()
+	if len(got) != 1 || got[0].Target != "/alive" || len(got[0].Body) != 0 {
+		var seen []string
+		for _, r := range got {
+			seen = append(seen, fmt.Sprintf("%s %s %q", r.Method, r.Target, r.Body))
+		}
+		t.Errorf("%s: the backend read, for the next GET, %q", name, seen)
 	}
 }
 
