@@ -338,6 +338,16 @@ func startServers(t *testing.T, servers map[string]any) *caddytest.Tester {
 // startConfig loads a Caddy config whose http app is httpApp.
 func startConfig(t *testing.T, httpApp map[string]any, apps ...map[string]any) *caddytest.Tester {
 	t.Helper()
+	return startConfigLogging(t, nil, httpApp, apps...)
+}
+
+// startConfigLogging is startConfig with Caddy's logging config logging
+// (nil: the default log at ERROR).
+func startConfigLogging(t *testing.T, logging, httpApp map[string]any, apps ...map[string]any) *caddytest.Tester {
+	t.Helper()
+	if logging == nil {
+		logging = map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}}
+	}
 	all := map[string]any{"http": httpApp}
 	for _, a := range apps {
 		for k, v := range a {
@@ -346,7 +356,7 @@ func startConfig(t *testing.T, httpApp map[string]any, apps ...map[string]any) *
 	}
 	cfg, err := json.Marshal(map[string]any{
 		"admin":   map[string]any{"listen": "localhost:2999"},
-		"logging": map[string]any{"logs": map[string]any{"default": map[string]any{"level": "ERROR"}}},
+		"logging": logging,
 		"apps":    all,
 	})
 	if err != nil {

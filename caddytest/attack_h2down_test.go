@@ -24,7 +24,11 @@ import (
 
 // startH2 serves route on h2cAddr (HTTP/1.1 and h2c) and h2tAddr (TLS,
 // ALPN h2, a certificate from a CA made for the test).
-func startH2(t *testing.T, route map[string]any) {
+func startH2(t *testing.T, route map[string]any) { t.Helper(); startH2Logging(t, route, nil) }
+
+// startH2Logging is startH2 with Caddy's logging config logging (nil: the
+// tests' default, errors only).
+func startH2Logging(t *testing.T, route, logging map[string]any) {
 	t.Helper()
 	ca := newTestCA(t, "h2down-ca")
 	_, certFile, keyFile := ca.issue(t, false, []string{"h2.test"}, net.ParseIP("127.0.0.1"))
@@ -35,7 +39,7 @@ func startH2(t *testing.T, route map[string]any) {
 	closeServers(t, h2cAddr, h2tAddr) // no stream of the test goes to an old server
 	// Caddy's own metrics count the requests its handlers are serving
 	// (handlersIdle).
-	startConfig(t, map[string]any{"http_port": 22380, "https_port": 22343, "servers": map[string]any{"sp": srv},
+	startConfigLogging(t, logging, map[string]any{"http_port": 22380, "https_port": 22343, "servers": map[string]any{"sp": srv},
 		"metrics": map[string]any{}},
 		map[string]any{"tls": map[string]any{"certificates": map[string]any{
 			"load_files": []map[string]any{{"certificate": certFile, "key": keyFile}}}}})

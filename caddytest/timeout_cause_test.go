@@ -2,9 +2,13 @@ package caddytest
 
 import (
 	"bufio"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +22,21 @@ import (
 // itself and counted as the backend's failure; or the client leaving, 499,
 // no timeout named and nothing counted against the backend, under a read
 // timeout that had not fired yet.
+// answerThenStall starts a backend that reads a request, writes answer
+// (if any) and then nothing, until the proxy closes the connection.
+func answerThenStall(t *testing.T, answer string) string {
+	return rawBackend(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, req.Body)
+		io.WriteString(c, answer)
+		io.Copy(io.Discard, br)
+	})
+}
+
 func TestTimeoutCauseInErrorLog(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -34,15 +53,7 @@ func TestTimeoutCauseInErrorLog(t *testing.T) {
 		{"client leaves", false, map[string]any{"read": "5s"}, true, 499, "context canceled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := rawBackend(t, func(c net.Conn) {
-				br := bufio.NewReader(c)
-				req, err := http.ReadRequest(br)
-				if err != nil {
-					return
-				}
-				io.Copy(io.Discard, req.Body)
-				io.Copy(io.Discard, br) // until the proxy closes
-			})
+			url := answerThenStall(t, "")
 			logFile := startErrorLogged(t, map[string]any{
 				"backends": []map[string]any{{"url": url}},
 				"timeouts": tc.timeouts,
@@ -97,4 +108,87 @@ func TestTimeoutCauseInErrorLog(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A backend sends a head and a quarter of its body, then stalls past
+// timeouts.read. The status line is out, so the client keeps its 200: the
+// proxy closes the client's connection (HTTP/1.1) or resets its stream
+// (HTTP/2 over TLS) mid-body, so the cut body is never taken for a whole
+// one, and the handler's log line names the per-read bound, never a bare
+// "i/o timeout". The plain HTTP/1.1 client would be spliced to (a body of
+// 256 KiB, Content-Length framed), but a connection under timeouts.read is
+// copied from: its per-read bound lives in a wrapper that no splice sees.
+func TestBodyReadTimeoutNamed(t *testing.T) {
+	const total, sent = 256 << 10, 64 << 10
+	url := answerThenStall(t, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", total, strings.Repeat("a", sent)))
+	logFile := t.TempDir() + "/handler.log"
+	startH2Logging(t, spRoute(map[string]any{
+		"backends": []map[string]any{{"url": url}},
+		"timeouts": map[string]any{"read": "300ms"},
+		"retries":  map[string]any{"count": 0},
+	}, nil), map[string]any{"logs": map[string]any{
+		"default": map[string]any{"level": "ERROR", "exclude": []string{"http.handlers.smartproxy"}},
+		"sp": map[string]any{"level": "WARN", "include": []string{"http.handlers.smartproxy"},
+			"writer": map[string]any{"output": "file", "filename": logFile}, "encoder": map[string]any{"format": "json"}}}})
+	clients := []struct {
+		name  string
+		url   string
+		proto int
+		c     *http.Client
+	}{
+		{"HTTP/1.1", "http://" + h2cAddr + "/cut", 1, &http.Client{Timeout: 10 * time.Second,
+			Transport: &http.Transport{DisableKeepAlives: true}}},
+		{"HTTP/2 over TLS", "https://" + h2tAddr + "/cut", 2, &http.Client{Timeout: 10 * time.Second,
+			Transport: &http.Transport{ForceAttemptHTTP2: true, DisableKeepAlives: true,
+				TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}}, // the test's own CA
+	}
+	for i, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) {
+			begin := time.Now()
+			resp, err := cl.c.Get(cl.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.ProtoMajor != cl.proto {
+				t.Fatalf("%s %d, want %d over HTTP/%d", resp.Proto, resp.StatusCode, 200, cl.proto)
+			}
+			if err == nil || n >= total {
+				t.Fatalf("read %d of %d bytes, err %v: want the body cut with an error", n, total, err)
+			}
+			if d := time.Since(begin); d < 300*time.Millisecond {
+				t.Errorf("cut after %v, before timeouts.read (300ms) could pass", d)
+			}
+			msgs := handlerLogLines(logFile, i+1)
+			if len(msgs) != i+1 {
+				t.Fatalf("handler log: %q, want %d lines", msgs, i+1)
+			}
+			if got := msgs[i]; !strings.Contains(got, "backend failed during response body") ||
+				!strings.Contains(got, "h1: read timeout reading response body") || strings.Contains(got, "i/o timeout") {
+				t.Errorf("handler log %q, want the body's read timeout named", got)
+			}
+		})
+	}
+}
+
+// handlerLogLines waits (up to 3 s) for n lines in the handler's log and
+// returns each as "msg: error".
+func handlerLogLines(logFile string, n int) []string {
+	var out []string
+	eventually(3*time.Second, func() bool {
+		raw, _ := os.ReadFile(logFile)
+		out = out[:0]
+		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			var e struct {
+				Msg   string `json:"msg"`
+				Error string `json:"error"`
+			}
+			if json.Unmarshal([]byte(line), &e) == nil && e.Msg != "" {
+				out = append(out, e.Msg+": "+e.Error)
+			}
+		}
+		return len(out) >= n
+	})
+	return out
 }

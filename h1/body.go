@@ -78,6 +78,9 @@ func (b *body) Read(p []byte) (int, error) {
 		if cerr := b.ctx.Err(); cerr != nil {
 			return n, fmt.Errorf("h1: reading response body: %w", cerr)
 		}
+		if errors.Is(err, ErrBodyReadTimeout) {
+			return n, err // names itself
+		}
 		return n, fmt.Errorf("h1: reading response body: %w", err)
 	}
 	b.mu.Unlock()

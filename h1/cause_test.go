@@ -1,8 +1,11 @@
 package h1
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +95,80 @@ func TestHeadWaitCauseNamed(t *testing.T) {
 				}
 				if tc.want != context.Canceled && strings.Contains(err.Error(), "canceled") {
 					t.Errorf("err = %v names the client", err)
+				}
+			})
+		}
+	}
+}
+
+// A backend sends a head and half a body, then nothing. The connection's
+// own per-read bound (timeouts.read) ends the body's read: it fails with
+// ErrBodyReadTimeout, a timeout, named as neither the head's timeouts nor
+// the client; under a header timeout and a context check that both pass
+// while the body waits (each lifted as it expires), and framed by
+// Content-Length or chunked. The client leaving first is named as itself.
+func TestBodyReadCauseNamed(t *testing.T) {
+	heads := []struct{ name, head string }{
+		{"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"},
+	}
+	causes := []struct {
+		name    string
+		timeout time.Duration // ResponseHeaderTimeout
+		perRead time.Duration
+		leave   bool // the client leaves once the half body is read
+		want    error
+	}{
+		{name: "read timeout", perRead: 100 * time.Millisecond, want: ErrBodyReadTimeout},
+		{name: "read timeout after the header timeout", timeout: 30 * time.Millisecond, perRead: 150 * time.Millisecond, want: ErrBodyReadTimeout},
+		{name: "client leaves", perRead: time.Minute, leave: true, want: context.Canceled},
+	}
+	others := []error{ErrResponseHeaderTimeout, ErrReadTimeout, ErrBodyReadTimeout, context.Canceled}
+	for _, h := range heads {
+		for _, tc := range causes {
+			t.Run(h.name+"/"+tc.name, func(t *testing.T) {
+				closed := make(chan struct{})
+				rs := newRawServer(t, func(n int, c net.Conn) {
+					if _, _, err := readRequest(bufio.NewReader(c)); err != nil {
+						return
+					}
+					io.WriteString(c, h.head)
+					io.Copy(io.Discard, c) // until the transport closes
+					close(closed)
+				})
+				tr := New(Config{ResponseHeaderTimeout: tc.timeout, DialContext: perReadDial(tc.perRead)})
+				tr.abortCheck = 20 * time.Millisecond
+				defer tr.Close()
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				resp, err := tr.RoundTrip(mustReq(t, ctx, "GET", rs.url(), nil))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				half := make([]byte, 5)
+				if _, err := io.ReadFull(resp.Body, half); err != nil {
+					t.Fatalf("the half body: %v", err)
+				}
+				if tc.leave {
+					time.AfterFunc(50*time.Millisecond, cancel)
+				}
+				_, err = io.ReadAll(resp.Body)
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("err = %v, want %v", err, tc.want)
+				}
+				for _, o := range others {
+					if o != tc.want && errors.Is(err, o) {
+						t.Errorf("err = %v, is %v too", err, o)
+					}
+				}
+				var ne net.Error
+				if tc.want == ErrBodyReadTimeout && (!errors.As(err, &ne) || !ne.Timeout()) {
+					t.Errorf("err = %v is not a net.Error timeout", err)
+				}
+				waitClosed(t, closed)
+				if n := tr.idleCount(); n != 0 {
+					t.Errorf("%d connections pooled after a cut body", n)
 				}
 			})
 		}

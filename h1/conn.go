@@ -147,11 +147,21 @@ func (c *conn) Read(p []byte) (int, error) {
 		n, err = c.nc.Read(p)
 	}
 	c.nread += int64(n)
-	if err != nil && !c.inBody && !c.upgraded {
-		if !c.aborted.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
-			err = c.headTimeout()
+	if err != nil && !c.upgraded {
+		timedOut := !c.aborted.Load() && errors.Is(err, os.ErrDeadlineExceeded)
+		if c.inBody {
+			if timedOut {
+				// Under a body the transport's deadlines are lifted as they
+				// expire (expired): one that ends a read is a per-read bound
+				// of the connection's own.
+				err = ErrBodyReadTimeout
+			}
+		} else {
+			if timedOut {
+				err = c.headTimeout()
+			}
+			c.herr = err
 		}
-		c.herr = err
 	}
 	return n, err
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 )
 
 // pattern is a body whose every byte depends on its offset, so a byte out
@@ -235,20 +236,28 @@ func TestSpliceToContextEnds(t *testing.T) {
 func TestCanSplice(t *testing.T) {
 	big := pattern(SpliceMin * 2)
 	for _, tc := range []struct {
-		name string
-		head string
-		body []byte
-		want bool
+		name    string
+		head    string
+		body    []byte
+		perRead time.Duration // a per-read bound of the connection's own (timeouts.read); 0: none
+		want    bool
 	}{
-		{"Content-Length, large", fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(big)), big, true},
-		{"Content-Length, small", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", []byte("hello"), false},
-		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", append([]byte(fmt.Sprintf("%x\r\n", len(big))), append(big, "\r\n0\r\n\r\n"...)...), false},
-		{"Content-Length and chunked: chunked wins", fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n", len(big)), append([]byte(fmt.Sprintf("%x\r\n", len(big))), append(big, "\r\n0\r\n\r\n"...)...), false},
-		{"delimited by the close", "HTTP/1.0 200 OK\r\n\r\n", big, false},
+		{"Content-Length, large", fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(big)), big, 0, true},
+		{"Content-Length, small", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", []byte("hello"), 0, false},
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", append([]byte(fmt.Sprintf("%x\r\n", len(big))), append(big, "\r\n0\r\n\r\n"...)...), 0, false},
+		{"Content-Length and chunked: chunked wins", fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n", len(big)), append([]byte(fmt.Sprintf("%x\r\n", len(big))), append(big, "\r\n0\r\n\r\n"...)...), 0, false},
+		{"delimited by the close", "HTTP/1.0 200 OK\r\n\r\n", big, 0, false},
+		// Read under its bound, so that a stall fails as ErrBodyReadTimeout
+		// (TestBodyReadCauseNamed): no splice reads past the bound.
+		{"Content-Length, large, per-read bound", fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n", len(big)), big, time.Minute, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := spliceBackend(t, tc.body, "", true, tc.head)
-			tr := New(Config{})
+			cfg := Config{}
+			if tc.perRead > 0 {
+				cfg.DialContext = perReadDial(tc.perRead)
+			}
+			tr := New(cfg)
 			defer tr.Close()
 			resp, err := tr.RoundTrip(mustReq(t, context.Background(), "GET", rs.url(), nil))
 			if err != nil {

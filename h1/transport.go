@@ -83,7 +83,8 @@
 // A wait for a response head ends with the error of what ended it, though
 // one socket deadline serves them all: ErrResponseHeaderTimeout for the
 // header timeout, ErrReadTimeout for a per-read bound of the connection's
-// own, the context's error when the request's context ended.
+// own, the context's error when the request's context ended. A body read
+// that the connection's own bound ends fails with ErrBodyReadTimeout.
 //
 // DialError means nothing was sent. RequestBodyError means the client's
 // side failed (its body could not be read) and the backend is not to
@@ -145,8 +146,15 @@ var (
 	// on each read that DialContext's connection sets itself (the proxy's
 	// timeouts.read), which a backend trickling its head stays within. It
 	// is a net.Error whose Timeout() is true. A response body's read that
-	// times out so fails with the connection's own error.
+	// times out so fails with ErrBodyReadTimeout.
 	ErrReadTimeout error = timeoutError("h1: read timeout awaiting response headers")
+	// ErrBodyReadTimeout is returned by a response body's Read when a read
+	// of it timed out by a deadline of the connection's own, as
+	// ErrReadTimeout is for a head: the backend sent nothing for that long
+	// in mid-body. It is a net.Error whose Timeout() is true. A spliced
+	// body (SpliceTo) reads under no such bound: a connection that sets
+	// one is not a *net.TCPConn, and its bodies are never spliced.
+	ErrBodyReadTimeout error = timeoutError("h1: read timeout reading response body")
 	// ErrTooManyInterim is returned when a backend sends more 1xx
 	// responses than a request may skip.
 	ErrTooManyInterim = errors.New("h1: too many 1xx responses")
