@@ -38,6 +38,9 @@ type advRequest struct {
 	// gave up on the request: then the bytes are there to be read, and a
 	// test that waits for it waits for an event, not for a guess of time.
 	sent chan struct{}
+	// replyErr is the write error that ended the reply, if one did; set
+	// before sent is closed.
+	replyErr error
 }
 
 // waitSent waits (up to 10 s, a bound for a loaded machine, not a guess of
@@ -194,6 +197,9 @@ func (b *advBackend) reply(c *advConn, rep *advReply, ar *advRequest, idle *sync
 	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	write := func(s string) bool {
 		_, err := io.WriteString(c.nc, s)
+		if err != nil {
+			ar.replyErr = err
+		}
 		return err == nil && awaitAcked(c.nc, 10*time.Second)
 	}
 	raw := rep.Raw

@@ -1,7 +1,9 @@
 package caddytest
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -158,8 +160,12 @@ func (b *advBackend) bodySoFar(line string) int {
 
 // A stream reset while its answer is still coming from the backend (the
 // client stopped reading: HTTP/2 flow control holds the proxy's writes)
-// leaves that backend connection with unread bytes: it is closed, never
-// pooled, and the next requests get their own answers on another one.
+// leaves that backend connection with unread bytes: it is closed at once,
+// never pooled, and the next requests get their own answers on another
+// one. The close is seen from the backend's side, before any other
+// request: its write of the answer fails on it. A pooled connection would
+// hold that write until its deadline (10 s), and only a later check-out's
+// peek would find the unread bytes: the next requests alone cannot tell.
 func TestH2DownResetMidResponseClosesBackendConnection(t *testing.T) {
 	b := newAdvBackend(t)
 	const size = 8 << 20
@@ -173,20 +179,30 @@ func TestH2DownResetMidResponseClosesBackendConnection(t *testing.T) {
 	startH2(t, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}}, nil))
 	c := dialH2(t, false)
 	c.request(1, "GET", "/big", true)
-	// The client reads nothing: the proxy fills the stream's window and
-	// the socket buffers, and blocks with most of the body unread.
-	if !eventually(5*time.Second, func() bool { return len(b.find("/big")) == 1 }) {
-		t.Fatal("the backend never got /big")
+	// The client reads the first 256 KiB of the answer, so the proxy is
+	// mid-body, then nothing: the proxy fills the stream's window (1 MiB,
+	// dialH2) and the socket buffers, and blocks with most of the body
+	// unread.
+	if !c.readUntil(1, 256<<10) {
+		t.Fatalf("the answer to /big did not begin: %v", c.replies[1])
 	}
-	time.Sleep(200 * time.Millisecond) // let the proxy fill what it can
+	got := b.find("/big")
+	if len(got) != 1 {
+		t.Fatalf("the backend got /big %d times", len(got))
+	}
 	c.reset(1)
+	got[0].waitSent(t)
+	var ne net.Error
+	if err := got[0].replyErr; err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the backend's write of /big ended with %v, want the proxy's close of the connection", err)
+	}
 	for i := range 4 {
 		id := uint32(3 + 2*i)
 		if !c.alive(id) {
 			t.Fatalf("GET after the reset: %v", c.replies[id])
 		}
 	}
-	bigConn := b.find("/big")[0].Conn
+	bigConn := got[0].Conn
 	for _, r := range b.find("/alive") {
 		if r.Conn == bigConn {
 			t.Errorf("/alive arrived on the connection whose answer to /big was left unread (request %d on it)", r.Seq)
@@ -195,4 +211,45 @@ func TestH2DownResetMidResponseClosesBackendConnection(t *testing.T) {
 	if got := len(c.replies[1].Body); got >= size {
 		t.Errorf("the reset stream got all %d bytes: the reset came too late to test anything", got)
 	}
+}
+
+// A stream's body that fails while its request lives (timeouts.request_body
+// cuts it: no reset, the stream's context goes on) ends the chunked request
+// upstream without its closing chunk: the backend never reads it as a
+// complete request, and its connection is closed mid-body. A reset stream
+// (TestH2DownInterleavedStreamsAndResets) shows the same only when its
+// body's failure reaches the transport before the context's end aborts the
+// connection, which is a race; here nothing else ends the write.
+func TestH2DownCutBodySendsNoClosingChunk(t *testing.T) {
+	b := newAdvBackend(t)
+	log := &completeLog{}
+	b.setScript(log.script)
+	startH2(t, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}},
+		"timeouts": map[string]any{"request_body": "500ms"}, "retries": map[string]any{"count": 0}}, nil))
+	bothTransports(t, func(t *testing.T, tlsOn bool) {
+		nLog := log.len()
+		c := dialH2(t, tlsOn)
+		path := fmt.Sprintf("/cut/%v", tlsOn)
+		c.request(1, "POST", path, false)
+		c.data(1, strings.Repeat("a", 700), false)
+		if !eventually(5*time.Second, func() bool { return b.bodySoFar("POST "+path+" ") >= 700 }) {
+			t.Fatalf("%s: the backend never got the first 700 bytes of the body", path)
+		}
+		if r := c.one(1); r.Status != 408 {
+			t.Errorf("the cut stream: %v, want 408", r)
+		}
+		handlersIdle(t)
+		// The backend records a request once its body read ends: here by
+		// the proxy's close, mid-body.
+		var seen []*advRequest
+		if !eventually(5*time.Second, func() bool { seen = b.find(path); return len(seen) > 0 }) {
+			t.Fatalf("%s: the backend still waits for the rest of the body: its connection was left open", path)
+		}
+		for _, r := range log.since(nLog) {
+			t.Errorf("the backend read a complete %s %s (%d bytes of body): the cut body was ended as a whole one", r.Method, r.Target, len(r.Body))
+		}
+		if raw := b.received(); strings.Contains(raw[strings.Index(raw, "POST "+path+" "):], "\r\n0\r\n\r\n") {
+			t.Errorf("%s: the backend got a closing chunk", path)
+		}
+	})
 }

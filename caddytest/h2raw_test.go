@@ -186,6 +186,21 @@ func (c *h2Client) await(ids ...uint32) map[uint32]*h2Reply {
 	return out
 }
 
+// readUntil reads frames until stream id has at least n bytes of body (or
+// is done, or the connection ends, or 10 s pass) and reports whether it has
+// them. Every DATA frame read is acknowledged in WINDOW_UPDATEs, so the
+// server may send about the initial window more before it blocks.
+func (c *h2Client) readUntil(id uint32, n int) bool {
+	c.t.Helper()
+	r := c.reply(id)
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer c.nc.SetReadDeadline(time.Time{})
+	for c.readErr == nil && !r.Done && len(r.Body) < n {
+		c.readErr = c.readFrame()
+	}
+	return len(r.Body) >= n
+}
+
 // one sends nothing more and awaits stream id alone.
 func (c *h2Client) one(id uint32) *h2Reply { return c.await(id)[id] }
 
