@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // hopHeaders are the hop-by-hop headers of RFC 9110 §7.6.1 (and the
@@ -123,6 +125,27 @@ func IsH2CUpgrade(up string) bool {
 		}
 	}
 	return false
+}
+
+// DropInvalidNames deletes from h, a backend's answer's fields, those
+// whose names are not tokens (RFC 9110 §5.1), and reports whether it
+// deleted any. Go's HTTP/1.1 parser (http.ReadResponse, and the chunked
+// reader for trailers) keeps "X Bad: 1" and "Content-Length : 100"
+// (golang.org/issue/34540) under names with a space; Go's HTTP/1 and
+// HTTP/2 servers drop such fields when they write them, but quic-go's
+// HTTP/3 server sends them as they are: a second length to any gateway
+// that trims names, and a malformed answer (RFC 9114 §4.2) to the rest.
+// It scans every name: callers keep it off the common path (h1's parser
+// in place refuses such heads; only its slow path needs it).
+func DropInvalidNames(h http.Header) bool {
+	dropped := false
+	for k := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			delete(h, k)
+			dropped = true
+		}
+	}
+	return dropped
 }
 
 // ForbiddenTrailer reports whether a field must not be sent as a trailer

@@ -259,3 +259,34 @@ func FuzzCopyEndToEnd(f *testing.F) {
 		}
 	})
 }
+
+// Fields whose names are not tokens are dropped from a backend's answer;
+// the others, whatever their case, stay.
+func TestDropInvalidNames(t *testing.T) {
+	h := http.Header{"Content-Type": {"a"}, "X Bad": {"1"}, "Content-Length ": {"100"}, "x-lower": {"2"},
+		"": {"3"}, "X:Colon": {"4"}, "X\x7fDel": {"5"}, "X-\xc3\xa9": {"6"}, "Content-Length": {"2"}}
+	if !DropInvalidNames(h) {
+		t.Error("reported nothing dropped")
+	}
+	want := http.Header{"Content-Type": {"a"}, "x-lower": {"2"}, "Content-Length": {"2"}}
+	if !reflect.DeepEqual(h, want) {
+		t.Errorf("got %v, want %v", h, want)
+	}
+	if DropInvalidNames(h) {
+		t.Error("reported a drop from fields all named by tokens")
+	}
+}
+
+// The cost of the scan on the paths that need it (h1's slow path, Caddy's
+// transport): a usual answer's names, no allocation.
+func BenchmarkDropInvalidNames(b *testing.B) {
+	h := http.Header{"Content-Type": {"text/html"}, "Content-Length": {"1234"}, "Date": {"x"},
+		"Cache-Control": {"max-age=60"}, "Etag": {`"abc"`}, "Last-Modified": {"x"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		DropInvalidNames(h)
+	}
+	if len(h) != 6 {
+		b.Fatal(h)
+	}
+}
