@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
 // bufSize is the read and write buffer of a connection: a typical request
@@ -82,6 +84,7 @@ type conn struct {
 	early    *http.Response   // final answer that came instead of 100 Continue
 	earlyErr error            // failure while awaiting 100 Continue
 	scan     headScan         // framing fields of the last head read
+	distrust bool             // a head of this exchange had names that are not tokens (parseHead)
 	rb       requestBody      // the request body's wrapper, reused
 	wreq     http.Request     // the request as written when it has a body
 	lr       io.LimitedReader // the spliced rest of a body (splice.go), reused
@@ -305,6 +308,7 @@ func (c *conn) roundTrip(req *http.Request, ih InterimHandler) (*http.Response, 
 	defer func() { c.ih = nil }()
 	ctx := req.Context()
 	c.nread, c.werr, c.herr, c.early, c.earlyErr = 0, nil, nil, nil, nil
+	c.distrust = false
 	c.headerBy = time.Time{} // not the last exchange's: armDeadline sets this one's
 	c.limit = c.t.cfg.MaxResponseHeaderBytes
 	c.inBody, c.guarded = false, false
@@ -437,7 +441,7 @@ func (c *conn) readHead(req *http.Request) (*http.Response, error) {
 			// Peek consumed the error; ReadResponse's own read meets it
 			// again (conn.Read keeps it: herr), as it did after scanHead's.
 			c.scan = headScan{}
-			return http.ReadResponse(c.br, req)
+			return c.parseHead(req)
 		}
 		n = c.br.Buffered()
 	}
@@ -452,7 +456,7 @@ func (c *conn) readHead(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 	}
-	resp, err := http.ReadResponse(c.br, req)
+	resp, err := c.parseHead(req)
 	if err != nil && c.herr != nil && isTimeout(c.herr) {
 		// A head cut short by a read timeout fails to parse (textproto
 		// takes a partial last line for a whole one): the timeout, not
@@ -466,6 +470,20 @@ func (c *conn) readHead(req *http.Request) (*http.Response, error) {
 		// the next head, the request waiting for it.
 		resp.Body.Close()
 		return nil, fmt.Errorf("%w: %03d", ErrStatus, resp.StatusCode)
+	}
+	return resp, err
+}
+
+// parseHead is http.ReadResponse's reading of the next head, less the
+// fields whose names are not tokens, which it keeps (forward's
+// DropInvalidNames says why they must go). Only here: fastHead refuses a
+// head with such a name, so the common answer is never scanned for them.
+// A backend that sends one is not trusted with another exchange
+// (c.distrust): closing is safer than guessing what else it gets wrong.
+func (c *conn) parseHead(req *http.Request) (*http.Response, error) {
+	resp, err := http.ReadResponse(c.br, req)
+	if err == nil && forward.DropInvalidNames(resp.Header) {
+		c.distrust = true
 	}
 	return resp, err
 }
@@ -519,7 +537,7 @@ func (c *conn) finish(req *http.Request, resp *http.Response, reuse bool) (*http
 		return resp, notStale, nil
 	}
 	reuse = reuse && !resp.Close && !req.Close && !hasToken(req.Header["Connection"], "close") &&
-		!c.scan.ambiguous(resp)
+		!c.scan.ambiguous(resp) && !c.distrust
 	if resp.Body == http.NoBody {
 		c.release(reuse)
 		return resp, notStale, nil
