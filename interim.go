@@ -133,6 +133,7 @@ func (ih *interimHook) got1xx(code int, h textproto.MIMEHeader) error {
 	}
 	fields := http.Header(h).Clone()
 	forward.RemoveHopHeaders(fields)
+	forward.DropInvalidNames(fields) // h1 dropped them already; Caddy's transport keeps them
 	wh := ih.w.Header()
 	saved := make(http.Header, len(fields))
 	for k, v := range fields {

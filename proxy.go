@@ -177,7 +177,8 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 	b.Acquire()
 	t := try{b: b, gate: m.gate}
 	begin := time.Now()
-	resp, err := roundTripInterim(rt.transportTo(m), out, ih) // issue 18: 1xx hook armed for this try (interim.go)
+	tr := rt.transportTo(m)
+	resp, err := roundTripInterim(tr, out, ih) // issue 18: 1xx hook armed for this try (interim.go)
 	// time.Since reads only the monotonic clock, where time.Now reads the
 	// wall clock too: one clock read fewer per try (~50 ns on the bench VM).
 	latency := time.Since(begin)
@@ -201,6 +202,12 @@ func (h *Handler) roundTrip(r, out *http.Request, rt *route, b *backend.Backend,
 		}
 		t.err = fmt.Errorf("backend %s: %w", b.Name, err)
 		return t
+	}
+	if !isH1(tr) {
+		// Caddy's transport reads an HTTP/1.1-over-TLS head with
+		// http.ReadResponse, which keeps names that are not tokens; h1
+		// drops them on its slow path, and HTTP/2 refuses them.
+		forward.DropInvalidNames(resp.Header)
 	}
 	// Time to response headers is the backend's latency as strategies
 	// (least_latency), breakers and the status API see it.
@@ -266,7 +273,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 	if len(resp.Trailer) > 0 {
 		names := make([]string, 0, len(resp.Trailer))
 		for k := range resp.Trailer {
-			if forward.ForbiddenTrailer(k) {
+			if !sendableTrailer(k) {
 				delete(resp.Trailer, k)
 				continue
 			}
@@ -290,7 +297,7 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, resp *http.Res
 	}
 	for k, vv := range resp.Trailer {
 		// The body reader may have added fields it was not told of.
-		if !forward.ForbiddenTrailer(k) {
+		if sendableTrailer(k) {
 			hdr[http.TrailerPrefix+k] = vv
 		}
 	}

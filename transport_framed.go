@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/caddy-smartproxy/smartproxy/forward"
 )
 
 // framedConn is an HTTP/1.1-over-TLS backend connection that keeps every
@@ -24,6 +26,10 @@ import (
 //   - hands the transport no byte past the end of the final response:
 //     bytes after it poison the connection, and every later read and write
 //     fails, so it is closed rather than pooled;
+//   - after a response with a field whose name is not a token (the
+//     parser keeps it, the proxy drops it: forward.DropInvalidNames),
+//     fails every later read and write too: a backend that sends one is
+//     not trusted with another exchange, as h1 treats it;
 //   - fails on a byte that arrives while no request is outstanding;
 //   - starts a request only once the transport's reader waits on a quiet
 //     connection: nothing buffered in the TLS layer (a read with a deadline
@@ -51,6 +57,7 @@ type framedConn struct {
 	hungry  bool   // the parser waits for bytes
 	ended   bool   // the parser saw the end of the outstanding response
 	excess  int    // bytes fed after that end
+	badName bool   // a head of the outstanding exchange had a name that is not a token
 	readErr error  // the network's error, for the parser
 }
 
@@ -59,6 +66,7 @@ var (
 	errHiddenBytes = errors.New("backend sent bytes after the end of its response; connection closed")
 	errUnsolicited = errors.New("backend sent bytes with no request outstanding; connection closed")
 	errNotQuiet    = errors.New("backend connection did not become quiet for the next request")
+	errBadNames    = errors.New("backend sent field names that are not tokens; connection closed")
 )
 
 // quietWait bounds how long a request waits for the transport's reader to
@@ -87,6 +95,11 @@ func (c *framedConn) parse() {
 			if err != nil || resp.StatusCode == http.StatusSwitchingProtocols {
 				c.stopChecks()
 				return
+			}
+			if forward.DropInvalidNames(resp.Header) {
+				c.mu.Lock()
+				c.badName = true
+				c.mu.Unlock()
 			}
 			if resp.StatusCode < 200 {
 				continue // interim
@@ -204,6 +217,10 @@ func (c *framedConn) Read(p []byte) (int, error) {
 				return 0, c.poisoned
 			}
 			return keep, nil
+		}
+		if c.ended && c.badName {
+			c.poisonLocked(errBadNames) // this read ends the answer; the next fails
+			return n, nil
 		}
 	}
 	if err != nil {
