@@ -3,6 +3,7 @@ package caddytest
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -110,7 +111,26 @@ func newAdvBackend(t *testing.T) *advBackend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &advBackend{ln: ln, URL: "http://" + ln.Addr().String(), done: make(chan struct{})}
+	return serveAdv(t, ln, "http://")
+}
+
+// newAdvTLSBackend is newAdvBackend over TLS (HTTP/1.1 only, by ALPN),
+// with a certificate of ca's for 127.0.0.1: the proxy reaches it through
+// Caddy's transport.
+func newAdvTLSBackend(t *testing.T, ca *testCA) *advBackend {
+	t.Helper()
+	cert, _, _ := ca.issue(t, false, nil, net.ParseIP("127.0.0.1"))
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert},
+		NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveAdv(t, ln, "https://")
+}
+
+// serveAdv serves an adversarial backend on ln, stopped with the test.
+func serveAdv(t *testing.T, ln net.Listener, scheme string) *advBackend {
+	b := &advBackend{ln: ln, URL: scheme + ln.Addr().String(), done: make(chan struct{})}
 	b.wg.Add(1)
 	go b.accept()
 	t.Cleanup(b.close)

@@ -12,16 +12,46 @@ import (
 // well-formed answer or a 502 on that stream, and the other streams of
 // its connection go on.
 func TestH2DownResponses(t *testing.T) {
-	type respCase struct {
-		name   string
-		raw    string // the backend's answer
-		close  bool   // and then it closes the connection
-		cut    bool   // the client must see the stream reset, never ended
-		status int    // what the HTTP/2 client must get
-		body   string // and its body, when status is 200
-		absent []string
-		check  func(t *testing.T, r *h2Reply)
-	}
+	cases := downRespCases()
+	b := newAdvBackend(t)
+	scriptResponses(b, cases)
+	startH2(t, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}}, nil))
+	bothTransports(t, func(t *testing.T, tlsOn bool) {
+		c := dialH2(t, tlsOn)
+		id := uint32(1)
+		for _, tc := range cases {
+			// An honest request in flight beside the hostile answer.
+			c.request(id, "GET", respPath(tc), true)
+			c.request(id+2, "GET", "/beside", true)
+			got := c.await(id, id+2)
+			judgeResp(t, tc, got[id], got[id+2])
+			if c.readErr != nil || c.goAway != nil {
+				t.Fatalf("%s: the connection ended: %v %v", tc.name, c.readErr, c.goAway)
+			}
+			id += 4
+			if !c.alive(id) {
+				t.Errorf("%s: the next GET: %v", tc.name, c.replies[id])
+			}
+			id += 2
+		}
+	})
+}
+
+// respCase is one answer of the backend's and what the client must get.
+type respCase struct {
+	name   string
+	raw    string // the backend's answer
+	close  bool   // and then it closes the connection
+	cut    bool   // the client must see the stream reset, never ended
+	status int    // what the HTTP/2 or HTTP/3 client must get
+	body   string // and its body, when status is 200
+	absent []string
+	check  func(t *testing.T, r *h2Reply)
+}
+
+// downRespCases are the hostile answers of an HTTP/1.1 backend that the
+// downgrade tests serve HTTP/2 and HTTP/3 clients.
+func downRespCases() []respCase {
 	hop := []string{"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "x-hop"}
 	cases := []respCase{
 		{name: "hop-by-hop fields", raw: "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\n" +
@@ -88,17 +118,32 @@ func TestH2DownResponses(t *testing.T) {
 	cases = append(cases,
 		respCase{name: "body short of its length", raw: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", close: true, cut: true},
 		respCase{name: "chunked body cut", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", close: true, cut: true},
+		// Go's chunked reader keeps a trailer name with a space too.
+		respCase{name: "space in a trailer name", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n" +
+			"2\r\nok\r\n0\r\nX Bad: 1\r\nContent-Length : 100\r\nX-T: v\r\n\r\n", status: 200, body: "ok",
+			check: onlyTrailerXT},
+		respCase{name: "space in a name of early hints", raw: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n" +
+			"X Bad: 1\r\nContent-Length : 100\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200, body: "ok",
+			absent: []string{"x bad", "content-length ", "x-bad"}},
 		respCase{name: "forbidden trailers", raw: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n" +
 			"0\r\nContent-Length: 100\r\nSet-Cookie: a=b\r\nX-T: v\r\n\r\n", status: 200, body: "ok",
-			check: func(t *testing.T, r *h2Reply) {
-				for _, f := range r.Trailer {
-					if f.Name != "x-t" {
-						t.Errorf("trailer %s: %q forwarded", f.Name, f.Value)
-					}
-				}
-			}},
+			check: onlyTrailerXT},
 	)
-	b := newAdvBackend(t)
+	return cases
+}
+
+// onlyTrailerXT checks that x-t is the only trailer forwarded.
+func onlyTrailerXT(t *testing.T, r *h2Reply) {
+	for _, f := range r.Trailer {
+		if f.Name != "x-t" {
+			t.Errorf("trailer %q: %q forwarded", f.Name, f.Value)
+		}
+	}
+}
+
+// scriptResponses makes b answer "/r/" + each case's name (spaces sent
+// as %20) with that case's raw answer.
+func scriptResponses(b *advBackend, cases []respCase) {
 	script := map[string]*advReply{}
 	for _, tc := range cases {
 		script["/r/"+tc.name] = &advReply{Raw: tc.raw, Close: tc.close}
@@ -109,49 +154,38 @@ func TestH2DownResponses(t *testing.T) {
 		}
 		return nil
 	})
-	startH2(t, spRoute(map[string]any{"backends": []map[string]any{{"url": b.URL}}}, nil))
-	bothTransports(t, func(t *testing.T, tlsOn bool) {
-		c := dialH2(t, tlsOn)
-		id := uint32(1)
-		for _, tc := range cases {
-			// An honest request in flight beside the hostile answer.
-			c.request(id, "GET", "/r/"+strings.ReplaceAll(tc.name, " ", "%20"), true)
-			c.request(id+2, "GET", "/beside", true)
-			got := c.await(id, id+2)
-			r := got[id]
-			if tc.cut {
-				if r.Ended || !r.WasRst {
-					t.Errorf("%s: %v, ended %v: want the stream reset", tc.name, r, r.Ended)
-				}
-			} else if r.Status != tc.status || (tc.status == 200 && string(r.Body) != tc.body) || !r.Ended {
-				t.Errorf("%s: %v, want %d %q", tc.name, r, tc.status, tc.body)
-			}
-			for _, f := range r.Fields {
-				if f.Name != strings.ToLower(f.Name) {
-					t.Errorf("%s: field %q is not lower case", tc.name, f.Name)
-				}
-				for _, h := range tc.absent {
-					if f.Name == h {
-						t.Errorf("%s: the client got %s: %q", tc.name, f.Name, f.Value)
-					}
-				}
-			}
-			if tc.check != nil {
-				tc.check(t, r)
-			}
-			if s := got[id+2]; s.Status != 200 || string(s.Body) != "path:/beside" {
-				t.Errorf("%s: the stream beside it got %v", tc.name, s)
-			}
-			if c.readErr != nil || c.goAway != nil {
-				t.Fatalf("%s: the connection ended: %v %v", tc.name, c.readErr, c.goAway)
-			}
-			id += 4
-			if !c.alive(id) {
-				t.Errorf("%s: the next GET: %v", tc.name, c.replies[id])
-			}
-			id += 2
+}
+
+// respPath is the path whose answer is tc's.
+func respPath(tc respCase) string { return "/r/" + strings.ReplaceAll(tc.name, " ", "%20") }
+
+// judgeResp checks what the client got for tc's answer, r, and for the
+// honest request beside it.
+func judgeResp(t *testing.T, tc respCase, r, beside *h2Reply) {
+	t.Helper()
+	if tc.cut {
+		if r.Ended || !r.WasRst {
+			t.Errorf("%s: %v, ended %v: want the stream reset", tc.name, r, r.Ended)
 		}
-	})
+	} else if r.Status != tc.status || (tc.status == 200 && string(r.Body) != tc.body) || !r.Ended {
+		t.Errorf("%s: %v, want %d %q", tc.name, r, tc.status, tc.body)
+	}
+	for _, f := range r.Fields {
+		if f.Name != strings.ToLower(f.Name) {
+			t.Errorf("%s: field %q is not lower case", tc.name, f.Name)
+		}
+		for _, h := range tc.absent {
+			if f.Name == h {
+				t.Errorf("%s: the client got %s: %q", tc.name, f.Name, f.Value)
+			}
+		}
+	}
+	if tc.check != nil {
+		tc.check(t, r)
+	}
+	if beside.Status != 200 || string(beside.Body) != "path:/beside" {
+		t.Errorf("%s: the stream beside it got %v", tc.name, beside)
+	}
 }
 
 // What the cache stored from an answer with hop-by-hop fields is served to

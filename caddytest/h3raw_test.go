@@ -116,10 +116,18 @@ type h3Client struct {
 // closes with the test.
 func dialH3(t *testing.T) *h3Client {
 	t.Helper()
+	return dialH3Config(t, &quic.Config{})
+}
+
+// dialH3Config is dialH3 with QUIC's settings from qc (flow control
+// windows, say); its idle timeout is 20 s.
+func dialH3Config(t *testing.T, qc *quic.Config) *h3Client {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	qc.MaxIdleTimeout = 20 * time.Second
 	conn, err := quic.DialAddr(ctx, h3rAddr, &tls.Config{InsecureSkipVerify: true, // the test's own CA
-		ServerName: "h3.test", NextProtos: []string{"h3"}}, &quic.Config{MaxIdleTimeout: 20 * time.Second})
+		ServerName: "h3.test", NextProtos: []string{"h3"}}, qc)
 	if err != nil {
 		t.Fatal(err)
 	}
