@@ -17,6 +17,17 @@ import (
 // Content-Length, holds a second request.
 const smuggle = "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h2.test\r\n\r\n"
 
+// wantRawPrefix checks that the request as the backend read it begins
+// with prefix (a request line as the client sent it, say).
+func wantRawPrefix(prefix string) func(*testing.T, *advRequest, string) {
+	return func(t *testing.T, r *advRequest, raw string) {
+		t.Helper()
+		if !strings.HasPrefix(raw, prefix) {
+			t.Errorf("raw %q, want the method as sent", raw)
+		}
+	}
+}
+
 // wantBody returns a check that the forwarded request carried exactly
 // body, framed once: a single Content-Length equal to its length, or
 // chunked without one.

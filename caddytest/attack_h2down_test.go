@@ -337,11 +337,7 @@ func TestH2DownRequestHeaders(t *testing.T) {
 		// Go's server answers "OPTIONS *" itself.
 		{name: ":path * on OPTIONS", fields: h2req("OPTIONS", "*"), want: local},
 		{name: ":method lower case", fields: h2req("get", "/lower"), want: forward,
-			check: func(t *testing.T, r *advRequest, raw string) {
-				if !strings.HasPrefix(raw, "get /lower HTTP/1.1\r\n") {
-					t.Errorf("raw %q, want the method as sent", raw)
-				}
-			}},
+			check: wantRawPrefix("get /lower HTTP/1.1\r\n")},
 		{name: ":method with a space", fields: h2req("GET /smuggled", "/h"), want: refuse},
 		{name: ":method with a tab", fields: h2req("GET\t/smuggled", "/h"), want: refuse},
 		{name: ":method with a request line", fields: h2req("GET /smuggled HTTP/1.1\r\nHost: h2.test\r\n\r\nGET", "/h"), want: refuse},
